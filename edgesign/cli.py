@@ -44,6 +44,7 @@ def train(
     label_smoothing: float = typer.Option(0.1, "--label-smoothing"),
     patience: int = typer.Option(10, "--patience", help="Early stopping on validation accuracy."),
     val_fraction: float = typer.Option(0.15, "--val-fraction", help="Stratified validation split carved from the training data."),
+    val_split: str = typer.Option("random", "--val-split", help="random, or blocks: hold out the last files of each class (new backgrounds)."),
     seed: int = typer.Option(0, "--seed"),
     augment: str = typer.Option("default", "--augment", help="none, default, or JSON of augmentation options."),
     weights: Optional[str] = typer.Option(None, "--weights", help="imagenet, none, or a local weights file."),
@@ -81,7 +82,7 @@ def train(
         options = {"head": head} if head else {}
         cfg = TrainConfig(model=model, data=data, test_data=test_data, out=out or f"runs/{model}", input_size=size,
                           channels=channels, epochs=epochs, batch_size=batch_size, learning_rate=lr,
-                          label_smoothing=label_smoothing, patience=patience, val_fraction=val_fraction, seed=seed,
+                          label_smoothing=label_smoothing, patience=patience, val_fraction=val_fraction, val_split=val_split, seed=seed,
                           augment=aug, weights=weights, model_options=options, fine_tune_epochs=fine_tune_epochs,
                           distribute=distribute, mixed_precision=mixed_precision)
     get_spec(cfg.model)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,17 +55,26 @@ class Dataset:
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.class_names))
 
-    def split(self, val_fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
-        """A stratified (train, validation) split: each class keeps its share in both parts."""
+    def split(self, val_fraction: float, seed: int = 0, mode: str = "random") -> tuple[Dataset, Dataset]:
+        """A stratified (train, validation) split: each class keeps its share in both parts.
+
+        ``mode="blocks"`` holds out the last files of each class in natural name order instead of a
+        random draw. Photos are numbered in shooting order, so consecutive files share a background;
+        a block split keeps whole backgrounds out of training and measures generalization to new
+        ones, which a random split (near-duplicate neighbours on both sides) does not.
+        """
+        if mode not in ("random", "blocks"):
+            raise EdgesignError(f"unknown validation split {mode!r}: random or blocks")
         rng = np.random.default_rng(seed)
         val_idx = []
         for c in range(len(self.class_names)):
             idx = np.flatnonzero(self.labels == c)
-            rng.shuffle(idx)
+            if mode == "random":
+                rng.shuffle(idx)
             n_val = int(round(len(idx) * val_fraction))
             if len(idx) > 1:
                 n_val = min(max(n_val, 1), len(idx) - 1)
-            val_idx.extend(idx[:n_val])
+            val_idx.extend(idx[len(idx) - n_val:] if mode == "blocks" else idx[:n_val])
         val_mask = np.zeros(len(self), bool)
         val_mask[np.asarray(val_idx, int)] = True
         return (self.subset(np.flatnonzero(~val_mask), f"{self.source} (train part)"),
@@ -107,12 +117,17 @@ def load_dataset(path: str | os.PathLike, pre: pp.Preprocess, *, split: str = "a
     raise EdgesignError(f"unsupported dataset {p}: expected a folder of class folders, a .csv or a .h5 file")
 
 
+def natural_key(path: Path) -> list:
+    """Sort key that orders A2.jpg before A10.jpg."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
 def list_image_folder(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     """Class names (sorted sub-folder names) and (file, class index) pairs of an image folder."""
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     items = []
     for ci, name in enumerate(classes):
-        for f in sorted((root / name).iterdir()):
+        for f in sorted((root / name).iterdir(), key=natural_key):
             if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
                 items.append((f, ci))
     if not classes or not items:

@@ -48,6 +48,7 @@ class TrainConfig:
     class_weights: bool = True
     patience: int = 10
     val_fraction: float = 0.15
+    val_split: str = "random"  # random | blocks (hold out whole shooting sessions: see Dataset.split)
     seed: int = 0
     augment: dict[str, Any] = field(default_factory=dict)
     model_options: dict[str, Any] = field(default_factory=dict)
@@ -178,7 +179,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     if (counts < 2).any():
         few = [n for n, c in zip(full.class_names, counts) if c < 2]
         raise EdgesignError(f"classes with fewer than 2 images cannot be split for validation: {', '.join(few)}")
-    train_part, val_part = full.split(cfg.val_fraction, cfg.seed)
+    train_part, val_part = full.split(cfg.val_fraction, cfg.seed, cfg.val_split)
     aug = Augment.from_dict(cfg.augment)
     strategy = get_strategy(cfg.distribute)
     batch = cfg.batch_size * strategy.num_replicas_in_sync

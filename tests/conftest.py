@@ -1,0 +1,72 @@
+"""Shared fixtures: the real data in ../shared/data and one small model trained on it per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("EDGESIGN_DATA", ROOT.parent / "shared" / "data")).resolve()
+ASL_TRAIN = DATA / "asl-photos" / "train"
+ASL_TEST = DATA / "asl-photos" / "test"
+EDGESIGN = [sys.executable, "-m", "edgesign.cli"]
+
+
+def require_data(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set EDGESIGN_DATA to the shared data folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def asl_train() -> Path:
+    return require_data(ASL_TRAIN)
+
+
+@pytest.fixture(scope="session")
+def asl_test() -> Path:
+    return require_data(ASL_TEST)
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int = 900):
+    """Run the real `edgesign` command line in a subprocess."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return subprocess.run([*EDGESIGN, *map(str, args)], capture_output=True, text=True, env=full_env,
+                          cwd=cwd or ROOT, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def small_subset(tmp_path_factory, asl_train) -> Path:
+    """Real photos of 4 classes (40 each), symlinked: for quick tests that need a folder to train on."""
+    root = tmp_path_factory.mktemp("asl4")
+    for cls in ("A", "B", "C", "Space"):
+        (root / cls).mkdir()
+        for f in sorted((asl_train / cls).iterdir())[:40]:
+            (root / cls / f.name).symlink_to(f)
+    return root
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory, asl_train, asl_test) -> dict:
+    """The foundation path on the real data: train resnet18 (small input), convert to int8 with the gate.
+
+    Session-scoped: the runtime tests reuse its models.
+    """
+    work = tmp_path_factory.mktemp("e2e")
+    run = work / "run"
+    r = run_cli("train", "resnet18", "--data", asl_train, "--test-data", asl_test, "--size", "32",
+                "--epochs", "6", "--batch-size", "64", "--lr", "0.002", "-o", run)
+    assert r.returncode == 0, r.stderr[-3000:]
+    int8 = work / "model_int8.tflite"
+    r_conv = run_cli("convert", run, "--int8", "--calib", asl_train, "--calib-size", "290", "--eval", asl_test,
+                     "--max-drop", "3.0", "-o", int8)
+    assert r_conv.returncode == 0, r_conv.stderr[-3000:]
+    f32 = work / "model_float32.tflite"
+    r_f = run_cli("convert", run, "--target", "float32", "-o", f32)
+    assert r_f.returncode == 0, r_f.stderr[-3000:]
+    return {"run": run, "int8": int8, "float32": f32, "train_out": r.stdout + r.stderr,
+            "convert_out": r_conv.stdout + r_conv.stderr, "work": work}

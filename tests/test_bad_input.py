@@ -1,0 +1,119 @@
+"""Errors a user can cause end with one line naming the problem and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+
+
+def assert_user_error(r, *needles, code=2):
+    assert r.returncode == code, (r.returncode, r.stdout[-1000:], r.stderr[-2000:])
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: "), r.stderr[-2000:]
+    for n in needles:
+        assert n in last, last
+
+
+# --- runtime (no TensorFlow) -------------------------------------------------------------------
+
+def test_missing_and_broken_models(tmp_path, asl_test):
+    photo = asl_test / "A" / "A1.jpg"
+    assert_user_error(run_cli("predict", tmp_path / "nope.tflite", photo), "model not found")
+    text = tmp_path / "notes.tflite"
+    text.write_text("hello, I am not a model" * 10)
+    assert_user_error(run_cli("predict", text, photo), "not a TFLite model")
+    assert_user_error(run_cli("info", text), "not a TFLite model")
+
+
+def test_corrupt_tflite(e2e, tmp_path, asl_test):
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes(e2e["int8"].read_bytes()[:5000])
+    assert_user_error(run_cli("predict", corrupt, asl_test / "A" / "A1.jpg"))
+
+
+def test_bad_images(e2e, tmp_path):
+    (tmp_path / "a.jpg").write_text("not a jpeg")
+    assert_user_error(run_cli("predict", e2e["int8"], tmp_path / "a.jpg"), "cannot decode")
+    assert_user_error(run_cli("predict", e2e["int8"], tmp_path / "missing.jpg"), "not found")
+    big = tmp_path / "huge.png"
+    Image.new("L", (10_000, 10_000)).save(big)
+    assert_user_error(run_cli("predict", e2e["int8"], big), "too large")
+
+
+def test_grayscale_image_for_rgb_model(e2e, tmp_path, asl_test):
+    gray = tmp_path / "gray.png"
+    Image.open(asl_test / "A" / "A1.jpg").convert("L").save(gray)
+    r = run_cli("predict", e2e["int8"], gray)
+    assert r.returncode == 0 and "gray.png:" in r.stdout, r.stderr
+
+
+def test_missing_data_and_video(e2e, tmp_path):
+    assert_user_error(run_cli("evaluate", e2e["int8"], tmp_path / "nowhere"), "dataset not found")
+    bad_video = tmp_path / "clip.mp4"
+    bad_video.write_bytes(b"\x00" * 1000)
+    assert_user_error(run_cli("predict", e2e["int8"], bad_video), "video")
+
+
+def test_no_camera(e2e):
+    assert_user_error(run_cli("predict", e2e["int8"], "--camera", "7"), "camera")
+    assert_user_error(run_cli("predict", e2e["int8"], "--camera", "pi"), "Pi camera")
+
+
+def test_model_without_metadata_works_with_a_warning(tmp_path, asl_test):
+    from edgesign.training.tf_env import tf
+    from edgesign.training import create_model
+
+    model = create_model("cnn", (32, 32, 3), 29)
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    r = run_cli("predict", bare, asl_test / "A" / "A1.jpg", "-k", "1")
+    assert r.returncode == 0, r.stderr
+    assert "no edgesign metadata" in r.stderr
+    label = r.stdout.split(":")[-1].split()[0]
+    assert label.isdigit()  # index labels
+
+
+# --- convert ---------------------------------------------------------------------------------
+
+def test_convert_rejects_bad_inputs(e2e, tmp_path, asl_test, small_subset):
+    out = tmp_path / "out.tflite"
+    not_keras = tmp_path / "model.keras"
+    not_keras.write_text("nope")
+    assert_user_error(run_cli("convert", not_keras, "--int8", "--calib", asl_test, "-o", out), "not a Keras model")
+    for budget in ("abc", "-1"):
+        assert_user_error(run_cli("convert", e2e["run"], "--int8", "--calib", asl_test, "--max-drop", budget,
+                                  "-o", out), "--max-drop")
+    assert_user_error(run_cli("convert", e2e["run"], "--edgetpu", "-o", out), "--int8")
+    assert_user_error(run_cli("convert", e2e["run"], "--int8", "--calib", small_subset, "-o", out),
+                      "do not match")
+    assert_user_error(run_cli("convert", e2e["run"], "--int8", "--calib", asl_test, "--calib-size", "5000",
+                              "-o", out), "fewer calibration images")
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
+
+
+# --- train -----------------------------------------------------------------------------------
+
+def test_train_rejects_bad_inputs(tmp_path, small_subset):
+    assert_user_error(run_cli("train", "resnet-18", "--data", small_subset), "did you mean resnet18")
+    assert_user_error(run_cli("train", "resnet18", "--data", small_subset, "--size", "16", "-o", tmp_path / "r1"),
+                      "too small")
+    single = tmp_path / "single"
+    (single / "A").mkdir(parents=True)
+    for f in sorted((small_subset / "A").iterdir())[:5]:
+        (single / "A" / f.name).symlink_to(f.resolve())
+    assert_user_error(run_cli("train", "cnn", "--data", single, "--size", "32", "-o", tmp_path / "r2"), "single class")
+    wrong = tmp_path / "wrong.weights.h5"
+    from edgesign.training import create_model
+
+    create_model("cnn", (32, 32, 3), 4).save_weights(wrong)
+    assert_user_error(run_cli("train", "resnet18", "--data", small_subset, "--size", "32", "--epochs", "1",
+                              "--weights", wrong, "-o", tmp_path / "r3"), "does not fit")
+
+
+@pytest.mark.parametrize("args,needle", [(["--bogus"], "No such option")])
+def test_usage_errors(args, needle):
+    r = run_cli(*args)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,48 @@
+"""The whole stream pipeline on a real video assembled from real photos: smoothing, fps, --spell."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+
+cv2 = pytest.importorskip("cv2")
+
+
+def write_video(path, frames, fps=15):
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    assert writer.isOpened()
+    for f in frames:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+def test_spelling_a_word_from_a_video(e2e, asl_train, tmp_path):
+    # H, I, then a pause, then Space, I: photos of the training split, which the model knows well
+    frames = []
+    for cls in ("H", "I", "Nothing", "Space", "I"):
+        photos = sorted((asl_train / cls).iterdir())[:10]
+        frames += [np.asarray(Image.open(p).convert("RGB")) for p in photos]
+    video = tmp_path / "hi.avi"
+    write_video(video, frames)
+    r = run_cli("predict", e2e["int8"], video, "--spell", "--stable", "5", "--smooth", "3", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    results = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(results) == 50 and results[-1]["frame"] == 49 and results[-1]["fps"] > 0
+    accepted = [x["accepted"] for x in results if "accepted" in x]
+    assert results[-1]["text"] == "HI I", (accepted, results[-1]["text"])
+
+
+def test_max_frames_and_plain_output(e2e, asl_train, tmp_path):
+    frames = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((asl_train / "B").iterdir())[:20]]
+    video = tmp_path / "b.avi"
+    write_video(video, frames)
+    r = run_cli("predict", e2e["int8"], video, "--max-frames", "7")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 7 and "fps" in lines[0] and lines[-1].startswith("b.avi#6: B ")
