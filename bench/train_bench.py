@@ -1,0 +1,110 @@
+"""Training throughput of every registered model on this machine, and edgesign's tf.data pipeline
+against a plain ``model.fit`` on in-memory arrays of the same data, in the same run.
+
+    python bench/train_bench.py [--steps 20] [--models resnet18,cnn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("EDGESIGN_DATA", ROOT.parent / "shared" / "data"))
+sys.path.insert(0, str(ROOT))
+
+from edgesign.data import load_dataset  # noqa: E402
+from edgesign.preprocess import normalize  # noqa: E402
+from edgesign.training import create_model, get_spec, list_models  # noqa: E402
+from edgesign.training.pipeline import Augment, make_dataset  # noqa: E402
+from edgesign.training.tf_env import keras  # noqa: E402
+
+SIZES = {"resnet18": 64, "resnet18-standard": 96, "resnet50": 64, "vgg16-transfer": 96,
+         "resnet50-transfer": 96, "cnn": 64}
+
+
+class _Timer(keras.callbacks.Callback):
+    def __init__(self, skip: int) -> None:
+        super().__init__()
+        self.skip, self.times = skip, []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter() - self.t0)
+
+
+def _compile(name, pre, n_classes):
+    opts = {"weights": "none"} if get_spec(name).transfer else {}
+    model = create_model(name, pre.shape, n_classes, **opts)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+    return model
+
+
+def throughput(name: str, ds, batch: int, steps: int, augment: bool) -> float:
+    pre = get_spec(name).preprocess(SIZES.get(name), 3)
+    model = _compile(name, pre, len(ds.class_names))
+    data = make_dataset(ds, pre, batch, training=True, augment=Augment() if augment else None).repeat()
+    t0 = time.perf_counter()
+    model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # warm-up (graph building)
+    t0 = time.perf_counter()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def plain_fit(name: str, ds, batch: int, steps: int) -> float:
+    pre = get_spec(name).preprocess(SIZES.get(name), 3)
+    model = _compile(name, pre, len(ds.class_names))
+    x = normalize(ds.images, pre)
+    y = keras.utils.to_categorical(ds.labels, len(ds.class_names))
+    n = steps * batch
+    model.fit(x[: 3 * batch], y[: 3 * batch], batch_size=batch, epochs=1, verbose=0)
+    t0 = time.perf_counter()
+    model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0, shuffle=True)
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--models", default=",".join(list_models()))
+    ap.add_argument("--compare", default="resnet18,cnn", help="models for the pipeline vs plain fit comparison")
+    args = ap.parse_args()
+    train_dir = DATA / "asl-photos" / "train"
+    cache: dict[int, object] = {}
+
+    def data_at(size: int):
+        if size not in cache:
+            cache[size] = load_dataset(train_dir, get_spec("cnn").preprocess(size, 3), progress=False)
+        return cache[size]
+
+    rows = []
+    for name in args.models.split(","):
+        ds = data_at(SIZES[name])
+        ips = throughput(name, ds, args.batch, args.steps, augment=True)
+        rows.append({"model": name, "input": f"{SIZES[name]}x{SIZES[name]}x3", "train_images_per_s": round(ips, 1)})
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    comparisons = []
+    for name in args.compare.split(","):
+        ds = data_at(SIZES[name])
+        steps = min(args.steps * 3, len(ds) // args.batch)
+        plain = plain_fit(name, ds, args.batch, steps)
+        pipe = throughput(name, ds, args.batch, steps, augment=False)
+        pipe_aug = throughput(name, ds, args.batch, steps, augment=True)
+        comparisons.append({"model": name, "plain_fit_arrays": round(plain, 1), "edgesign_pipeline": round(pipe, 1),
+                            "edgesign_pipeline_augmented": round(pipe_aug, 1), "ratio": round(pipe / plain, 3)})
+        print(json.dumps(comparisons[-1]), file=sys.stderr)
+    print(json.dumps({"throughput": rows, "pipeline_vs_plain_fit": comparisons, "cpu_count": os.cpu_count()},
+                     indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Conversion targets, pruning, QAT, the Edge TPU step and metadata, on a small model and real photos."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from edgesign.errors import EdgesignError
+from edgesign.metadata import read_metadata, write_metadata
+from edgesign.runtime import EdgeModel
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory, small_subset):
+    run = tmp_path_factory.mktemp("cnn") / "run"
+    r = run_cli("train", "cnn", "--data", small_subset, "--size", "32", "--epochs", "3", "--val-fraction", "0.25",
+                "-o", run)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return run
+
+
+def test_target_table_drives_resolution():
+    from edgesign.converters.targets import TARGETS, resolve_target
+
+    names = [t.name for t in TARGETS]
+    assert names == ["float32", "float16", "dynamic", "int8", "int8-pruned", "qat-int8", "pqat-int8", "edgetpu"]
+    assert resolve_target(None, int8=True, prune=0.5, qat=False, edgetpu=False).name == "int8-pruned"
+    assert resolve_target(None, int8=True, prune=0.5, qat=True, edgetpu=False).name == "pqat-int8"
+    assert resolve_target(None, int8=True, prune=None, qat=False, edgetpu=True).name == "edgetpu"
+    with pytest.raises(EdgesignError, match="--int8"):
+        resolve_target(None, int8=False, prune=None, qat=False, edgetpu=True)
+
+
+@pytest.mark.parametrize("target,max_ratio", [("float16", 0.55), ("dynamic", 0.30)])
+def test_float16_and_dynamic(cnn_run, small_subset, tmp_path, target, max_ratio):
+    out = tmp_path / f"{target}.tflite"
+    r = run_cli("convert", cnn_run, "--target", target, "--eval", small_subset, "-o", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    assert report["sizes"]["ratio_to_float32"] <= max_ratio
+    assert report["evaluation"]["top1_agreement"] >= 0.95
+    assert EdgeModel(out).metadata["target"] == target
+
+
+def test_pruned_int8_keeps_sparsity_and_pqat_too(cnn_run, small_subset, tmp_path):
+    out = tmp_path / "pruned.tflite"
+    r = run_cli("convert", cnn_run, "--int8", "--prune", "0.5", "--calib", small_subset, "--calib-size", "40",
+                "--eval", small_subset, "--finetune-epochs", "2", "-o", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.loads(out.with_suffix(".report.json").read_text())
+    assert abs(rep["sparsity_keras"]["total"] - 0.5) < 0.02
+    assert rep["sparsity_tflite"] >= 0.45
+    assert rep["sizes"]["gzip_bytes"] < rep["sizes"]["bytes"] * 0.8  # zeros compress; the .tflite does not shrink
+
+    out2 = tmp_path / "pqat.tflite"
+    r = run_cli("convert", cnn_run, "--prune", "0.5", "--qat", "--calib", small_subset, "--calib-size", "40",
+                "--eval", small_subset, "--finetune-epochs", "1", "-o", out2)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep2 = json.loads(out2.with_suffix(".report.json").read_text())
+    assert rep2["target"] == "pqat-int8" and rep2["sparsity_tflite"] >= 0.45
+    assert any("prune-preserving" in s for s in rep2["steps"])
+
+
+def test_layer_error_csv_and_edgetpu_check(cnn_run, small_subset, tmp_path):
+    out = tmp_path / "m.tflite"
+    r = run_cli("convert", cnn_run, "--int8", "--edgetpu", "--calib", small_subset, "--calib-size", "40", "-o", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.loads(out.with_suffix(".report.json").read_text())
+    assert rep["io_type"] == "uint8"
+    assert rep["edgetpu"]["compiled"] is False and "edgetpu_compiler" in rep["edgetpu"]["how_to_compile"]
+    assert rep["edgetpu"]["check"]["all_supported"] is True
+    rows = out.with_suffix(".layers.csv").read_text().splitlines()
+    assert rows[0].startswith("op_name,tensor_name,scale") and len(rows) > 3
+    assert rep["layer_error"]["worst"][0]["rmse/scale"] > 0
+    m = EdgeModel(out)
+    assert m.input_details["dtype"] == np.uint8
+
+
+def test_edgetpu_check_flags_float_models(cnn_run, tmp_path):
+    from edgesign.inspect import edgetpu_compatibility
+
+    out = tmp_path / "f.tflite"
+    assert run_cli("convert", cnn_run, "--target", "float32", "-o", out).returncode == 0
+    check = edgetpu_compatibility(out.read_bytes())
+    assert not check["all_supported"] and any("float32" in p for p in check["problems"])
+
+
+def test_compiler_log_parser():
+    from edgesign.converters.edgetpu import parse_compiler_log
+
+    log = """Edge TPU Compiler version 16.0.384591198
+Model compiled successfully in 352 ms.
+
+Input model: model_int8.tflite
+Output model: model_int8_edgetpu.tflite
+On-chip memory used for caching model parameters: 3.08MiB
+On-chip memory remaining for caching model parameters: 4.25MiB
+Off-chip memory used for streaming uncached model parameters: 0.00B
+Number of Edge TPU subgraphs: 1
+Total number of operations: 31
+Operation log: model_int8_edgetpu.log
+
+Operator                       Count      Status
+
+ADD                            8          Mapped to Edge TPU
+CONV_2D                        21         Mapped to Edge TPU
+RESHAPE                        1          Operation is otherwise supported, but not mapped due to some unspecified limitation
+SOFTMAX                        1          Mapped to Edge TPU
+"""
+    p = parse_compiler_log(log)
+    assert p["subgraphs"] == 1 and p["total_operations"] == 31 and p["on_chip_memory"] == "3.08MiB"
+    assert {"operator": "CONV_2D", "count": 21, "status": "Mapped to Edge TPU"} in p["ops"]
+    assert any(o["operator"] == "RESHAPE" and "not mapped" in o["status"] for o in p["ops"])
+
+
+def test_metadata_roundtrip(cnn_run, tmp_path):
+    out = tmp_path / "f.tflite"
+    assert run_cli("convert", cnn_run, "--target", "float32", "-o", out).returncode == 0
+    content = out.read_bytes()
+    meta = read_metadata(content)
+    assert meta["labels"] == ["A", "B", "C", "Space"] and meta["version"] == 1
+    again = write_metadata(content, {"labels": ["w", "x", "y", "z"]})
+    assert read_metadata(again)["labels"] == ["w", "x", "y", "z"]
+    assert len(again) < len(content) + 1000  # replaced, not appended twice
+    with pytest.raises(EdgesignError):
+        read_metadata(b"not a model at all")

@@ -1,0 +1,91 @@
+"""The training loop: pipeline, recipes, resume after a kill, class weights, distribution strategy."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import EDGESIGN, ROOT, run_cli
+from edgesign.data import load_dataset
+from edgesign.errors import EdgesignError
+from edgesign.preprocess import Preprocess
+
+
+def test_pipeline_shapes_scaling_and_augmentation(small_subset):
+    from edgesign.training.pipeline import Augment, make_dataset
+
+    pre = Preprocess(32, 32, 3)
+    ds = load_dataset(small_subset, pre, progress=False)
+    x, y = next(iter(make_dataset(ds, pre, 16, training=False)))
+    assert x.shape == (16, 32, 32, 3) and y.shape == (16, 4)
+    np.testing.assert_allclose(x.numpy(), ds.images[:16] / 255.0, atol=1e-6)  # same scaling as the device
+    xa, _ = next(iter(make_dataset(ds, pre, 16, training=True, augment=Augment(cutout=0.3), seed=3)))
+    assert 0.0 <= float(xa.numpy().min()) and float(xa.numpy().max()) <= 1.0
+    assert Augment().flip is False  # handedness carries meaning
+
+
+def test_recipe_expands_data_root(tmp_path):
+    from edgesign.training.recipe import load_recipe
+
+    r = load_recipe(ROOT / "models" / "asl29-resnet18.toml", data_root="/data", out=str(tmp_path / "o"))
+    assert r.train.data == "/data/asl-photos/train" and r.train.model == "resnet18"
+    assert r.certify["max_drop"] <= 1.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[train]\nmodel = "cnn"\ndata = "x"\nepochz = 3\n')
+    with pytest.raises(EdgesignError, match="epochz"):
+        load_recipe(bad)
+
+
+def test_class_weights_balance_counts():
+    from edgesign.data import Dataset
+    from edgesign.training.train import _class_weights
+
+    ds = Dataset(np.zeros((4, 1, 1, 1), np.uint8), np.array([0, 0, 0, 1]), ["a", "b"], "x")
+    w = _class_weights(ds)
+    assert w[1] == pytest.approx(3 * w[0])
+
+
+def test_resume_after_kill(small_subset, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "cnn", "--data", str(small_subset), "--size", "32", "--epochs", "12", "--patience", "50",
+            "--batch-size", "16", "-o", str(run)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([*EDGESIGN, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            cwd=ROOT)
+    history = run / "history.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if history.exists() and len(history.read_text().splitlines()) >= 4:  # header + 3 epochs
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with history.open() as f:
+        done = len(list(csv.DictReader(f)))
+    assert 3 <= done < 12, done
+    again = run_cli(*args)
+    assert again.returncode == 2 and "--resume" in again.stderr  # a run is never silently overwritten
+    r = run_cli(*args, "--resume")
+    assert r.returncode == 0, r.stderr[-2000:]
+    with history.open() as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
+    assert epochs[-1] == 11 and len(epochs) <= 12 + 1  # continued, not restarted
+    assert f"epoch {done + 1}/12" in r.stderr or f"epoch {done}/12" in r.stderr
+    assert (run / "model.keras").exists()
+
+
+def test_strategy_selection():
+    from edgesign.training.train import get_strategy
+    from edgesign.training.tf_env import tf
+
+    assert get_strategy("none").num_replicas_in_sync == 1
+    assert isinstance(get_strategy("mirrored"), tf.distribute.MirroredStrategy)
+    with pytest.raises(EdgesignError):
+        get_strategy("ring")
