@@ -89,3 +89,33 @@ def test_strategy_selection():
     assert isinstance(get_strategy("mirrored"), tf.distribute.MirroredStrategy)
     with pytest.raises(EdgesignError):
         get_strategy("ring")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_multiworker_two_local_cpu_workers(small_subset, tmp_path):
+    """MultiWorkerMirroredStrategy with TF_CONFIG: two worker processes on this machine train one model."""
+    import json
+
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    run = tmp_path / "mw"
+    procs = []
+    for i in range(2):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
+        procs.append(subprocess.Popen(
+            [*EDGESIGN, "train", "cnn", "--data", str(small_subset), "--size", "32", "--epochs", "2",
+             "--batch-size", "16", "-o", str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env, cwd=ROOT))
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    assert "2 replica(s)" in outs[0][1]
+    assert (run / "model.keras").exists() and (run / ".worker1").is_dir()

@@ -31,6 +31,10 @@ from .registry import create_model, get_spec
 from .tf_env import keras, tf
 
 
+# TF checkpoint format (not HDF5): it restores distributed (MirroredStrategy) variables too.
+BEST_CHECKPOINT = "best.ckpt"
+
+
 @dataclass
 class TrainConfig:
     model: str
@@ -82,6 +86,15 @@ def get_strategy(kind: str = "auto"):
     if kind not in ("auto", "none", "mirrored", "multiworker"):
         raise EdgesignError(f"unknown distribution {kind!r}: auto, none, mirrored or multiworker")
     return tf.distribute.get_strategy()
+
+
+def worker_role() -> tuple[bool, int]:
+    """(is_chief, task index) from TF_CONFIG; a run without TF_CONFIG is its own chief."""
+    cfg = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = cfg.get("task", {})
+    kind, index = task.get("type", "chief"), int(task.get("index", 0))
+    has_chief = "chief" in cfg.get("cluster", {})
+    return (kind == "chief" or (kind == "worker" and index == 0 and not has_chief)), index
 
 
 def _set_precision(mode: str) -> str:
@@ -140,11 +153,11 @@ def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, init
     model.compile(optimizer=_optimizer(lr, steps_per_epoch * epochs, warmup, cfg.weight_decay),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                   metrics=["accuracy"])
-    best_ckpt = run / "best.weights.h5"
+    best_ckpt = run / BEST_CHECKPOINT
     checkpoint = keras.callbacks.ModelCheckpoint(str(best_ckpt), monitor="val_accuracy", mode="max",
                                                  save_best_only=True, save_weights_only=True)
     prior_best = _best_so_far(run / "history.csv")
-    if prior_best is not None and best_ckpt.exists():
+    if prior_best is not None and (run / f"{BEST_CHECKPOINT}.index").exists():
         checkpoint.best = prior_best  # a resumed run keeps the best epoch of its first part
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run / f"backup_{tag}")),
@@ -164,6 +177,9 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     spec = get_spec(cfg.model)
     pre = cfg.preprocess()
     run = Path(cfg.out)
+    chief, index = worker_role()
+    if not chief:  # other workers of a MultiWorkerMirroredStrategy write beside the chief's run, not over it
+        run = run / f".worker{index}"
     if run.exists() and any(run.iterdir()) and not resume:
         raise EdgesignError(f"run folder {run} is not empty: pass --resume to continue it, or pick another -o")
     if resume and not (run / "config.json").exists():
@@ -213,7 +229,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
                     len(train_part), class_weight, "main")
     epochs_run = len(rates)
     if spec.transfer and cfg.fine_tune_epochs > 0:
-        model.load_weights(str(run / "best.weights.h5"))
+        model.load_weights(str(run / BEST_CHECKPOINT))
         _unfreeze_top(model)
         done = _epochs_in_history(run / "history.csv")
         with strategy.scope():
@@ -223,7 +239,13 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
         epochs_run += len(more)
     seconds = time.perf_counter() - t0
 
-    model.load_weights(str(run / "best.weights.h5"))
+    if not chief:  # the chief holds the best checkpoint and writes the run
+        return RunResult(run, 0.0, epochs_run, seconds, float(np.median(rates)) if rates else 0.0, None)
+    # The final model is rebuilt outside the distribution strategy, so that saving and evaluating it
+    # need no collective ops (every worker of a multi-worker run does this on its own).
+    final_options = {**options, "weights": "none"} if spec.transfer else options
+    model = create_model(cfg.model, pre.shape, len(full.class_names), **final_options)
+    model.load_weights(str(run / BEST_CHECKPOINT)).expect_partial()
     with atomic.atomic_path(run / "model.keras") as tmp:
         model.save(str(tmp.with_suffix(".keras")))
         os.replace(tmp.with_suffix(".keras"), tmp)
