@@ -108,7 +108,7 @@ def stream_memory(model: EdgeModel, frames: list[np.ndarray], n: int = 10_000) -
         count = 0
         from edgesign.stream import Speller
 
-        for r in stream_predictions(model, opencv_frames(str(video)), spell=Speller()):
+        for _ in stream_predictions(model, opencv_frames(str(video)), spell=Speller()):
             count += 1
             if count in (1000, n):
                 marks[count] = rss_mb()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from PIL import Image
-
 from conftest import run_cli
+from PIL import Image
 
 
 def assert_user_error(r, *needles, code=2):
@@ -63,8 +62,8 @@ def test_no_camera(e2e):
 
 
 def test_model_without_metadata_works_with_a_warning(tmp_path, asl_test):
-    from edgesign.training.tf_env import tf
     from edgesign.training import create_model
+    from edgesign.training.tf_env import tf
 
     model = create_model("cnn", (32, 32, 3), 29)
     bare = tmp_path / "bare.tflite"

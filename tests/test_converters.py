@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
+
 from edgesign.errors import EdgesignError
 from edgesign.metadata import read_metadata, write_metadata
 from edgesign.runtime import EdgeModel

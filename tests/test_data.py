@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import DATA, require_data
+
 from edgesign.data import SIGN_MNIST_CLASSES, load_dataset
 from edgesign.errors import EdgesignError
 from edgesign.preprocess import Preprocess

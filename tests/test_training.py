@@ -6,13 +6,12 @@ import csv
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-
 from conftest import EDGESIGN, ROOT, run_cli
+
 from edgesign.data import load_dataset
 from edgesign.errors import EdgesignError
 from edgesign.preprocess import Preprocess
@@ -44,8 +43,9 @@ def test_recipe_expands_data_root(tmp_path):
 
 
 def test_class_weights_balance_counts():
-    from edgesign.data import Dataset
     from edgesign.training.train import _class_weights
+
+    from edgesign.data import Dataset
 
     ds = Dataset(np.zeros((4, 1, 1, 1), np.uint8), np.array([0, 0, 0, 1]), ["a", "b"], "x")
     w = _class_weights(ds)
@@ -82,8 +82,8 @@ def test_resume_after_kill(small_subset, tmp_path):
 
 
 def test_strategy_selection():
-    from edgesign.training.train import get_strategy
     from edgesign.training.tf_env import tf
+    from edgesign.training.train import get_strategy
 
     assert get_strategy("none").num_replicas_in_sync == 1
     assert isinstance(get_strategy("mirrored"), tf.distribute.MirroredStrategy)

@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import run_cli
+from PIL import Image
 
 cv2 = pytest.importorskip("cv2")
 

@@ -30,7 +30,6 @@ from .pipeline import Augment, make_dataset
 from .registry import create_model, get_spec
 from .tf_env import keras, tf
 
-
 # TF checkpoint format (not HDF5): it restores distributed (MirroredStrategy) variables too.
 BEST_CHECKPOINT = "best.ckpt"
 
