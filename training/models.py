@@ -27,6 +27,15 @@ def _head_softmax(x, num_classes: int):
 
 # ---------------------------------------------------------------- ResNet-18 (sign-language seed)
 
+def _padded_stem(x):
+    """3-pixel zero padding, 7x7 stride-2 conv with 64 filters, BN, ReLU (both seeds' stem)."""
+    L = _k().layers
+    x = L.ZeroPadding2D(3, name="stem_pad")(x)
+    x = L.Conv2D(64, 7, strides=2, name="stem_conv")(x)
+    x = L.BatchNormalization(name="stem_bn")(x)
+    return L.ReLU(name="stem_relu")(x)
+
+
 def _seed_conv_block(x, filters: int, stage: int):
     L = _k().layers
     shortcut = L.Conv2D(filters, 3, strides=2, padding="same", name=f"s{stage}_proj")(x)
@@ -57,10 +66,7 @@ def resnet18(input_shape, num_classes: int, dropout: float = 0.0):
     keras = _k()
     L = keras.layers
     inp = keras.Input(input_shape, name="image")
-    x = L.ZeroPadding2D(3, name="stem_pad")(inp)
-    x = L.Conv2D(64, 7, strides=2, name="stem_conv")(x)
-    x = L.BatchNormalization(name="stem_bn")(x)
-    x = L.ReLU(name="stem_relu")(x)
+    x = _padded_stem(inp)
     for stage, filters in enumerate((64, 128, 256, 512), start=1):
         x = _seed_conv_block(x, filters, stage)
         x = _basic_identity_block(x, filters, f"s{stage}b")
@@ -127,10 +133,7 @@ def resnet50(input_shape, num_classes: int, dropout: float = 0.0):
     keras = _k()
     L = keras.layers
     inp = keras.Input(input_shape, name="image")
-    x = L.ZeroPadding2D(3, name="stem_pad")(inp)
-    x = L.Conv2D(64, 7, strides=2, name="stem_conv")(x)
-    x = L.BatchNormalization(name="stem_bn")(x)
-    x = L.ReLU(name="stem_relu")(x)
+    x = _padded_stem(inp)
     x = L.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     stages = [((64, 64, 256), 3), ((128, 128, 512), 4), ((256, 256, 1024), 6), ((512, 512, 2048), 3)]
     for s, (filters, blocks) in enumerate(stages, start=2):
