@@ -215,7 +215,7 @@ def _layer_error_summary(model, calib: Dataset, pre: Preprocess, out: Path, wors
     except Exception as exc:  # the debugger is a diagnostic: its failure must not fail the conversion
         _log(f"warning: per-layer quantization error not available ({str(exc).splitlines()[0][:120]})")
         return {"error": str(exc).splitlines()[0][:200]}
-    top = [{"tensor": r["tensor_name"], "op": r["op_name"], "rmse/scale": round(r["rmse/scale"], 4)}
+    top = [{"tensor": r["tensor_name"].split(";")[0], "op": r["op_name"], "rmse/scale": round(r["rmse/scale"], 4)}
            for r in rows[:worst]]
     if top:
         _log("worst layers by RMSE/scale: " + ", ".join(f"{t['tensor']} ({t['rmse/scale']:.3f})" for t in top))

@@ -1,0 +1,37 @@
+"""The shipped model: certified, small enough for git, described by its card, and the first command works."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT, run_cli
+from edgesign.api import evaluate_model
+from edgesign.runtime import EdgeModel, default_model_path
+
+
+def test_first_command_of_the_readme_works():
+    r = run_cli("predict", ROOT / "docs" / "examples" / "a.jpg")
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"^.*a\.jpg: \w+ 0\.\d{3}, \w+ 0\.\d{3}, \w+ 0\.\d{3}$", r.stdout.strip()), r.stdout
+
+
+def test_default_model_is_certified_and_small():
+    path = default_model_path()
+    assert path.stat().st_size <= 15_000_000
+    m = EdgeModel(path)
+    cert = m.certificate
+    assert cert["passed"] and cert["drop_points"] <= cert["max_drop"] and cert["n"] == 870
+    assert len(m.labels) == 29 and m.input_details["dtype"].__name__ == "int8"
+
+
+def test_card_states_the_certified_figures():
+    cert = EdgeModel(default_model_path()).certificate
+    card = (ROOT / "models" / "asl29.md").read_text()
+    assert f"| test accuracy, int8 (device runtime) | {100 * cert['quantized_accuracy']:.2f} % |" in card
+    assert f"| test accuracy, float (Keras) | {100 * cert['float_accuracy']:.2f} % |" in card
+
+
+def test_device_reproduces_the_certificate(asl_test, tmp_path):
+    m = EdgeModel(default_model_path())
+    metrics, _ = evaluate_model(m, str(asl_test), out_dir=str(tmp_path))
+    assert abs(metrics.accuracy - m.certificate["quantized_accuracy"]) < 1e-9
