@@ -34,4 +34,4 @@ def test_card_states_the_certified_figures():
 def test_device_reproduces_the_certificate(asl_test, tmp_path):
     m = EdgeModel(default_model_path())
     metrics, _ = evaluate_model(m, str(asl_test), out_dir=str(tmp_path))
-    assert abs(metrics.accuracy - m.certificate["quantized_accuracy"]) < 1e-9
+    assert abs(metrics.accuracy - m.certificate["quantized_accuracy"]) < 1e-6  # same count of 870 (rounded)
