@@ -70,7 +70,8 @@ class EdgeModel:
         if not self.metadata and warn:
             print(f"warning: {self.path.name} has no edgesign metadata: labels are indices, input scaled to [0, 1]",
                   file=sys.stderr)
-        self._input_affine = self._fused_input_affine()
+        self._table = self._input_table()
+        self._shared_table = bool((self._table == self._table[:, :1]).all())
         self.first_inference_seconds: float | None = None
 
     # --- tensors ------------------------------------------------------------------------------
@@ -87,26 +88,30 @@ class EdgeModel:
     def certificate(self) -> dict[str, Any] | None:
         return self.metadata.get("certificate")
 
-    def _fused_input_affine(self) -> tuple[np.ndarray, np.ndarray]:
-        """Scaling and input quantization folded into one ``pixels * a + b``."""
+    def _input_table(self) -> np.ndarray:
+        """A 256 x C lookup table: pixel value -> model input value (scaling and input quantization folded in).
+
+        Pixels are uint8, so the whole input transform is a table lookup: the same numbers as
+        ``normalize`` then ``quantize``, at a fraction of the cost per frame.
+        """
         a, b = self.preprocess.affine()
+        values = np.arange(256, dtype=np.float32)[:, None] * a[None, :] + b[None, :]
         scale, zero = self._in["quantization"]
-        if self._in["dtype"] in (np.int8, np.uint8) and scale:
-            return a / np.float32(scale), b / np.float32(scale) + np.float32(zero)
-        return a, b
+        dtype = self._in["dtype"]
+        if dtype in (np.int8, np.uint8):
+            if not scale:
+                raise EdgesignError(f"{self.path}: {np.dtype(dtype).name} input without quantization parameters")
+            return pp.quantize(values, scale, zero, dtype)
+        return values.astype(dtype)
 
     def to_input(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 HxWxC pixels at the model's size to the model's input tensor (1,H,W,C)."""
-        x = pixels.astype(np.float32)
         if self.preprocess.bgr:
-            x = x[..., ::-1]
-        a, b = self._input_affine
-        x = x * a + b
-        dtype = self._in["dtype"]
-        if dtype in (np.int8, np.uint8):
-            info = np.iinfo(dtype)
-            x = np.clip(np.round(x), info.min, info.max).astype(dtype)
-        return x[None]
+            pixels = pixels[..., ::-1]
+        table = self._table
+        if self._shared_table:
+            return table[:, 0][pixels][None]
+        return np.stack([table[:, c][pixels[..., c]] for c in range(pixels.shape[-1])], axis=-1)[None]
 
     def from_output(self, raw: np.ndarray) -> np.ndarray:
         scale, zero = self._out["quantization"]

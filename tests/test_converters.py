@@ -127,3 +127,21 @@ def test_metadata_roundtrip(cnn_run, tmp_path):
     assert len(again) < len(content) + 1000  # replaced, not appended twice
     with pytest.raises(EdgesignError):
         read_metadata(b"not a model at all")
+
+
+def test_input_table_matches_normalize_then_quantize(cnn_run, small_subset, tmp_path):
+    """The runtime's lookup-table input path equals the reference scaling + quantization for each I/O type."""
+    from edgesign import preprocess as pp
+
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    for io in ("int8", "uint8", "float32"):
+        out = tmp_path / f"{io}.tflite"
+        r = run_cli("convert", cnn_run, "--int8", "--io", io, "--calib", small_subset, "--calib-size", "20", "-o", out)
+        assert r.returncode == 0, r.stderr[-1500:]
+        m = EdgeModel(out)
+        ref = pp.normalize(pixels, m.preprocess)
+        if io != "float32":
+            ref = pp.quantize(ref, *m.input_details["quantization"], np.dtype(io).type)
+        got = m.to_input(pixels)[0]
+        assert got.dtype == np.dtype(io)
+        np.testing.assert_allclose(got.astype(np.float32), ref.astype(np.float32), atol=1e-6)
