@@ -145,3 +145,30 @@ def test_input_table_matches_normalize_then_quantize(cnn_run, small_subset, tmp_
         got = m.to_input(pixels)[0]
         assert got.dtype == np.dtype(io)
         np.testing.assert_allclose(got.astype(np.float32), ref.astype(np.float32), atol=1e-6)
+
+
+def test_auto_steps_in_order(cnn_run, small_subset, tmp_path):
+    """--auto's ladder on real models: larger calibration, then QAT, then the worst layers kept in float."""
+    from edgesign.converters.convert import ConvertOptions, _auto
+    from edgesign.converters.targets import get_target
+    from edgesign.data import load_dataset
+    from edgesign.training.train import load_run, predict_probs
+
+    model, pre, classes, _ = load_run(cnn_run)
+    data = load_dataset(small_subset, pre, progress=False)
+    float_probs = predict_probs(model, data, pre)
+    opts = ConvertOptions(target=get_target("int8"), calib_size=20)
+    first = {"drop_points": 9.9}
+    # an impossible budget: every step is tried, in order, and the failure is reported
+    content, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, classes, first, -1.0,
+                              tmp_path / "m.tflite")
+    names = [s["step"] for s in steps["tried"]]
+    assert names[0] == "int8" and names[1].startswith("larger calibration") and names[2].startswith("QAT")
+    assert [n for n in names if "kept in float" in n] == ["worst 1 layer(s) kept in float",
+                                                           "worst 3 layer(s) kept in float",
+                                                           "worst 5 layer(s) kept in float"]
+    assert steps["passed_step"] is None and content[4:8] == b"TFL3"
+    # a generous budget: the first step passes and the ladder stops there
+    _, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, classes, first, 100.0,
+                        tmp_path / "m.tflite")
+    assert steps["passed_step"].startswith("larger calibration") and len(steps["tried"]) == 2
