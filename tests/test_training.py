@@ -119,3 +119,33 @@ def test_multiworker_two_local_cpu_workers(small_subset, tmp_path):
         assert p.returncode == 0, err[-3000:]
     assert "2 replica(s)" in outs[0][1]
     assert (run / "model.keras").exists() and (run / ".worker1").is_dir()
+
+
+def test_transfer_model_two_stage_training_with_local_weights(small_subset, tmp_path):
+    """Head on the frozen base, then the top block unfrozen; ImageNet bases use caffe preprocessing."""
+    import json
+
+    from edgesign.training.tf_env import keras
+
+    weights = tmp_path / "vgg16_notop.weights.h5"
+    keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(weights)
+    run = tmp_path / "vgg"
+    r = run_cli("train", "vgg16-transfer", "--data", small_subset, "--size", "32", "--epochs", "1",
+                "--fine-tune-epochs", "1", "--weights", weights, "--batch-size", "16", "-o", run)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with (run / "history.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 2  # one head epoch + one fine-tune epoch
+    config = json.loads((run / "config.json").read_text())
+    assert config["preprocess"]["scaling"] == "caffe" and config["preprocess"]["bgr"] is True
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    base = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    original = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    original.load_weights(weights)
+
+    def kernel(m, name):
+        return m.get_layer(name).get_weights()[0]
+
+    assert np.array_equal(kernel(base, "block1_conv1"), kernel(original, "block1_conv1"))  # stayed frozen
+    head = sum(int(np.prod(w.shape)) for w in model.trainable_weights)  # the rebuilt model: base frozen
+    block5 = sum(int(np.prod(w.shape)) for w in original.weights if w.name.startswith("block5"))
+    assert f"fine-tuning with the top block unfrozen: {head + block5:,} trainable parameters" in r.stderr

@@ -230,6 +230,9 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     if spec.transfer and cfg.fine_tune_epochs > 0:
         model.load_weights(str(run / BEST_CHECKPOINT))
         _unfreeze_top(model)
+        trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+        print(f"fine-tuning with the top block unfrozen: {trainable:,} trainable parameters, "
+              f"learning rate {cfg.fine_tune_lr}", file=sys.stderr)
         done = _epochs_in_history(run / "history.csv")
         with strategy.scope():
             _, more = _fit(model, train_ds, val_ds, cfg, run, cfg.fine_tune_epochs, done, cfg.fine_tune_lr,
