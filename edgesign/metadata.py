@@ -9,6 +9,7 @@ the flatbuffer schema classes that ai-edge-litert ships (``schema_py_generated``
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 
@@ -20,25 +21,25 @@ TFLITE_IDENTIFIER = b"TFL3"
 
 
 def _schema():
-    try:
-        from ai_edge_litert import schema_py_generated as schema
-    except ImportError:
+    """The generated TFLite flatbuffer schema: from ai-edge-litert, the ``tflite`` package
+    (installed with the 'legacy' extra next to tflite-runtime), or TensorFlow."""
+    for name in ("ai_edge_litert.schema_py_generated", "tflite", "tensorflow.lite.python.schema_py_generated"):
         try:
-            from tensorflow.lite.python import schema_py_generated as schema  # type: ignore
+            return importlib.import_module(name)
         except ImportError:
-            return None
-    return schema
+            continue
+    return None
 
 
 def is_tflite(content: bytes) -> bool:
     return len(content) >= 8 and content[4:8] == TFLITE_IDENTIFIER
 
 
-def read_metadata(content: bytes) -> dict[str, Any] | None:
+def read_metadata(content: bytes, schema: Any = None) -> dict[str, Any] | None:
     """edgesign's metadata dict from the model bytes, or None when the model has none."""
     if not is_tflite(content):
         raise EdgesignError("not a TFLite model (no TFL3 identifier)")
-    schema = _schema()
+    schema = schema or _schema()
     if schema is None:
         return None
     try:

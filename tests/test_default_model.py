@@ -35,3 +35,14 @@ def test_device_reproduces_the_certificate(asl_test, tmp_path):
     m = EdgeModel(default_model_path())
     metrics, _ = evaluate_model(m, str(asl_test), out_dir=str(tmp_path))
     assert abs(metrics.accuracy - m.certificate["quantized_accuracy"]) < 1e-6  # same count of 870 (rounded)
+
+
+def test_metadata_reads_the_same_through_the_legacy_schema_package():
+    """With tflite-runtime (32-bit Pis) the schema comes from the `tflite` package: same metadata."""
+    import pytest
+
+    tflite = pytest.importorskip("tflite")
+    from edgesign.metadata import read_metadata
+
+    content = default_model_path().read_bytes()
+    assert read_metadata(content, schema=tflite) == read_metadata(content)
