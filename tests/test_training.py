@@ -149,3 +149,16 @@ def test_transfer_model_two_stage_training_with_local_weights(small_subset, tmp_
     head = sum(int(np.prod(w.shape)) for w in model.trainable_weights)  # the rebuilt model: base frozen
     block5 = sum(int(np.prod(w.shape)) for w in original.weights if w.name.startswith("block5"))
     assert f"fine-tuning with the top block unfrozen: {head + block5:,} trainable parameters" in r.stderr
+
+
+def test_background_swap_keeps_the_centre_and_swaps_the_border():
+    from edgesign.training.pipeline import _background_swap
+    from edgesign.training.tf_env import tf
+
+    x = np.stack([np.full((20, 20, 3), 10.0 * (i + 1), np.float32) for i in range(6)])
+    y = _background_swap(tf.constant(x), 1.0).numpy()
+    np.testing.assert_array_equal(y[:, 10, 10], x[:, 10, 10])  # the hand stays
+    corners = y[:, 0, 0, 0]
+    assert set(corners.tolist()) <= set(x[:, 0, 0, 0].tolist())
+    assert (corners != x[:, 0, 0, 0]).any()  # borders come from other images
+    np.testing.assert_array_equal(_background_swap(tf.constant(x), 0.0).numpy(), x)

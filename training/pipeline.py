@@ -31,11 +31,15 @@ class Augment:
     saturation: float = 0.3  # RGB only
     hue: float = 0.05  # RGB only
     cutout: float = 0.0  # side of a random erased square, as a fraction of the image side
+    # Background swap: with this probability, everything outside a central box (55-80 % of each
+    # side) is replaced by the same region of another image of the batch. Signs are photographed
+    # hand-centred; this breaks the link between a class and the backgrounds it was shot against.
+    bgswap: float = 0.0
     flip: bool = False
 
     @classmethod
     def none(cls) -> Augment:
-        return cls(0, 0, 0, 0, 0, 0, 0, 0, False)
+        return cls(0, 0, 0, 0, 0, 0, 0, 0, False, 0)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Augment:
@@ -84,6 +88,21 @@ def _cutout(x, frac: float):
     return tf.where(inside[..., None], mean, x)
 
 
+def _background_swap(x, prob: float):
+    """Replace the outside of a random central box with another batch image's pixels (label kept)."""
+    shape = tf.shape(x)
+    n, h, w = shape[0], shape[1], shape[2]
+    frac = tf.random.uniform([n, 1, 1], 0.55, 0.8)
+    cy = 0.5 + tf.random.uniform([n, 1, 1], -0.08, 0.08)
+    cx = 0.5 + tf.random.uniform([n, 1, 1], -0.08, 0.08)
+    ys = (tf.cast(tf.range(h), tf.float32)[None, :, None] + 0.5) / tf.cast(h, tf.float32)
+    xs = (tf.cast(tf.range(w), tf.float32)[None, None, :] + 0.5) / tf.cast(w, tf.float32)
+    inside = (tf.abs(ys - cy) <= frac / 2) & (tf.abs(xs - cx) <= frac / 2)
+    apply = tf.random.uniform([n, 1, 1]) < prob
+    other = tf.gather(x, tf.random.shuffle(tf.range(n)))
+    return tf.where((apply & ~inside)[..., None], other, x)
+
+
 def make_augmenter(aug: Augment, channels: int, seed: int = 0):
     """A function from a float32 batch of pixels in [0, 255] to an augmented batch."""
     layers = _augment_layers(aug, seed)
@@ -95,6 +114,8 @@ def make_augmenter(aug: Augment, channels: int, seed: int = 0):
             x = tf.image.random_saturation(x / 255.0, 1 - aug.saturation, 1 + aug.saturation) * 255.0
         if channels == 3 and aug.hue:
             x = tf.image.random_hue(x / 255.0, aug.hue) * 255.0
+        if aug.bgswap:
+            x = _background_swap(x, aug.bgswap)
         if aug.cutout:
             x = _cutout(x, aug.cutout)
         return tf.clip_by_value(x, 0.0, 255.0)
