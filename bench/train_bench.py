@@ -17,12 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("EDGESIGN_DATA", ROOT.parent / "shared" / "data"))
 sys.path.insert(0, str(ROOT))
 
+from edgesign.data import load_dataset  # noqa: E402
+from edgesign.preprocess import normalize  # noqa: E402
 from edgesign.training import create_model, get_spec, list_models  # noqa: E402
 from edgesign.training.pipeline import Augment, make_dataset  # noqa: E402
 from edgesign.training.tf_env import keras  # noqa: E402
-
-from edgesign.data import load_dataset  # noqa: E402
-from edgesign.preprocess import normalize  # noqa: E402
 
 SIZES = {"resnet18": 64, "resnet18-standard": 96, "resnet50": 64, "vgg16-transfer": 96,
          "resnet50-transfer": 96, "cnn": 64}

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from edgesign.training.train import load_run, predict_probs
 
 from edgesign import __version__, atomic
 from edgesign.certify import compare, enforce, format_comparison, gzip_size, validate_budget
@@ -25,6 +24,7 @@ from edgesign.errors import EdgesignError
 from edgesign.metadata import write_metadata
 from edgesign.preprocess import Preprocess
 from edgesign.runtime import EdgeModel
+from edgesign.training.train import load_run, predict_probs
 
 from . import optimize
 from .targets import Target, get_target

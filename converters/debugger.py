@@ -7,11 +7,11 @@ import io
 from pathlib import Path
 
 import numpy as np
-from edgesign.training.tf_env import tf
 
 from edgesign import atomic
 from edgesign.data import Dataset
 from edgesign.preprocess import Preprocess
+from edgesign.training.tf_env import tf
 
 from .targets import get_target
 from .tflite import make_converter, representative_dataset

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from edgesign.training.pipeline import Augment, make_dataset
-from edgesign.training.tf_env import keras, tfmot
-
 from edgesign.data import Dataset
 from edgesign.errors import EdgesignError
 from edgesign.preprocess import Preprocess
+from edgesign.training.pipeline import Augment, make_dataset
+from edgesign.training.tf_env import keras, tfmot
 
 
 def _check_flat(model) -> None:

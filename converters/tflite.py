@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from edgesign.training.tf_env import tf
 
 from edgesign.data import Dataset
 from edgesign.errors import EdgesignError
 from edgesign.preprocess import Preprocess, normalize
 from edgesign.progress import Progress
+from edgesign.training.tf_env import tf
 
 from .targets import Target
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from conftest import ROOT, run_cli
+
 from edgesign.api import evaluate_model
 from edgesign.runtime import EdgeModel, default_model_path
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from edgesign.training import create_model, get_spec, list_models
-from edgesign.training.tf_env import keras, tf
 
 from edgesign.data import load_dataset
 from edgesign.errors import EdgesignError
 from edgesign.runtime import EdgeModel
+from edgesign.training import create_model, get_spec, list_models
+from edgesign.training.tf_env import keras, tf
 
 SIZE = 32
 

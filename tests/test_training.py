@@ -43,9 +43,8 @@ def test_recipe_expands_data_root(tmp_path):
 
 
 def test_class_weights_balance_counts():
-    from edgesign.training.train import _class_weights
-
     from edgesign.data import Dataset
+    from edgesign.training.train import _class_weights
 
     ds = Dataset(np.zeros((4, 1, 1, 1), np.uint8), np.array([0, 0, 0, 1]), ["a", "b"], "x")
     w = _class_weights(ds)
