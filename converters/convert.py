@@ -152,7 +152,8 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
     report["seconds"] = round(time.perf_counter() - t_start, 1)
 
     meta = {"labels": classes, "preprocess": pre.to_dict(), "target": target.name, "model": report["model"],
-            "created": report["date"], "edgesign": __version__, **opts.extra_meta}
+            "recipe": run_cfg.get("train", {}).get("recipe"), "created": report["date"], "edgesign": __version__,
+            **opts.extra_meta}
     if comparison is not None:
         meta["certificate"] = {
             "data": evalset.source, "data_digest": evalset.digest, "n": comparison["n"],

@@ -49,6 +49,7 @@ def load_recipe(path: str | os.PathLike, data_root: str | None = None, out: str 
 
     t = {k: expand(v) for k, v in doc.get("train", {}).items()}
     t["out"] = out or t.get("out") or f"runs/{p.stem}"
+    t["recipe"] = p.name
     unknown = set(t) - set(TrainConfig.__dataclass_fields__)
     if unknown:
         raise EdgesignError(f"recipe {p}: unknown [train] key(s): {', '.join(sorted(unknown))}")

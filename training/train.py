@@ -60,6 +60,7 @@ class TrainConfig:
     fine_tune_lr: float = 1e-4
     mixed_precision: str = "auto"  # auto (on GPU) | on | off
     distribute: str = "auto"  # auto | none | mirrored | multiworker
+    recipe: str | None = None  # the models/<name>.toml this run reproduces, if any
 
     def preprocess(self) -> Preprocess:
         return get_spec(self.model).preprocess(self.input_size, self.channels)
