@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import DATA, ROOT, require_data, run_cli
+
 from edgesign.runtime import EdgeModel, default_model_path
 
 
