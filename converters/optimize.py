@@ -11,6 +11,14 @@ from edgesign.training.pipeline import Augment, make_dataset
 from edgesign.training.tf_env import keras, tfmot
 
 
+def _copy(model):
+    """A copy with its own weights: tfmot wraps the original layer objects, so fine-tuning the wrapped
+    model would otherwise change the float model the gate compares against."""
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
 def _check_flat(model) -> None:
     if any(isinstance(layer, keras.Model) for layer in model.layers):
         raise EdgesignError(f"{model.name} nests a base model (transfer model): pruning and QAT need a flat model")
@@ -30,6 +38,7 @@ def prune(model, train: Dataset, pre: Preprocess, sparsity: float, epochs: int =
     if not 0.0 < sparsity < 1.0:
         raise EdgesignError(f"--prune must be a sparsity between 0 and 1, got {sparsity}")
     _check_flat(model)
+    model = _copy(model)
     mot = tfmot()
     steps = -(-len(train) // 64) * epochs
     schedule = mot.sparsity.keras.PolynomialDecay(initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0,
@@ -43,6 +52,7 @@ def quantize_aware(model, train: Dataset, pre: Preprocess, epochs: int = 2, lr: 
                    preserve_sparsity: bool = False):
     """QAT fine-tune; with ``preserve_sparsity`` the prune-preserving scheme keeps the zeros."""
     _check_flat(model)
+    model = _copy(model)
     mot = tfmot()
     try:
         if preserve_sparsity:

@@ -172,3 +172,22 @@ def test_auto_steps_in_order(cnn_run, small_subset, tmp_path):
     _, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, classes, first, 100.0,
                         tmp_path / "m.tflite")
     assert steps["passed_step"].startswith("larger calibration") and len(steps["tried"]) == 2
+
+
+def test_fine_tuning_variants_leave_the_float_model_untouched(cnn_run, small_subset):
+    """The gate's baseline must stay the original float model: pruning and QAT work on copies."""
+    from edgesign.converters import optimize
+    from edgesign.training.train import load_run
+
+    model, pre, _, _ = load_run(cnn_run)
+    data = load_dataset_for(small_subset, pre)
+    before = [w.copy() for w in model.get_weights()]
+    optimize.prune(model, data, pre, 0.5, epochs=1)
+    optimize.quantize_aware(model, data, pre, epochs=1)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def load_dataset_for(path, pre):
+    from edgesign.data import load_dataset
+
+    return load_dataset(path, pre, progress=False)
