@@ -1,0 +1,83 @@
+"""The accuracy gate's arithmetic: a float model against its converted twin on the same data.
+
+Pure numpy, so the gate can run on the device too (``edgesign check`` with a float .tflite).
+"""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import numpy as np
+
+from .errors import EdgesignError, GateFailed
+
+
+def compare(y_true: np.ndarray, float_probs: np.ndarray, quant_probs: np.ndarray,
+            class_names: list[str]) -> dict[str, Any]:
+    """Accuracy of each, drop in points, top-1 agreement, per-class change, mean output difference."""
+    if float_probs.shape != quant_probs.shape:
+        raise EdgesignError(f"the two models disagree on the output shape: {float_probs.shape} vs {quant_probs.shape}")
+    fp, qp = float_probs.argmax(1), quant_probs.argmax(1)
+    f_acc, q_acc = float((fp == y_true).mean()), float((qp == y_true).mean())
+    per_class = {}
+    for c, name in enumerate(class_names):
+        m = y_true == c
+        if m.any():
+            per_class[name] = {"float": float((fp[m] == c).mean()), "quantized": float((qp[m] == c).mean()),
+                               "change_points": round(100 * float((qp[m] == c).mean() - (fp[m] == c).mean()), 3)}
+    return {
+        "n": int(len(y_true)),
+        "float_accuracy": f_acc,
+        "quantized_accuracy": q_acc,
+        "drop_points": round(100 * (f_acc - q_acc), 4),
+        "top1_agreement": float((fp == qp).mean()),
+        "mean_abs_output_diff": float(np.abs(float_probs - quant_probs).mean()),
+        "per_class": per_class,
+    }
+
+
+def gzip_size(content: bytes) -> int:
+    return len(gzip.compress(content, compresslevel=9))
+
+
+def check_budget(drop_points: float, max_drop: float | None) -> bool:
+    return max_drop is None or drop_points <= max_drop + 1e-9
+
+
+def validate_budget(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise EdgesignError(f"--max-drop must be a number of accuracy points, got {value!r}") from None
+    if not np.isfinite(v) or v < 0:
+        raise EdgesignError(f"--max-drop must be zero or positive, got {value}")
+    return v
+
+
+def format_comparison(c: dict[str, Any], float_name: str = "float", quant_name: str = "int8",
+                      sizes: dict[str, int] | None = None) -> str:
+    rows = [("model", "accuracy", "size MB", "gzip MB")]
+    for key, name in (("float", float_name), ("quantized", quant_name)):
+        s = (sizes or {}).get(key)
+        g = (sizes or {}).get(f"{key}_gzip")
+        rows.append((name, f"{100 * c[f'{key}_accuracy']:.2f} %", f"{s / 1e6:.2f}" if s else "-",
+                     f"{g / 1e6:.2f}" if g else "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    worst = sorted(c["per_class"].items(), key=lambda kv: kv[1]["change_points"])[:3]
+    lines.append(f"drop {c['drop_points']:.2f} points, top-1 agreement {100 * c['top1_agreement']:.2f} %, "
+                 f"mean |output diff| {c['mean_abs_output_diff']:.4f}, n={c['n']}")
+    if worst and worst[0][1]["change_points"] < 0:
+        lines.append("largest per-class losses: " + ", ".join(
+            f"{k} {v['change_points']:+.1f}" for k, v in worst if v["change_points"] < 0))
+    return "\n".join(lines)
+
+
+def enforce(c: dict[str, Any], max_drop: float | None, what: str) -> None:
+    """Raise :class:`GateFailed` when the drop exceeds the budget."""
+    if not check_budget(c["drop_points"], max_drop):
+        raise GateFailed(f"{what}: accuracy drop {c['drop_points']:.2f} points exceeds the budget of {max_drop} "
+                         f"(float {100 * c['float_accuracy']:.2f} %, quantized {100 * c['quantized_accuracy']:.2f} %)")

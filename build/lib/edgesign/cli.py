@@ -1,0 +1,317 @@
+"""The edgesign command line: a thin layer over the Python API.
+
+Runtime commands (predict, info, evaluate, benchmark, check's device half) never import
+TensorFlow; train and convert need the 'train' extra and say so in one line when it is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import EdgesignError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Sign-language classifiers from training to a certified int8 model on the device.")
+
+
+def _echo_err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+@app.callback()
+def _root() -> None:
+    """Sign-language classifiers from training to a certified int8 model on the device."""
+
+
+# ----------------------------------------------------------------------------- train
+
+@app.command()
+def train(
+    model: Optional[str] = typer.Argument(None, help="Registered model name (see --list)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Training data: class folders, Sign MNIST .csv or SIGNS .h5."),
+    test_data: Optional[str] = typer.Option(None, "--test-data", help="Held-out test data: evaluated once, never tuned on."),
+    out: Optional[str] = typer.Option(None, "-o", "--out", help="Run folder (default runs/<model>)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Input height and width (default: the model's)."),
+    channels: Optional[int] = typer.Option(None, "--channels", help="1 (grayscale) or 3 (RGB)."),
+    epochs: int = typer.Option(30, "--epochs"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (cosine schedule, warm-up)."),
+    label_smoothing: float = typer.Option(0.1, "--label-smoothing"),
+    patience: int = typer.Option(10, "--patience", help="Early stopping on validation accuracy."),
+    val_fraction: float = typer.Option(0.15, "--val-fraction", help="Stratified validation split carved from the training data."),
+    val_split: str = typer.Option("random", "--val-split", help="random, or blocks: hold out the last files of each class (new backgrounds)."),
+    seed: int = typer.Option(0, "--seed"),
+    augment: str = typer.Option("default", "--augment", help="none, default, or JSON of augmentation options."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="imagenet, none, or a local weights file."),
+    head: Optional[str] = typer.Option(None, "--head", help="vgg16-transfer head: gap (default) or seed (200 M params)."),
+    fine_tune_epochs: int = typer.Option(5, "--fine-tune-epochs", help="Transfer models: epochs with the top block unfrozen."),
+    distribute: str = typer.Option("auto", "--distribute", help="auto, none, mirrored, multiworker (TF_CONFIG)."),
+    mixed_precision: str = typer.Option("auto", "--mixed-precision", help="auto (on GPU), on, off."),
+    recipe: Optional[str] = typer.Option(None, "--recipe", help="models/<name>.toml: reproduce a shipped model."),
+    data_root: Optional[str] = typer.Option(None, "--data-root", help="Where a recipe's {data} points ($EDGESIGN_DATA)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+    list_: bool = typer.Option(False, "--list", help="List the registered models and exit."),
+) -> None:
+    """Train a model and write a run folder (model, labels, config, history, plots)."""
+    from .extras import require_train
+
+    require_train("edgesign train")
+    from edgesign.training import get_spec, list_models
+    from edgesign.training.recipe import load_recipe
+    from edgesign.training.train import TrainConfig
+    from edgesign.training.train import train as run_training
+
+    if list_:
+        for name in list_models():
+            s = get_spec(name)
+            typer.echo(f"{name:20s} {s.default_size}x{s.default_size}x{s.default_channels}  {s.description}")
+        return
+    if recipe:
+        cfg = load_recipe(recipe, data_root, out).train
+    else:
+        if not model or not data:
+            raise EdgesignError("edgesign train needs a MODEL and --data (or --recipe)")
+        aug = {} if augment == "default" else ({"rotation": 0, "zoom": 0, "shift": 0, "brightness": 0,
+                                                 "contrast": 0, "saturation": 0, "hue": 0} if augment == "none"
+                                                else _parse_json(augment, "--augment"))
+        options = {"head": head} if head else {}
+        cfg = TrainConfig(model=model, data=data, test_data=test_data, out=out or f"runs/{model}", input_size=size,
+                          channels=channels, epochs=epochs, batch_size=batch_size, learning_rate=lr,
+                          label_smoothing=label_smoothing, patience=patience, val_fraction=val_fraction, val_split=val_split, seed=seed,
+                          augment=aug, weights=weights, model_options=options, fine_tune_epochs=fine_tune_epochs,
+                          distribute=distribute, mixed_precision=mixed_precision)
+    get_spec(cfg.model)
+    result = run_training(cfg, resume=resume)
+    typer.echo(f"best validation accuracy {100 * result.best_val_accuracy:.2f} % after {result.epochs_run} epochs "
+               f"({result.seconds:.0f} s, {result.images_per_second:.0f} img/s)")
+    if result.test is not None:
+        typer.echo(f"test accuracy {100 * result.test.accuracy:.2f} % on {result.test.n} images ({result.test.data})")
+    typer.echo(f"run folder: {result.run_dir}")
+
+
+# ----------------------------------------------------------------------------- runtime commands
+
+def _split_model_and_sources(args: list[str]) -> tuple[Optional[str], list[str]]:
+    """`predict [MODEL] SOURCE...`: the first argument is the model when it is a .tflite file."""
+    if args and args[0].endswith(".tflite"):
+        return args[0], args[1:]
+    return None, args
+
+
+@app.command()
+def predict(
+    args: List[str] = typer.Argument(None, help="[MODEL.tflite] then images, globs, folders or video files."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="pi (Picamera2), an OpenCV device index, or a URL."),
+    top: int = typer.Option(3, "-k", "--top", help="How many classes to show."),
+    threshold: float = typer.Option(0.0, "--threshold", help="Hide classes below this probability."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per image or frame."),
+    smooth: int = typer.Option(5, "--smooth", help="Streams: mean of the last N probability vectors."),
+    spell: bool = typer.Option(False, "--spell", help="Streams: fingerspelling reader (letters, Space, Del)."),
+    stable: int = typer.Option(8, "--stable", help="--spell: frames a sign must stay on top to be typed."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop streams after N frames."),
+    backend: str = typer.Option("auto", "--backend", help="auto, ai-edge-litert, tflite-runtime, tensorflow."),
+    threads: Optional[int] = typer.Option(None, "--threads"),
+    device: str = typer.Option("auto", "--device", help="cpu, edgetpu, or auto (edgetpu for *_edgetpu.tflite)."),
+) -> None:
+    """Classify images, videos or a camera with a .tflite model (the shipped model by default)."""
+    from .predict import run_predict
+
+    model_path, sources = _split_model_and_sources(list(args or []))
+    if not sources and not camera:
+        raise EdgesignError("nothing to predict: give image/video paths or --camera")
+    run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, as_json=as_json, smooth=smooth,
+                spell=spell, stable=stable, max_frames=max_frames, backend=backend, threads=threads, device=device)
+
+
+@app.command()
+def info(
+    model: Optional[str] = typer.Argument(None, help="A .tflite model (default: the shipped model)."),
+    backend: str = typer.Option("auto", "--backend"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Inputs, outputs, quantization, operators, metadata, certificate, size, Edge TPU compatibility."""
+    from .inspect import edgetpu_compatibility, operator_histogram, tensor_summary
+    from .runtime import EdgeModel
+
+    m = EdgeModel(model, backend=backend, device="cpu", warn=False)
+    content = m.path.read_bytes()
+    ops = operator_histogram(content)
+    tpu = edgetpu_compatibility(content)
+    if as_json:
+        typer.echo(json.dumps({"model": str(m.path), "size_bytes": m.size_bytes, "backend": m.backend.name,
+                               "inputs": [tensor_summary(d) for d in m.interpreter.get_input_details()],
+                               "outputs": [tensor_summary(d) for d in m.interpreter.get_output_details()],
+                               "operators": dict(ops), "metadata": m.metadata, "edgetpu": tpu}, indent=2))
+        return
+    typer.echo(f"model     {m.path} ({m.size_bytes / 1e6:.2f} MB)")
+    typer.echo(f"backend   {m.backend.name}")
+    for d in m.interpreter.get_input_details():
+        typer.echo(f"input     {tensor_summary(d)}")
+    for d in m.interpreter.get_output_details():
+        typer.echo(f"output    {tensor_summary(d)}")
+    typer.echo("operators " + ", ".join(f"{k} x{v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])))
+    if m.metadata:
+        p = m.preprocess
+        typer.echo(f"preprocess {p.height}x{p.width}x{p.channels}, {p.resize}, scaling {p.scaling}")
+        typer.echo(f"labels    {len(m.labels)}: {' '.join(m.labels)}")
+        typer.echo(f"target    {m.metadata.get('target')}  (model {m.metadata.get('model')}, {m.metadata.get('created')})")
+        cert = m.certificate
+        if cert:
+            typer.echo(f"certified float {100 * cert['float_accuracy']:.2f} %, int8 {100 * cert['quantized_accuracy']:.2f} %, "
+                       f"drop {cert['drop_points']:.2f} points (budget {cert.get('max_drop')}), agreement "
+                       f"{100 * cert['top1_agreement']:.2f} % on {cert['n']} images of {cert['data']} "
+                       f"(sha256 {cert['data_digest'][:12]})")
+        else:
+            typer.echo("certified no")
+    else:
+        typer.echo("metadata  none (labels are indices; input scaled to [0, 1])")
+    typer.echo("edgetpu   " + ("every operator maps to the Edge TPU" if tpu["all_supported"] else
+                               "would not map: " + "; ".join(tpu["problems"])))
+
+
+@app.command()
+def evaluate(
+    model: str = typer.Argument(..., help="A .tflite model."),
+    data: str = typer.Argument(..., help="Class folders, Sign MNIST .csv or SIGNS .h5."),
+    out: Optional[str] = typer.Option(None, "-o", "--out", help="Folder for eval_metrics.json and the confusion PNG."),
+    split: str = typer.Option("auto", "--split", help="HDF5 split: train, test or auto."),
+    backend: str = typer.Option("auto", "--backend"),
+    threads: Optional[int] = typer.Option(None, "--threads"),
+) -> None:
+    """Accuracy, per-class accuracy and a confusion matrix (PNG and JSON) on a dataset."""
+    from .api import evaluate_model
+
+    metrics, files = evaluate_model(model, data, out_dir=out, split=split, backend=backend, threads=threads)
+    typer.echo(f"accuracy {100 * metrics.accuracy:.2f} % on {metrics.n} images of {metrics.data}")
+    worst = sorted(metrics.per_class.items(), key=lambda kv: kv[1])[:5]
+    typer.echo("weakest classes: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in worst))
+    for path in files.values():
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def benchmark(
+    models: List[str] = typer.Argument(..., help="One or more .tflite models."),
+    data: Optional[str] = typer.Option(None, "--data", help="Also measure accuracy on this dataset."),
+    runs: int = typer.Option(200, "--runs"),
+    warmup: int = typer.Option(20, "--warmup"),
+    backend: str = typer.Option("auto", "--backend"),
+    threads: Optional[int] = typer.Option(None, "--threads"),
+    device: str = typer.Option("auto", "--device"),
+    as_json: bool = typer.Option(False, "--json"),
+    min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Fail (exit 1) below this accuracy (0-1)."),
+) -> None:
+    """Latency (min/p50/p90/p99), first inference, load time, FPS, peak RSS, size and accuracy."""
+    from .benchmark import benchmark as run_benchmark
+    from .benchmark import format_table
+    from .errors import GateFailed
+
+    if min_accuracy is not None and not data:
+        raise EdgesignError("--min-accuracy needs --data")
+    rows = run_benchmark(models, runs=runs, warmup=warmup, data=data, backend=backend, threads=threads, device=device)
+    typer.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
+    if min_accuracy is not None:
+        low = [r for r in rows if r.get("accuracy", 1.0) < min_accuracy]
+        if low:
+            raise GateFailed(", ".join(f"{Path(r['model']).name} {100 * r['accuracy']:.2f} %" for r in low)
+                             + f" below --min-accuracy {100 * min_accuracy:.2f} %")
+
+
+# ----------------------------------------------------------------------------- conversion
+
+@app.command()
+def convert(
+    source: str = typer.Argument(..., help="A run folder (from edgesign train) or a Keras model file."),
+    out: Optional[str] = typer.Option(None, "-o", "--out", help="Output .tflite (a JSON report is written next to it)."),
+    target: Optional[str] = typer.Option(None, "--target", help="float32, float16, dynamic, int8, int8-pruned, qat-int8, pqat-int8, edgetpu."),
+    int8: bool = typer.Option(False, "--int8", help="Full int8, calibrated on real images."),
+    prune: Optional[float] = typer.Option(None, "--prune", help="Target sparsity (0-1), with --int8 or --qat."),
+    qat: bool = typer.Option(False, "--qat", help="Quantization-aware training before conversion."),
+    edgetpu: bool = typer.Option(False, "--edgetpu", help="Then the Edge TPU compiler (needs --int8)."),
+    calib: Optional[str] = typer.Option(None, "--calib", help="Calibration images (training data, never test data)."),
+    calib_size: int = typer.Option(300, "--calib-size", help="Stratified sample size for calibration."),
+    eval_data: Optional[str] = typer.Option(None, "--eval", help="Held-out data for the float vs converted gate."),
+    max_drop: Optional[str] = typer.Option(None, "--max-drop", help="Accuracy budget in points; exceeded -> exit 1."),
+    auto: bool = typer.Option(False, "--auto", help="If the budget is missed: larger calibration, QAT, float layers."),
+    io: str = typer.Option("int8", "--io", help="int8 models: int8, uint8 or float32 input/output."),
+    train_data: Optional[str] = typer.Option(None, "--train-data", help="Fine-tune data for pruning/QAT (default: --calib)."),
+    finetune_epochs: int = typer.Option(2, "--finetune-epochs"),
+) -> None:
+    """Convert a trained model to TFLite and certify it: float vs converted accuracy on held-out data."""
+    from .certify import validate_budget
+    from .extras import require_train
+
+    budget = validate_budget(max_drop)
+    require_train("edgesign convert")
+    from edgesign.converters.convert import ConvertOptions, convert_model
+    from edgesign.converters.targets import resolve_target
+
+    tgt = resolve_target(target, int8=int8, prune=prune, qat=qat, edgetpu=edgetpu)
+    if target and edgetpu and not tgt.edgetpu:
+        raise EdgesignError("--edgetpu needs a full-int8 model: use --int8 (not --target " + target + ")")
+    if edgetpu:
+        io = "uint8" if io == "int8" else io
+    report = convert_model(source, ConvertOptions(
+        target=tgt, calib_data=calib, calib_size=calib_size, eval_data=eval_data, max_drop=budget, out=out, io_type=io,
+        sparsity=prune or 0.5, finetune_epochs=finetune_epochs, train_data=train_data, auto=auto))
+    typer.echo(f"wrote {report['output']}")
+
+
+@app.command()
+def check(
+    model: str = typer.Argument(..., help="The converted .tflite model."),
+    against: str = typer.Option(..., "--against", help="The float model: a run folder, Keras file or float .tflite."),
+    data: str = typer.Option(..., "--data", help="Held-out data."),
+    max_drop: str = typer.Option(..., "--max-drop", help="Budget in accuracy points; exceeded -> exit 1."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Re-run the accuracy gate for an existing (quantized, float) pair: the CI check."""
+    from .api import check_pair
+
+    result = check_pair(model, against, data, max_drop)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+
+
+
+def _parse_json(text: str, option: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise EdgesignError(f"{option} expects JSON, got {text!r}") from None
+    if not isinstance(value, dict):
+        raise EdgesignError(f"{option} expects a JSON object")
+    return value
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point: user errors end with one line on stderr and a non-zero exit, never a traceback."""
+    try:
+        rc = app(args=argv, standalone_mode=False)
+    except EdgesignError as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _echo_err("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument
+        if hasattr(exc, "show"):
+            exc.show()
+        else:
+            _echo_err(f"error: {exc.format_message()}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _echo_err("interrupted")
+        sys.exit(130)
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Keras model -> TFLite bytes for each target, with a representative dataset of real images."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgesign.data import Dataset
+from edgesign.errors import EdgesignError
+from edgesign.preprocess import Preprocess, normalize
+from edgesign.progress import Progress
+from edgesign.training.tf_env import tf
+
+from .targets import Target
+
+IO_TYPES = {"int8": "int8", "uint8": "uint8", "float32": "float32"}
+
+
+def representative_dataset(calib: Dataset, pre: Preprocess, progress: bool = True):
+    """Yield calibration inputs one by one, through exactly the model's preprocessing."""
+
+    def gen():
+        with Progress(f"calibrating on {len(calib)} images", len(calib), enabled=None if progress else False) as bar:
+            for img in calib.images:
+                yield [normalize(img[None], pre)]
+                bar.update()
+
+    return gen
+
+
+def make_converter(model, target: Target, calib: Dataset | None, pre: Preprocess, io_type: str = "int8"):
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if target.weights == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif target.weights == "int8" and target.activations == "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif target.activations == "int8":
+        if calib is None:
+            raise EdgesignError(f"target {target.name} needs calibration images: pass --calib DIR")
+        if io_type not in IO_TYPES:
+            raise EdgesignError(f"--io must be int8, uint8 or float32, got {io_type!r}")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_dataset(calib, pre)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if io_type != "float32":
+            converter.inference_input_type = getattr(tf, io_type)
+            converter.inference_output_type = getattr(tf, io_type)
+    return converter
+
+
+def convert(model, target: Target, calib: Dataset | None, pre: Preprocess, io_type: str = "int8") -> bytes:
+    """Convert; a model with operations that cannot be int8 ends in one line naming them."""
+    converter = make_converter(model, target, calib, pre, io_type)
+    try:
+        return bytes(converter.convert())
+    except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
+        text = str(exc)
+        lines = [ln.strip() for ln in text.splitlines() if "error" in ln.lower() or "op" in ln.lower()]
+        raise EdgesignError(f"conversion to {target.name} failed: {(lines or [text or type(exc).__name__])[0][:300]}") from None
+
+
+def kernel_sparsity(model) -> dict[str, float]:
+    """Fraction of zero weights per Conv/Dense kernel, and in total."""
+    per_layer: dict[str, float] = {}
+    zeros = total = 0
+    for layer in _flat_layers(model):
+        for w in getattr(layer, "weights", []):
+            if "kernel" in w.name:
+                v = w.numpy()
+                per_layer[layer.name] = float((v == 0).mean())
+                zeros += int((v == 0).sum())
+                total += v.size
+    per_layer["total"] = zeros / total if total else 0.0
+    return per_layer
+
+
+def _flat_layers(model):
+    for layer in model.layers:
+        if hasattr(layer, "layers") and layer.layers:
+            yield from _flat_layers(layer)
+        else:
+            yield layer
+
+
+def tflite_sparsity(content: bytes) -> float:
+    """Fraction of zeros among the weights of Conv/Dense ops (int8 or float) in a .tflite file."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    zeros = total = 0
+    weight_ops = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
+            if name in weight_ops and len(op.inputs) > 1:
+                buf = model.buffers[sg.tensors[op.inputs[1]].buffer]
+                if buf.data is not None and len(buf.data):
+                    data = np.asarray(buf.data, np.uint8)
+                    ttype = sg.tensors[op.inputs[1]].type
+                    if ttype == 0:  # FLOAT32
+                        arr = data.view(np.float32)
+                    elif ttype == 1:
+                        arr = data.view(np.float16)
+                    else:
+                        arr = data.view(np.int8)
+                    zeros += int((arr == 0).sum())
+                    total += arr.size
+    return zeros / total if total else 0.0

@@ -1,0 +1,221 @@
+"""One dataset interface over the three formats edgesign reads, with no TensorFlow.
+
+- image folders: ``ROOT/<class>/*.jpg|png`` (one sub-folder per class)
+- Sign Language MNIST CSV: ``label,pixel1..pixel784`` with or without the header line
+- SIGNS HDF5: ``train_set_x``/``train_set_y`` or ``test_set_x``/``test_set_y`` and ``list_classes``
+
+Every format is decoded to uint8 arrays at the model's input size and channels through
+:mod:`edgesign.preprocess`, the same code the device runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import preprocess as pp
+from .errors import EdgesignError, MissingExtra
+from .progress import Progress
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+SIGN_MNIST_CLASSES = [chr(ord("A") + i) for i in range(25) if i != 9]  # A-Y without J (label 9)
+
+
+@dataclass
+class Dataset:
+    """Images (uint8, N x H x W x C at the model's input size), integer labels and class names."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    source: str
+    digest: str = ""
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def name(self) -> str:
+        return self.source
+
+    def subset(self, indices: np.ndarray, source: str | None = None) -> Dataset:
+        return Dataset(self.images[indices], self.labels[indices], self.class_names,
+                       source or self.source, self.digest)
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=len(self.class_names))
+
+    def split(self, val_fraction: float, seed: int = 0, mode: str = "random") -> tuple[Dataset, Dataset]:
+        """A stratified (train, validation) split: each class keeps its share in both parts.
+
+        ``mode="blocks"`` holds out the last files of each class in natural name order instead of a
+        random draw. Photos are numbered in shooting order, so consecutive files share a background;
+        a block split keeps whole backgrounds out of training and measures generalization to new
+        ones, which a random split (near-duplicate neighbours on both sides) does not.
+        """
+        if mode not in ("random", "blocks"):
+            raise EdgesignError(f"unknown validation split {mode!r}: random or blocks")
+        rng = np.random.default_rng(seed)
+        val_idx = []
+        for c in range(len(self.class_names)):
+            idx = np.flatnonzero(self.labels == c)
+            if mode == "random":
+                rng.shuffle(idx)
+            n_val = int(round(len(idx) * val_fraction))
+            if len(idx) > 1:
+                n_val = min(max(n_val, 1), len(idx) - 1)
+            val_idx.extend(idx[len(idx) - n_val:] if mode == "blocks" else idx[:n_val])
+        val_mask = np.zeros(len(self), bool)
+        val_mask[np.asarray(val_idx, int)] = True
+        return (self.subset(np.flatnonzero(~val_mask), f"{self.source} (train part)"),
+                self.subset(np.flatnonzero(val_mask), f"{self.source} (validation part)"))
+
+    def stratified_sample(self, n: int, seed: int = 0) -> Dataset:
+        """At most ``n`` items, spread evenly over the classes."""
+        if n >= len(self):
+            return self
+        rng = np.random.default_rng(seed)
+        per_class = [rng.permutation(np.flatnonzero(self.labels == c)) for c in range(len(self.class_names))]
+        chosen: list[int] = []
+        rank = 0
+        while len(chosen) < n:
+            for idx in per_class:
+                if rank < len(idx) and len(chosen) < n:
+                    chosen.append(int(idx[rank]))
+            rank += 1
+        return self.subset(np.sort(np.asarray(chosen)), self.source)
+
+
+def load_dataset(path: str | os.PathLike, pre: pp.Preprocess, *, split: str = "auto",
+                 strict: bool = False, progress: bool = True) -> Dataset:
+    """Load any supported dataset at the input size and channels of ``pre``.
+
+    ``split`` picks the HDF5 part (``train``/``test``; ``auto`` takes whichever is there).
+    Unreadable images are skipped with a warning (listed in ``Dataset.skipped``), or, with
+    ``strict``, stop the load naming them.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise EdgesignError(f"dataset not found: {p}")
+    if p.is_dir():
+        return _load_folder(p, pre, strict=strict, progress=progress)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return _load_sign_mnist_csv(p, pre)
+    if suffix in (".h5", ".hdf5"):
+        return _load_signs_h5(p, pre, split)
+    raise EdgesignError(f"unsupported dataset {p}: expected a folder of class folders, a .csv or a .h5 file")
+
+
+def natural_key(path: Path) -> list:
+    """Sort key that orders A2.jpg before A10.jpg."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def list_image_folder(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+    """Class names (sorted sub-folder names) and (file, class index) pairs of an image folder."""
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    items = []
+    for ci, name in enumerate(classes):
+        for f in sorted((root / name).iterdir(), key=natural_key):
+            if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
+                items.append((f, ci))
+    if not classes or not items:
+        raise EdgesignError(f"no images in {root}: expected one sub-folder per class holding JPEG/PNG files")
+    return classes, items
+
+
+def _load_folder(root: Path, pre: pp.Preprocess, strict: bool, progress: bool) -> Dataset:
+    classes, items = list_image_folder(root)
+    images = np.zeros((len(items), *pre.shape), np.uint8)
+    ok = np.zeros(len(items), bool)
+    digests: list[bytes] = [b""] * len(items)
+    bad: list[str] = []
+
+    def work(i: int) -> None:
+        f = items[i][0]
+        data = f.read_bytes()
+        digests[i] = hashlib.sha256(f"{classes[items[i][1]]}/{f.name}".encode() + data).digest()
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+                images[i] = pp.to_array(img, pre)
+            ok[i] = True
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            bad.append(str(f))
+
+    with Progress(f"loading {root}", len(items), enabled=progress) as bar, \
+            ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+        for _ in pool.map(work, range(len(items))):
+            bar.update()
+    if bad:
+        bad.sort()
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        if strict:
+            raise EdgesignError(f"{len(bad)} unreadable image(s) in {root}: {shown}")
+        print(f"warning: skipped {len(bad)} unreadable image(s) in {root}: {shown}", file=sys.stderr)
+        if not ok.any():
+            raise EdgesignError(f"no readable images in {root}")
+    labels = np.asarray([c for _, c in items], np.int64)
+    digest = hashlib.sha256(b"".join(sorted(digests))).hexdigest()
+    return Dataset(images[ok], labels[ok], classes, str(root), digest, bad)
+
+
+def _load_sign_mnist_csv(path: Path, pre: pp.Preprocess) -> Dataset:
+    raw = path.read_bytes()
+    text = raw.decode("utf-8", errors="replace").splitlines()
+    rows = [line for line in text if line.strip()]
+    if rows and not rows[0].split(",")[0].strip().lstrip("-").isdigit():
+        rows = rows[1:]  # the Kaggle header: label,pixel1,...,pixel784
+    if not rows:
+        raise EdgesignError(f"no rows in {path}")
+    try:
+        table = np.asarray([[int(v) for v in r.split(",")] for r in rows], np.int64)
+    except ValueError:
+        raise EdgesignError(f"{path}: not a Sign Language MNIST CSV (non-numeric values)") from None
+    if table.ndim != 2 or table.shape[1] != 785:
+        widths = sorted({len(r.split(",")) for r in rows})
+        raise EdgesignError(
+            f"{path}: expected 785 columns (label,pixel1..pixel784), found {', '.join(map(str, widths))}")
+    labels = table[:, 0]
+    if labels.min() < 0 or labels.max() > 24 or (labels == 9).any():
+        raise EdgesignError(f"{path}: labels must be 0-24 without 9 (J), found {sorted(set(labels.tolist()))}")
+    pixels = np.clip(table[:, 1:], 0, 255).astype(np.uint8).reshape(-1, 28, 28)
+    images = np.stack([pp.array_to_array(img, pre) for img in pixels])
+    index = np.where(labels > 9, labels - 1, labels)
+    return Dataset(images, index, list(SIGN_MNIST_CLASSES), str(path), hashlib.sha256(raw).hexdigest())
+
+
+def _load_signs_h5(path: Path, pre: pp.Preprocess, split: str) -> Dataset:
+    try:
+        import h5py
+    except ImportError:
+        raise MissingExtra("reading HDF5 datasets", "h5") from None
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise EdgesignError(f"cannot open HDF5 file {path}: {exc}") from None
+    with f:
+        parts = [s for s in ("train", "test") if f"{s}_set_x" in f and f"{s}_set_y" in f]
+        if not parts:
+            raise EdgesignError(f"{path}: expected train_set_x/train_set_y or test_set_x/test_set_y")
+        part = parts[0] if split == "auto" else split
+        if part not in parts:
+            raise EdgesignError(f"{path} has no {split} split (has: {', '.join(parts)})")
+        x = np.asarray(f[f"{part}_set_x"][:], np.uint8)
+        y = np.asarray(f[f"{part}_set_y"][:], np.int64).reshape(-1)
+        names = ([str(v.decode() if isinstance(v, bytes) else v) for v in f["list_classes"][:]]
+                 if "list_classes" in f else [str(i) for i in range(int(y.max()) + 1)])
+    images = np.stack([pp.array_to_array(img, pre) for img in x])
+    digest = hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()
+    return Dataset(images, y, names, f"{path}:{part}", digest)

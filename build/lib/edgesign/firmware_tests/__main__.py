@@ -1,0 +1,38 @@
+"""Run the acceptance suite: options become environment variables read by the tests."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m edgesign.firmware_tests", description=__doc__)
+    ap.add_argument("--model", help="the deployed .tflite (default: the shipped model)")
+    ap.add_argument("--data", help="labelled photos (class folders) to measure accuracy on")
+    ap.add_argument("--min-accuracy", type=float, help="accuracy floor (0-1) on --data")
+    ap.add_argument("--max-latency-ms", type=float, default=100.0, help="p50 latency ceiling")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "edgetpu"])
+    ap.add_argument("--camera", help="pi, an OpenCV index or URL: also test live capture")
+    ap.add_argument("--junit", help="write a JUnit XML report here")
+    args = ap.parse_args(argv)
+    try:
+        import pytest
+    except ImportError:
+        print("error: the acceptance suite needs pytest: pip install 'edgesign[firmware]'", file=sys.stderr)
+        return 2
+    for key in ("model", "data", "min_accuracy", "max_latency_ms", "device", "camera"):
+        value = getattr(args, key)
+        if value is not None:
+            os.environ[f"EDGESIGN_FW_{key.upper()}"] = str(value)
+    pytest_args = [str(Path(__file__).parent), "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                   "--rootdir", str(Path(__file__).parent)]
+    if args.junit:
+        pytest_args.append(f"--junitxml={args.junit}")
+    return int(pytest.main(pytest_args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Acceptance checks of a deployed model on the device itself."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from edgesign.runtime import EdgeModel
+
+ENV = os.environ.get
+
+
+@pytest.fixture(scope="module")
+def model() -> EdgeModel:
+    return EdgeModel(ENV("EDGESIGN_FW_MODEL") or None, device=ENV("EDGESIGN_FW_DEVICE", "cpu"))
+
+
+def test_runtime_has_no_tensorflow(model):
+    assert "tensorflow" not in sys.modules, "the device runtime imported TensorFlow"
+
+
+def test_model_is_certified(model):
+    cert = model.certificate
+    assert cert is not None, f"{model.path} carries no accuracy certificate (convert it with --eval)"
+    assert cert["passed"], f"certificate says the budget was missed: {cert}"
+    assert len(model.labels) == int(model.output_details["shape"][-1])
+
+
+def test_output_is_a_distribution(model):
+    rng = np.random.default_rng(0)
+    probs = model.probabilities(rng.integers(0, 256, model.preprocess.shape, dtype=np.uint8))
+    assert probs.shape == (len(model.labels),) and np.isfinite(probs).all()
+    assert abs(float(probs.sum()) - 1.0) < 0.02
+
+
+def test_accuracy_on_device(model):
+    data = ENV("EDGESIGN_FW_DATA")
+    if not data:
+        pytest.skip("no --data given")
+    from edgesign.api import evaluate_model
+
+    metrics, _ = evaluate_model(model, data, out_dir=os.path.join(os.getcwd(), "acceptance_eval"))
+    cert = model.certificate or {}
+    floor = ENV("EDGESIGN_FW_MIN_ACCURACY")
+    if floor:
+        assert metrics.accuracy >= float(floor), f"accuracy {metrics.accuracy:.4f} below {floor}"
+    from edgesign.data import load_dataset
+
+    digest = load_dataset(data, model.preprocess, progress=False).digest
+    if cert.get("data_digest") == digest:
+        # the very data the model was certified on: the device must reproduce the certificate
+        assert abs(metrics.accuracy - cert["quantized_accuracy"]) <= 0.005, (
+            f"device accuracy {metrics.accuracy:.4f} differs from the certified {cert['quantized_accuracy']:.4f}")
+
+
+def test_latency(model):
+    import time
+
+    tensor = model.to_input(np.full(model.preprocess.shape, 128, np.uint8))
+    for _ in range(5):
+        model.invoke(tensor)
+    times = []
+    for _ in range(50):
+        t0 = time.perf_counter()
+        model.invoke(tensor)
+        times.append(time.perf_counter() - t0)
+    p50 = 1e3 * float(np.median(times))
+    assert p50 <= float(ENV("EDGESIGN_FW_MAX_LATENCY_MS", "100")), f"p50 latency {p50:.2f} ms"
+
+
+@pytest.mark.device
+def test_camera_delivers_frames(model):
+    spec = ENV("EDGESIGN_FW_CAMERA")
+    if not spec:
+        pytest.skip("no --camera given")
+    from edgesign.sources import camera_frames
+
+    n = 0
+    for frame in camera_frames(spec):
+        probs = model.classify_frame(frame.image)
+        assert np.isfinite(probs).all()
+        n += 1
+        if n == 30:
+            break
+    assert n == 30

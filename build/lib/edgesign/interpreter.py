@@ -1,0 +1,80 @@
+"""TFLite interpreter backends and the Edge TPU delegate.
+
+Backends in order of preference: ai-edge-litert (LiteRT), tflite-runtime (legacy, needs
+numpy < 2), tensorflow.lite (last resort: it pulls in all of TensorFlow).
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import EdgesignError
+
+BACKENDS = {
+    "ai-edge-litert": "ai_edge_litert.interpreter",
+    "tflite-runtime": "tflite_runtime.interpreter",
+    "tensorflow": "tensorflow.lite",
+}
+
+EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
+EDGETPU_INSTALL = ("install the Edge TPU runtime: on Debian/Raspberry Pi OS add Coral's apt repository, then "
+                   "'sudo apt install libedgetpu1-std' (https://coral.ai/software/#edgetpu-runtime)")
+
+
+@dataclass
+class Backend:
+    name: str
+    interpreter_class: Any
+    load_delegate: Callable[..., Any]
+
+
+def load_backend(name: str = "auto") -> Backend:
+    """The first importable backend (``auto``), or the one named."""
+    if name != "auto" and name not in BACKENDS:
+        raise EdgesignError(f"unknown backend {name!r}: one of auto, {', '.join(BACKENDS)}")
+    names = list(BACKENDS) if name == "auto" else [name]
+    errors = []
+    for n in names:
+        try:
+            module = importlib.import_module(BACKENDS[n])
+        except ImportError as exc:
+            errors.append(f"{n}: {exc}")
+            continue
+        if n == "tensorflow":
+            return Backend(n, module.Interpreter, module.experimental.load_delegate)
+        return Backend(n, module.Interpreter, module.load_delegate)
+    if name == "auto":
+        raise EdgesignError("no TFLite interpreter found: pip install ai-edge-litert (or tflite-runtime on 32-bit ARM)")
+    raise EdgesignError(f"backend {name} is not installed ({errors[0]})")
+
+
+def edgetpu_library() -> str:
+    return EDGETPU_LIBRARY.get(platform.system(), "libedgetpu.so.1")
+
+
+def make_interpreter(content: bytes, backend: Backend, threads: int | None = None, edgetpu: bool = False):
+    """An interpreter over model bytes, with the Edge TPU delegate when asked for."""
+    delegates = []
+    if edgetpu:
+        lib = edgetpu_library()
+        try:
+            delegates.append(backend.load_delegate(lib))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise EdgesignError(f"Edge TPU delegate {lib} could not be loaded ({str(exc).splitlines()[0]}); "
+                                f"{EDGETPU_INSTALL}") from None
+    kwargs: dict[str, Any] = {"model_content": content}
+    if threads:
+        kwargs["num_threads"] = threads
+    if delegates:
+        kwargs["experimental_delegates"] = delegates
+    try:
+        interpreter = backend.interpreter_class(**kwargs)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        first = (str(exc).strip().splitlines() or ["invalid model"])[0]
+        raise EdgesignError(f"the interpreter cannot load this model: {first}") from None
+    return interpreter

@@ -1,0 +1,79 @@
+"""Read and write edgesign's entry in a TFLite model's metadata (no TensorFlow needed).
+
+The ``.tflite`` file is the unit of deployment. Its flatbuffer ``Model.metadata`` list (the
+standard TFLite mechanism for named side data) carries one entry named ``edgesign`` whose buffer
+is UTF-8 JSON: labels, preprocessing and the accuracy certificate. Reading and writing go through
+the flatbuffer schema classes that ai-edge-litert ships (``schema_py_generated``,
+``tools.flatbuffer_utils``), not hand-written binary parsing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import struct
+from typing import Any
+
+from .errors import EdgesignError
+
+METADATA_NAME = "edgesign"
+METADATA_VERSION = 1
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+def _schema():
+    """The generated TFLite flatbuffer schema: from ai-edge-litert, the ``tflite`` package
+    (installed with the 'legacy' extra next to tflite-runtime), or TensorFlow."""
+    for name in ("ai_edge_litert.schema_py_generated", "tflite", "tensorflow.lite.python.schema_py_generated"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+def is_tflite(content: bytes) -> bool:
+    return len(content) >= 8 and content[4:8] == TFLITE_IDENTIFIER
+
+
+def read_metadata(content: bytes, schema: Any = None) -> dict[str, Any] | None:
+    """edgesign's metadata dict from the model bytes, or None when the model has none."""
+    if not is_tflite(content):
+        raise EdgesignError("not a TFLite model (no TFL3 identifier)")
+    schema = schema or _schema()
+    if schema is None:
+        return None
+    try:
+        model = schema.Model.GetRootAs(content, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if entry.Name() == METADATA_NAME.encode():
+                buf = model.Buffers(entry.Buffer())
+                data = buf.DataAsNumpy()
+                return json.loads(bytes(data).decode("utf-8")) if not isinstance(data, int) else None
+    except (IndexError, ValueError, UnicodeDecodeError, json.JSONDecodeError, struct.error) as exc:
+        raise EdgesignError(f"corrupt TFLite model (its flatbuffer cannot be read: {str(exc)[:120]})") from None
+    return None
+
+
+def write_metadata(content: bytes, meta: dict[str, Any]) -> bytes:
+    """The model bytes with edgesign's metadata entry set to ``meta`` (replacing an older one)."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+        from ai_edge_litert.tools import flatbuffer_utils
+    except ImportError:
+        raise EdgesignError("writing model metadata needs ai-edge-litert: pip install ai-edge-litert") from None
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_NAME]
+    buf = schema.BufferT()
+    buf.data = list(json.dumps({"version": METADATA_VERSION, **meta}, sort_keys=True).encode("utf-8"))
+    model.buffers.append(buf)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata.append(entry)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _name(value: Any) -> str:
+    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)

@@ -1,0 +1,75 @@
+"""`edgesign predict`: images, videos and cameras through one loop, with smoothing and --spell."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+
+from .errors import EdgesignError
+from .runtime import EdgeModel
+from .sources import Frame, camera_frames, iter_frames
+from .stream import Smoother, Speller
+
+
+def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3, smooth: int = 5,
+                       spell: Speller | None = None, max_frames: int | None = None) -> Iterator[dict]:
+    """One result dict per image or frame. Stream frames are smoothed (per source) and fed to ``spell``."""
+    smoother, current, count = None, None, 0
+    t_start = time.perf_counter()
+    for frame in frames:
+        if frame.stream:
+            source = frame.source.rsplit("#", 1)[0]
+            if source != current:
+                smoother, current, t_start, count = Smoother(smooth), source, time.perf_counter(), 0
+            probs = smoother(model.classify_frame(frame.image))
+            count += 1
+        else:
+            probs = model.classify_file(frame.path)
+        result = {"source": frame.source,
+                  "top": [{"label": p.label, "probability": round(p.probability, 4)} for p in model.top(probs, k)]}
+        if frame.stream:
+            result["frame"] = frame.index
+            result["fps"] = round(count / max(time.perf_counter() - t_start, 1e-9), 1)
+            if spell is not None:
+                best = result["top"][0]
+                accepted = spell.feed(best["label"], best["probability"])
+                result["text"] = spell.text
+                if accepted:
+                    result["accepted"] = accepted
+        yield result
+        if max_frames and frame.stream and count >= max_frames:
+            return
+
+
+def _format(result: dict, threshold: float) -> str:
+    tops = [t for t in result["top"] if t["probability"] >= threshold] or result["top"][:1]
+    line = f"{result['source']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in tops)
+    if "fps" in result:
+        line += f"  ({result['fps']:.1f} fps)"
+    if "text" in result:
+        line += f"  text: {result['text']!r}"
+    return line
+
+
+def run_predict(model_path: str | None, sources: list[str], *, camera: str | None = None, k: int = 3,
+                threshold: float = 0.0, as_json: bool = False, smooth: int = 5, spell: bool = False,
+                stable: int = 8, max_frames: int | None = None, backend: str = "auto", threads: int | None = None,
+                device: str = "auto") -> None:
+    model = EdgeModel(model_path, backend=backend, threads=threads, device=device)
+    speller = Speller(stable=stable) if spell else None
+    frames = camera_frames(camera) if camera else iter_frames(sources)
+    printed = 0
+    for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller, max_frames=max_frames):
+        if threshold:
+            result["top"] = [t for t in result["top"] if t["probability"] >= threshold]
+        print(json.dumps(result) if as_json else _format(result, threshold), flush=True)
+        printed += 1
+        if printed == 1 and model.edgetpu and model.first_inference_seconds is not None:
+            print(f"first inference on the Edge TPU {1e3 * model.first_inference_seconds:.1f} ms "
+                  "(loads the model onto the TPU; later ones are fast)", file=sys.stderr)
+    if printed == 0:
+        raise EdgesignError("no images or frames to predict on")
+    if speller is not None and not as_json:
+        print(f"text: {speller.text}")

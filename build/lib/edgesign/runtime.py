@@ -1,0 +1,157 @@
+"""A deployed model on the device: load a .tflite file, classify images and frames.
+
+Everything the model needs (labels, preprocessing, certificate) comes from its metadata;
+input quantization and output dequantization come from its tensors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import preprocess as pp
+from .errors import EdgesignError
+from .interpreter import load_backend, make_interpreter
+from .metadata import is_tflite, read_metadata
+
+DEFAULT_MODEL_NAME = "asl29.tflite"
+
+
+def default_model_path() -> Path:
+    """The certified model shipped with edgesign (``models/asl29.tflite``)."""
+    from edgesign import models
+
+    return Path(models.__file__).parent / DEFAULT_MODEL_NAME
+
+
+@dataclass
+class Prediction:
+    label: str
+    index: int
+    probability: float
+
+
+class EdgeModel:
+    """A TFLite classifier with its preprocessing and labels, ready to run on images or frames."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, backend: str = "auto",
+                 threads: int | None = None, device: str = "auto", warn: bool = True) -> None:
+        self.path = Path(path) if path else default_model_path()
+        t0 = time.perf_counter()
+        if not self.path.is_file():
+            raise EdgesignError(f"model not found: {self.path}")
+        content = self.path.read_bytes()
+        if not is_tflite(content):
+            raise EdgesignError(f"{self.path} is not a TFLite model")
+        self.size_bytes = len(content)
+        self.metadata: dict[str, Any] = read_metadata(content) or {}
+        if device not in ("auto", "cpu", "edgetpu"):
+            raise EdgesignError(f"unknown device {device!r}: auto, cpu or edgetpu")
+        self.edgetpu = device == "edgetpu" or (device == "auto" and self.path.stem.endswith("_edgetpu"))
+        self.backend = load_backend(backend)
+        self.interpreter = make_interpreter(content, self.backend, threads, self.edgetpu)
+        self.load_seconds = time.perf_counter() - t0
+        self._in = self.interpreter.get_input_details()[0]
+        self._out = self.interpreter.get_output_details()[0]
+        shape = [int(v) for v in self._in["shape"]]
+        if len(shape) != 4:
+            raise EdgesignError(f"{self.path}: expected an image input (N,H,W,C), got shape {shape}")
+        meta_pre = self.metadata.get("preprocess")
+        self.preprocess = pp.Preprocess.from_dict(meta_pre) if meta_pre else pp.Preprocess(shape[1], shape[2], shape[3])
+        n_out = int(self._out["shape"][-1])
+        labels = self.metadata.get("labels")
+        self.labels: list[str] = list(labels) if labels else [str(i) for i in range(n_out)]
+        if not self.metadata and warn:
+            print(f"warning: {self.path.name} has no edgesign metadata: labels are indices, input scaled to [0, 1]",
+                  file=sys.stderr)
+        self._table = self._input_table()
+        self._shared_table = bool((self._table == self._table[:, :1]).all())
+        self.first_inference_seconds: float | None = None
+
+    # --- tensors ------------------------------------------------------------------------------
+
+    @property
+    def input_details(self) -> dict[str, Any]:
+        return self._in
+
+    @property
+    def output_details(self) -> dict[str, Any]:
+        return self._out
+
+    @property
+    def certificate(self) -> dict[str, Any] | None:
+        return self.metadata.get("certificate")
+
+    def _input_table(self) -> np.ndarray:
+        """A 256 x C lookup table: pixel value -> model input value (scaling and input quantization folded in).
+
+        Pixels are uint8, so the whole input transform is a table lookup: the same numbers as
+        ``normalize`` then ``quantize``, at a fraction of the cost per frame.
+        """
+        a, b = self.preprocess.affine()
+        values = np.arange(256, dtype=np.float32)[:, None] * a[None, :] + b[None, :]
+        scale, zero = self._in["quantization"]
+        dtype = self._in["dtype"]
+        if dtype in (np.int8, np.uint8):
+            if not scale:
+                raise EdgesignError(f"{self.path}: {np.dtype(dtype).name} input without quantization parameters")
+            return pp.quantize(values, scale, zero, dtype)
+        return values.astype(dtype)
+
+    def to_input(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 HxWxC pixels at the model's size to the model's input tensor (1,H,W,C)."""
+        if self.preprocess.bgr:
+            pixels = pixels[..., ::-1]
+        table = self._table
+        if self._shared_table:
+            return table[:, 0][pixels][None]
+        return np.stack([table[:, c][pixels[..., c]] for c in range(pixels.shape[-1])], axis=-1)[None]
+
+    def from_output(self, raw: np.ndarray) -> np.ndarray:
+        scale, zero = self._out["quantization"]
+        return pp.dequantize(raw, scale, zero)[0] if raw.dtype != np.float32 else raw[0]
+
+    def invoke(self, tensor: np.ndarray) -> np.ndarray:
+        """Run one prepared input tensor and return the raw output tensor."""
+        self.interpreter.set_tensor(self._in["index"], tensor)
+        t0 = time.perf_counter()
+        self.interpreter.invoke()
+        if self.first_inference_seconds is None:
+            self.first_inference_seconds = time.perf_counter() - t0
+        return self.interpreter.get_tensor(self._out["index"])
+
+    # --- classification ---------------------------------------------------------------------------
+
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        """Class probabilities for uint8 pixels already at the model's input size."""
+        return self.from_output(self.invoke(self.to_input(pixels)))
+
+    def classify_frame(self, frame: np.ndarray) -> np.ndarray:
+        """Class probabilities for a decoded RGB/grayscale frame of any size."""
+        return self.probabilities(pp.array_to_array(frame, self.preprocess))
+
+    def classify_file(self, path: str | os.PathLike) -> np.ndarray:
+        return self.probabilities(pp.load(path, self.preprocess))
+
+    def top(self, probs: np.ndarray, k: int = 3) -> list[Prediction]:
+        return [Prediction(self.label(i), i, p) for i, p in pp.top_k(probs, k)]
+
+    def label(self, index: int) -> str:
+        return self.labels[index] if 0 <= index < len(self.labels) else str(index)
+
+    def probabilities_batch(self, images: np.ndarray, progress: str | None = None) -> np.ndarray:
+        """Probabilities for N uint8 images at the model's input size, one invoke each."""
+        from .progress import Progress
+
+        out = np.zeros((len(images), len(self.labels)), np.float32)
+        with Progress(progress or "", len(images), enabled=bool(progress) and None) as bar:
+            for i, img in enumerate(images):
+                out[i] = self.probabilities(img)
+                bar.update()
+        return out

@@ -1,0 +1,186 @@
+"""Frame sources behind one interface: image files, folders and globs, video files, cameras.
+
+Picamera2 is the Pi camera stack (OpenCV's VideoCapture does not open the CSI camera under
+libcamera); USB webcams, video files and stream URLs go through OpenCV. Both are optional
+(the 'camera' extra, or ``sudo apt install python3-picamera2`` on a Pi).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .data import IMAGE_SUFFIXES
+from .errors import EdgesignError, MissingExtra
+from .preprocess import open_image
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mjpeg", ".mjpg"}
+FRAME_TIMEOUT_S = 5.0
+
+
+@dataclass
+class Frame:
+    source: str  # file name, or "video.mp4#12", or "camera:0#12"
+    image: np.ndarray | None  # RGB or grayscale uint8, decoded (None for still images: see path)
+    path: Path | None = None  # still images are decoded by the model's own loader
+    stream: bool = False
+    index: int = 0
+
+
+def expand_images(sources: list[str]) -> list[Path]:
+    """Image files named directly, by glob, or found in folders (recursively, sorted)."""
+    out: list[Path] = []
+    for s in sources:
+        p = Path(s)
+        if any(ch in s for ch in "*?[") and not p.exists():
+            matches = sorted(Path(m) for m in glob.glob(s, recursive=True))
+            if not matches:
+                raise EdgesignError(f"no files match {s}")
+            out.extend(m for m in matches if m.is_file())
+        elif p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            if not found:
+                raise EdgesignError(f"no images in {p}")
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise EdgesignError(f"not found: {s}")
+    return out
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def iter_frames(sources: list[str]) -> Iterator[Frame]:
+    """Frames from image files (decoded lazily) and video files, in the order given."""
+    for p in expand_images(sources):
+        if is_video(p):
+            yield from opencv_frames(str(p), p.name)
+        else:
+            yield Frame(str(p), None, path=p)
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise MissingExtra("video files and USB cameras", "camera") from None
+    return cv2
+
+
+def opencv_frames(target: str | int, name: str | None = None, timeout: float = FRAME_TIMEOUT_S) -> Iterator[Frame]:
+    """Frames of a video file, a stream URL or a camera index, as RGB arrays."""
+    cv2 = _cv2()
+    cap = cv2.VideoCapture(target)
+    label = name or (f"camera:{target}" if isinstance(target, int) else str(target))
+    if not cap.isOpened():
+        what = "camera" if isinstance(target, int) else "video"
+        raise EdgesignError(f"cannot open {what} {target}")
+    is_camera = isinstance(target, int) or "://" in str(target)
+    reader = _ThreadedReader(cap.read) if is_camera else None
+    try:
+        i = 0
+        while True:
+            ok, bgr = reader.read(timeout) if reader else cap.read()
+            if not ok or bgr is None:
+                if is_camera:
+                    raise EdgesignError(f"{label} stopped delivering frames")
+                if i == 0:
+                    raise EdgesignError(f"cannot read frames from video {target}")
+                return
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.ndim == 3 else bgr
+            yield Frame(f"{label}#{i}", rgb, stream=True, index=i)
+            i += 1
+    finally:
+        if reader:
+            reader.stop()
+        cap.release()
+
+
+def picamera_frames(size: tuple[int, int] = (640, 480), timeout: float = FRAME_TIMEOUT_S) -> Iterator[Frame]:
+    """Frames of the Raspberry Pi camera through Picamera2 (libcamera)."""
+    try:
+        from picamera2 import Picamera2
+    except ImportError:
+        raise EdgesignError("the Pi camera needs Picamera2: sudo apt install python3-picamera2 "
+                            "(create the venv with --system-site-packages)") from None
+    try:
+        cam = Picamera2()
+        cam.configure(cam.create_video_configuration(main={"size": size, "format": "RGB888"}))
+        cam.start()
+    except (RuntimeError, IndexError, OSError) as exc:
+        raise EdgesignError(f"no Pi camera available: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    reader = _ThreadedReader(lambda: (True, cam.capture_array()))
+    try:
+        i = 0
+        while True:
+            ok, arr = reader.read(timeout)
+            if not ok:
+                raise EdgesignError("the Pi camera stopped delivering frames")
+            # Picamera2's "RGB888" is BGR byte order (libcamera naming): flip to RGB
+            yield Frame(f"picamera#{i}", np.ascontiguousarray(arr[..., 2::-1]), stream=True, index=i)
+            i += 1
+    finally:
+        reader.stop()
+        cam.stop()
+        cam.close()
+
+
+def camera_frames(spec: str) -> Iterator[Frame]:
+    """``pi`` (Picamera2), an OpenCV device index (``0``), or a stream URL."""
+    if spec == "pi":
+        return picamera_frames()
+    if spec.isdigit():
+        return opencv_frames(int(spec))
+    return opencv_frames(spec)
+
+
+class _ThreadedReader:
+    """Reads frames on a thread so that a camera that disappears ends in an error, not a hang."""
+
+    def __init__(self, read) -> None:
+        self._read, self._q = read, queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self._read()
+            except Exception:  # the device vanished: report as a failed read
+                item = (False, None)
+            self._q.put(item)
+            if not item[0]:
+                return
+
+    def read(self, timeout: float):
+        try:
+            return self._q.get(timeout=timeout)
+        except queue.Empty:
+            return False, None
+
+    def stop(self) -> None:
+        self._stop.set()
+        try:
+            while True:
+                self._q.get_nowait()
+        except queue.Empty:
+            pass
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+__all__ = ["Frame", "iter_frames", "camera_frames", "opencv_frames", "picamera_frames", "expand_images",
+           "open_image", "is_image_file"]

@@ -1,0 +1,69 @@
+"""Stream post-processing: probability smoothing and the fingerspelling reader."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class Smoother:
+    """Mean of the last ``window`` probability vectors (a running sum: O(classes) per frame)."""
+
+    def __init__(self, window: int = 5) -> None:
+        self.window = max(1, int(window))
+        self._buf: deque[np.ndarray] = deque()
+        self._sum: np.ndarray | None = None
+
+    def __call__(self, probs: np.ndarray) -> np.ndarray:
+        probs = np.asarray(probs, np.float64)
+        if self._sum is None:
+            self._sum = np.zeros_like(probs)
+        self._buf.append(probs)
+        self._sum += probs
+        if len(self._buf) > self.window:
+            self._sum -= self._buf.popleft()
+        return (self._sum / len(self._buf)).astype(np.float32)
+
+
+@dataclass
+class Speller:
+    """Turns a stream of top classes into text.
+
+    A class is accepted once it has been the top class (above ``threshold``) for ``stable``
+    consecutive frames. An accepted letter is appended; ``Space`` appends a space, ``Del`` removes
+    the last character, ``Nothing`` appends nothing. The same sign is accepted again only after
+    another class (``Nothing`` included) has been accepted in between, so holding a sign types once.
+    """
+
+    stable: int = 8
+    threshold: float = 0.5
+    space: str = "space"
+    delete: str = "del"
+    nothing: str = "nothing"
+    text: str = ""
+    _candidate: str | None = field(default=None, repr=False)
+    _count: int = field(default=0, repr=False)
+    _last_accepted: str | None = field(default=None, repr=False)
+
+    def feed(self, label: str, probability: float) -> str | None:
+        """Feed one frame's top class; returns the class accepted at this frame, if any."""
+        if probability < self.threshold:
+            self._candidate, self._count = None, 0
+            return None
+        if label == self._candidate:
+            self._count += 1
+        else:
+            self._candidate, self._count = label, 1
+        if self._count != self.stable or label == self._last_accepted:
+            return None
+        self._last_accepted = label
+        key = label.lower()
+        if key == self.space:
+            self.text += " "
+        elif key == self.delete:
+            self.text = self.text[:-1]
+        elif key != self.nothing:
+            self.text += label
+        return label

@@ -1,0 +1,346 @@
+"""Train a registered model on a dataset and write a run folder.
+
+A run folder holds: ``model.keras`` (the best epoch by validation accuracy), ``labels.txt``,
+``config.json`` (everything needed to reproduce the run, preprocessing included),
+``history.csv``, ``learning_curves.png`` and, when a test set is given, ``test_metrics.json``,
+``confusion_matrix.png`` and per-class accuracy.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesign import atomic
+from edgesign.data import Dataset, load_dataset
+from edgesign.errors import EdgesignError
+from edgesign.evaluate import Metrics, compute_metrics, write_metrics_files
+from edgesign.preprocess import Preprocess
+
+from .models import FINE_TUNE_PREFIX
+from .pipeline import Augment, make_dataset
+from .registry import create_model, get_spec
+from .tf_env import keras, tf
+
+# TF checkpoint format (not HDF5): it restores distributed (MirroredStrategy) variables too.
+BEST_CHECKPOINT = "best.ckpt"
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    data: str
+    out: str
+    test_data: str | None = None
+    input_size: int | None = None
+    channels: int | None = None
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 1
+    label_smoothing: float = 0.1
+    class_weights: bool = True
+    patience: int = 10
+    val_fraction: float = 0.15
+    val_split: str = "random"  # random | blocks (hold out whole shooting sessions: see Dataset.split)
+    seed: int = 0
+    augment: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None  # transfer models: imagenet | none | PATH
+    fine_tune_epochs: int = 5  # transfer models: second stage with the top block unfrozen
+    fine_tune_lr: float = 1e-4
+    mixed_precision: str = "auto"  # auto (on GPU) | on | off
+    distribute: str = "auto"  # auto | none | mirrored | multiworker
+    recipe: str | None = None  # the models/<name>.toml this run reproduces, if any
+
+    def preprocess(self) -> Preprocess:
+        return get_spec(self.model).preprocess(self.input_size, self.channels)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    best_val_accuracy: float
+    epochs_run: int
+    seconds: float
+    images_per_second: float
+    test: Metrics | None
+
+
+def get_strategy(kind: str = "auto"):
+    """The tf.distribute strategy: MultiWorkerMirrored with TF_CONFIG, Mirrored on several GPUs."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if kind == "multiworker" or (kind == "auto" and os.environ.get("TF_CONFIG")):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "mirrored" or (kind == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy()
+    if kind not in ("auto", "none", "mirrored", "multiworker"):
+        raise EdgesignError(f"unknown distribution {kind!r}: auto, none, mirrored or multiworker")
+    return tf.distribute.get_strategy()
+
+
+def worker_role() -> tuple[bool, int]:
+    """(is_chief, task index) from TF_CONFIG; a run without TF_CONFIG is its own chief."""
+    cfg = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = cfg.get("task", {})
+    kind, index = task.get("type", "chief"), int(task.get("index", 0))
+    has_chief = "chief" in cfg.get("cluster", {})
+    return (kind == "chief" or (kind == "worker" and index == 0 and not has_chief)), index
+
+
+def _set_precision(mode: str) -> str:
+    use = mode == "on" or (mode == "auto" and bool(tf.config.list_physical_devices("GPU")))
+    policy = "mixed_float16" if use else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def _class_weights(ds: Dataset) -> dict[int, float]:
+    counts = ds.class_counts().astype(np.float64)
+    weights = counts.sum() / (len(counts) * np.maximum(counts, 1))
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def _optimizer(lr_peak: float, steps: int, warmup: int, weight_decay: float):
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=lr_peak / 10 if warmup else lr_peak,
+        decay_steps=max(1, steps - warmup), alpha=0.01,
+        warmup_target=lr_peak if warmup else None, warmup_steps=warmup)
+    return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay)
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """One line per epoch on stderr, with images/s, for logs that are not a terminal."""
+
+    def __init__(self, n_train: int, total_epochs: int) -> None:
+        super().__init__()
+        self.n_train, self.total = n_train, total_epochs
+        self.rates: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        dt = time.perf_counter() - self.t0
+        self.rates.append(self.n_train / dt)
+        logs = logs or {}
+        print(f"epoch {epoch + 1}/{self.total}  loss {logs.get('loss', 0):.4f}  acc {logs.get('accuracy', 0):.4f}"
+              f"  val_loss {logs.get('val_loss', 0):.4f}  val_acc {logs.get('val_accuracy', 0):.4f}"
+              f"  {dt:.1f} s  {self.n_train / dt:.0f} img/s", file=sys.stderr, flush=True)
+
+
+def _best_so_far(history_csv: Path) -> float | None:
+    if not history_csv.exists():
+        return None
+    with history_csv.open() as f:
+        vals = [float(r["val_accuracy"]) for r in csv.DictReader(f) if r.get("val_accuracy")]
+    return max(vals) if vals else None
+
+
+def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, initial_epoch: int,
+         lr: float, n_train: int, class_weight, tag: str):
+    steps_per_epoch = int(np.ceil(n_train / cfg.batch_size))
+    warmup = cfg.warmup_epochs * steps_per_epoch if tag == "main" else 0
+    model.compile(optimizer=_optimizer(lr, steps_per_epoch * epochs, warmup, cfg.weight_decay),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                  metrics=["accuracy"])
+    best_ckpt = run / BEST_CHECKPOINT
+    checkpoint = keras.callbacks.ModelCheckpoint(str(best_ckpt), monitor="val_accuracy", mode="max",
+                                                 save_best_only=True, save_weights_only=True)
+    prior_best = _best_so_far(run / "history.csv")
+    if prior_best is not None and (run / f"{BEST_CHECKPOINT}.index").exists():
+        checkpoint.best = prior_best  # a resumed run keeps the best epoch of its first part
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run / f"backup_{tag}")),
+        checkpoint,
+        keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
+        _EpochLog(n_train, initial_epoch + epochs),
+    ]
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
+                     initial_epoch=initial_epoch, callbacks=callbacks, class_weight=class_weight,
+                     verbose=1 if sys.stderr.isatty() else 0)
+    return hist, callbacks[-1].rates
+
+
+def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
+    """Train ``cfg.model`` on ``cfg.data``; the best epoch by validation accuracy is kept."""
+    spec = get_spec(cfg.model)
+    pre = cfg.preprocess()
+    run = Path(cfg.out)
+    chief, index = worker_role()
+    if not chief:  # other workers of a MultiWorkerMirroredStrategy write beside the chief's run, not over it
+        run = run / f".worker{index}"
+    if run.exists() and any(run.iterdir()) and not resume:
+        raise EdgesignError(f"run folder {run} is not empty: pass --resume to continue it, or pick another -o")
+    if resume and not (run / "config.json").exists():
+        raise EdgesignError(f"nothing to resume in {run} (no config.json)")
+    run.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+    policy = _set_precision(cfg.mixed_precision)
+
+    full = load_dataset(cfg.data, pre)
+    counts = full.class_counts()
+    if len(full.class_names) < 2:
+        raise EdgesignError(f"{cfg.data} has a single class ({full.class_names[0]}): a classifier needs two or more")
+    if (counts < 2).any():
+        few = [n for n, c in zip(full.class_names, counts) if c < 2]
+        raise EdgesignError(f"classes with fewer than 2 images cannot be split for validation: {', '.join(few)}")
+    train_part, val_part = full.split(cfg.val_fraction, cfg.seed, cfg.val_split)
+    aug = Augment.from_dict(cfg.augment)
+    strategy = get_strategy(cfg.distribute)
+    batch = cfg.batch_size * strategy.num_replicas_in_sync
+    train_ds = make_dataset(train_part, pre, batch, training=True, augment=aug, seed=cfg.seed)
+    val_ds = make_dataset(val_part, pre, batch, training=False)
+
+    config = {"train": asdict(cfg), "preprocess": pre.to_dict(), "classes": full.class_names,
+              "data_digest": full.digest, "n_train": len(train_part), "n_val": len(val_part),
+              "precision": policy, "replicas": strategy.num_replicas_in_sync,
+              "tensorflow": tf.__version__}
+    if not resume:
+        atomic.write_json(run / "config.json", config)
+        atomic.write_text(run / "labels.txt", "\n".join(full.class_names) + "\n")
+    print(f"training {cfg.model} on {len(train_part)} images ({len(val_part)} for validation), "
+          f"{len(full.class_names)} classes, input {pre.height}x{pre.width}x{pre.channels}, "
+          f"{strategy.num_replicas_in_sync} replica(s), {policy}", file=sys.stderr)
+
+    options = dict(cfg.model_options)
+    if spec.transfer:
+        options.setdefault("weights", cfg.weights or "imagenet")
+    elif cfg.weights not in (None, "none"):
+        options["_init_weights"] = cfg.weights
+    init = options.pop("_init_weights", None)
+    with strategy.scope():
+        model = create_model(cfg.model, pre.shape, len(full.class_names), **options)
+        if init:
+            _load_full_weights(model, init)
+    class_weight = _class_weights(train_part) if cfg.class_weights else None
+    t0 = time.perf_counter()
+    _, rates = _fit(model, train_ds, val_ds, cfg, run, cfg.epochs, 0, cfg.learning_rate,
+                    len(train_part), class_weight, "main")
+    epochs_run = len(rates)
+    if spec.transfer and cfg.fine_tune_epochs > 0:
+        model.load_weights(str(run / BEST_CHECKPOINT))
+        _unfreeze_top(model)
+        trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+        print(f"fine-tuning with the top block unfrozen: {trainable:,} trainable parameters, "
+              f"learning rate {cfg.fine_tune_lr}", file=sys.stderr)
+        done = _epochs_in_history(run / "history.csv")
+        with strategy.scope():
+            _, more = _fit(model, train_ds, val_ds, cfg, run, cfg.fine_tune_epochs, done, cfg.fine_tune_lr,
+                           len(train_part), class_weight, "finetune")
+        rates += more
+        epochs_run += len(more)
+    seconds = time.perf_counter() - t0
+
+    if not chief:  # the chief holds the best checkpoint and writes the run
+        return RunResult(run, 0.0, epochs_run, seconds, float(np.median(rates)) if rates else 0.0, None)
+    # The final model is rebuilt outside the distribution strategy, so that saving and evaluating it
+    # need no collective ops (every worker of a multi-worker run does this on its own).
+    final_options = {**options, "weights": "none"} if spec.transfer else options
+    model = create_model(cfg.model, pre.shape, len(full.class_names), **final_options)
+    model.load_weights(str(run / BEST_CHECKPOINT)).expect_partial()
+    with atomic.atomic_path(run / "model.keras") as tmp:
+        model.save(str(tmp.with_suffix(".keras")))
+        os.replace(tmp.with_suffix(".keras"), tmp)
+    history = _read_history(run / "history.csv")
+    from .plots import plot_learning_curves
+
+    plot_learning_curves(history, run / "learning_curves.png", title=f"{cfg.model} on {Path(cfg.data).name}")
+    best_val = max(history.get("val_accuracy", [0.0]))
+    test = None
+    if cfg.test_data:
+        test_set = load_dataset(cfg.test_data, pre)
+        _check_same_classes(full.class_names, test_set)
+        probs = predict_probs(model, test_set, pre, cfg.batch_size)
+        test = compute_metrics(test_set.labels, probs, full.class_names, test_set.source)
+        write_metrics_files(test, run, prefix="test")
+    summary = {"best_val_accuracy": best_val, "epochs_run": epochs_run, "train_seconds": round(seconds, 1),
+               "train_images_per_second": round(float(np.median(rates)) if rates else 0.0, 1),
+               "test_accuracy": test.accuracy if test else None, "params": int(model.count_params())}
+    atomic.write_json(run / "summary.json", summary)
+    return RunResult(run, best_val, epochs_run, seconds, summary["train_images_per_second"], test)
+
+
+def _load_full_weights(model, path: str) -> None:
+    if not os.path.exists(path):
+        raise EdgesignError(f"weights file not found: {path}")
+    try:
+        model.load_weights(path)
+    except (ValueError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise EdgesignError(f"weights file {path} does not fit {model.name}: {first}") from None
+
+
+def _unfreeze_top(model) -> None:
+    """Second transfer stage: unfreeze the top block of the base, BatchNorm layers stay frozen."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):  # the ImageNet base
+            layer.trainable = True
+            prefix = next((p for k, p in FINE_TUNE_PREFIX.items() if k in layer.name), None)
+            for sub in layer.layers:
+                sub.trainable = bool(prefix and sub.name.startswith(prefix)) and not isinstance(
+                    sub, keras.layers.BatchNormalization)
+
+
+def _epochs_in_history(path: Path) -> int:
+    with path.open() as f:
+        return sum(1 for _ in csv.DictReader(f))
+
+
+def _read_history(path: Path) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            for k, v in row.items():
+                if k != "epoch" and v not in (None, ""):
+                    out.setdefault(k, []).append(float(v))
+    return out
+
+
+def _check_same_classes(classes: list[str], ds: Dataset) -> None:
+    if ds.class_names != classes:
+        raise EdgesignError(f"classes of {ds.source} ({len(ds.class_names)}) differ from the model's "
+                            f"({len(classes)}): {', '.join(sorted(set(ds.class_names) ^ set(classes))[:5])}")
+
+
+def predict_probs(model, ds: Dataset, pre: Preprocess, batch_size: int = 64) -> np.ndarray:
+    """Float (Keras) model probabilities over a dataset, through the training pipeline's scaling."""
+    data = make_dataset(ds, pre, batch_size, training=False)
+    return np.concatenate([model(x, training=False).numpy() for x, _ in data]).astype(np.float32)
+
+
+def load_run(path: str | os.PathLike) -> tuple[Any, Preprocess, list[str], dict]:
+    """(Keras model, preprocessing, class names, config) of a run folder or a bare model file."""
+    p = Path(path)
+    if p.is_dir():
+        cfg_path, model_path = p / "config.json", p / "model.keras"
+        if not cfg_path.exists() or not model_path.exists():
+            raise EdgesignError(f"{p} is not a run folder (needs model.keras and config.json)")
+        config = json.loads(cfg_path.read_text())
+        model = load_keras_model(model_path)
+        return model, Preprocess.from_dict(config["preprocess"]), list(config["classes"]), config
+    model = load_keras_model(p)
+    shape = model.input_shape[1:]
+    pre = Preprocess(int(shape[0]), int(shape[1]), int(shape[2]))
+    return model, pre, [], {}
+
+
+def load_keras_model(path: str | os.PathLike):
+    p = Path(path)
+    if not p.exists():
+        raise EdgesignError(f"model not found: {p}")
+    try:
+        return keras.models.load_model(str(p), compile=False)
+    except Exception as exc:  # Keras raises many types for a file that is not a model
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise EdgesignError(f"{p} is not a Keras model: {msg}") from None
