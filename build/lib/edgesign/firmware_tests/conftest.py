@@ -1,2 +1,0 @@
-def pytest_configure(config):
-    config.addinivalue_line("markers", "device: needs real hardware (camera, Edge TPU)")
