@@ -114,7 +114,8 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
     variant, steps = _optimized_variant(model, target, opts, pre, calib_full, classes)
     _log(f"converting to {target.name} ({target.description})")
     content = convert(variant, target, calib, pre, opts.io_type)
-    float_content = convert(model, get_target("float32"), None, pre)
+    float_content = content if target.name == "float32" else convert(model, get_target("float32"), None, pre)
+    gz, float_gz = gzip_size(content), gzip_size(float_content)
 
     report: dict[str, Any] = {
         "edgesign": __version__, "date": _dt.date.today().isoformat(), "source": str(src),
@@ -138,10 +139,12 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
             content, comparison, auto_steps = _auto(model, target, opts, pre, calib_full, evalset, float_probs,
                                                     classes, comparison, max_drop, out)
             report["auto"] = auto_steps
-    report["sizes"] = {"float32_bytes": len(float_content), "float32_gzip_bytes": gzip_size(float_content),
-                       "bytes": len(content), "gzip_bytes": gzip_size(content),
+    if "auto" in report:  # the ladder may have replaced the converted model
+        gz = gzip_size(content)
+    report["sizes"] = {"float32_bytes": len(float_content), "float32_gzip_bytes": float_gz,
+                       "bytes": len(content), "gzip_bytes": gz,
                        "ratio_to_float32": round(len(content) / len(float_content), 4),
-                       "gzip_ratio_to_float32": round(gzip_size(content) / len(float_content), 4)}
+                       "gzip_ratio_to_float32": round(gz / len(float_content), 4)}
     report["sparsity_tflite"] = round(tflite_sparsity(content), 4)
     if target.activations == "int8" and calib is not None and opts.debug_csv and "auto" not in report:
         report["layer_error"] = _layer_error_summary(variant if not target.qat else model, calib, pre, out)
@@ -165,8 +168,7 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
         }
     report_path = out.with_suffix(".report.json")
     _log(format_comparison(comparison, "float (Keras)", target.name, {
-        "float": len(float_content), "float_gzip": gzip_size(float_content),
-        "quantized": len(content), "quantized_gzip": gzip_size(content)}) if comparison else
+        "float": len(float_content), "float_gzip": float_gz, "quantized": len(content), "quantized_gzip": gz}) if comparison else
         f"{target.name}: {len(content) / 1e6:.2f} MB (float32 {len(float_content) / 1e6:.2f} MB); no --eval data, "
         "not certified")
     if not passed:

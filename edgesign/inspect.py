@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from pathlib import Path
@@ -34,20 +35,19 @@ def operator_histogram(content: bytes) -> Counter:
     return hist
 
 
+@functools.lru_cache(maxsize=1)
 def edgetpu_table() -> dict[str, Any]:
     """The Edge TPU's documented supported operations (one data table, with its source)."""
-    path = Path(__file__).resolve().parent.parent / "converters" / "edgetpu_ops.json"
-    if not path.exists():
-        from edgesign import converters
+    from edgesign import converters  # its __init__ imports nothing heavy: no TensorFlow
 
-        path = Path(converters.__file__).parent / "edgetpu_ops.json"
-    return json.loads(path.read_text())
+    return json.loads((Path(converters.__file__).parent / "edgetpu_ops.json").read_text())
 
 
 def edgetpu_compatibility(content: bytes) -> dict[str, Any]:
     """Operators and tensors that would not map to the Edge TPU, with reasons."""
     fb, model = _model_object(content)
-    table = edgetpu_table()["operations"]
+    spec = edgetpu_table()
+    table = spec["operations"]
     problems: list[str] = []
     unmapped: Counter = Counter()
     for sg in model.subgraphs:
@@ -78,7 +78,7 @@ def edgetpu_compatibility(content: bytes) -> dict[str, Any]:
         problems.append(f"{count}x {key}")
     total = sum(len(sg.operators or []) for sg in model.subgraphs)
     return {"operators": total, "unmapped": sum(unmapped.values()), "problems": problems,
-            "all_supported": not problems, "source": edgetpu_table()["source"]}
+            "all_supported": not problems, "source": spec["source"]}
 
 
 def tensor_summary(detail: dict[str, Any]) -> str:

@@ -8,7 +8,6 @@ libcamera); USB webcams, video files and stream URLs go through OpenCV. Both are
 from __future__ import annotations
 
 import glob
-import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ import numpy as np
 
 from .data import IMAGE_SUFFIXES
 from .errors import EdgesignError, MissingExtra
-from .preprocess import open_image
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mjpeg", ".mjpg"}
 FRAME_TIMEOUT_S = 5.0
@@ -176,11 +174,3 @@ class _ThreadedReader:
                 self._q.get_nowait()
         except queue.Empty:
             pass
-
-
-def is_image_file(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
-
-
-__all__ = ["Frame", "iter_frames", "camera_frames", "opencv_frames", "picamera_frames", "expand_images",
-           "open_image", "is_image_file"]
