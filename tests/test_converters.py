@@ -159,8 +159,8 @@ def test_auto_steps_in_order(cnn_run, small_subset, tmp_path):
     float_probs = predict_probs(model, data, pre)
     opts = ConvertOptions(target=get_target("int8"), calib_size=20)
     first = {"drop_points": 9.9}
-    # an impossible budget: every step is tried, in order, and the failure is reported
-    content, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, classes, first, -1.0,
+    # an impossible budget (a drop is never below -100 points): every step is tried, in order, and fails
+    content, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, classes, first, -1000.0,
                               tmp_path / "m.tflite")
     names = [s["step"] for s in steps["tried"]]
     assert names[0] == "int8" and names[1].startswith("larger calibration") and names[2].startswith("QAT")
