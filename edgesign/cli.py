@@ -289,6 +289,19 @@ def _parse_json(text: str, option: str) -> dict:
     return value
 
 
+def _usage_error_type() -> type:
+    """Click's usage-error base: typer-slim < 0.20 uses click itself, later typers vendor it."""
+    vendored = getattr(typer, "TyperException", None)
+    if vendored is not None:
+        return vendored
+    from click.exceptions import ClickException
+
+    return ClickException
+
+
+_USAGE_ERROR = _usage_error_type()
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: user errors end with one line on stderr and a non-zero exit, never a traceback."""
     try:
@@ -301,7 +314,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     except typer.Abort:
         _echo_err("aborted")
         sys.exit(130)
-    except typer.TyperException as exc:  # usage errors: bad option, missing argument
+    except _USAGE_ERROR as exc:  # usage errors: bad option, missing argument
         if hasattr(exc, "show"):
             exc.show()
         else:

@@ -72,6 +72,7 @@ class EdgeModel:
                   file=sys.stderr)
         self._table = self._input_table()
         self._shared_table = bool((self._table == self._table[:, :1]).all())
+        self._input_shape = tuple(shape[1:])
         self.first_inference_seconds: float | None = None
 
     # --- tensors ------------------------------------------------------------------------------
@@ -130,7 +131,24 @@ class EdgeModel:
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
         """Class probabilities for uint8 pixels already at the model's input size."""
-        return self.from_output(self.invoke(self.to_input(pixels)))
+        if pixels.shape != self._input_shape:
+            raise EdgesignError(f"expected pixels of shape {self._input_shape}, got {pixels.shape}")
+        # The lookup table writes straight into the interpreter's input buffer: no intermediate
+        # tensor and no set_tensor copy. The view is dropped before invoke(), as the API requires.
+        buf = self.interpreter.tensor(self._in["index"])()[0]
+        if self.preprocess.bgr:
+            pixels = pixels[..., ::-1]
+        if self._shared_table:
+            np.take(self._table[:, 0], pixels, out=buf)
+        else:
+            for c in range(pixels.shape[-1]):
+                np.take(self._table[:, c], pixels[..., c], out=buf[..., c])
+        del buf
+        t0 = time.perf_counter()
+        self.interpreter.invoke()
+        if self.first_inference_seconds is None:
+            self.first_inference_seconds = time.perf_counter() - t0
+        return self.from_output(self.interpreter.get_tensor(self._out["index"]))
 
     def classify_frame(self, frame: np.ndarray) -> np.ndarray:
         """Class probabilities for a decoded RGB/grayscale frame of any size."""

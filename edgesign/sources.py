@@ -157,7 +157,12 @@ class _ThreadedReader:
                 item = self._read()
             except Exception:  # the device vanished: report as a failed read
                 item = (False, None)
-            self._q.put(item)
+            while not self._stop.is_set():  # never block forever on a consumer that has gone
+                try:
+                    self._q.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
             if not item[0]:
                 return
 

@@ -88,6 +88,23 @@ def test_vgg_seed_head_is_huge_and_named():
     assert small.count_params() < 16_000_000
 
 
+def test_transfer_base_is_frozen_only_when_pretrained(tmp_path):
+    """--weights none trains the whole network (a frozen random base would learn nothing)."""
+    path = tmp_path / "r50.weights.h5"
+    keras.applications.ResNet50(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(path)
+
+    def base(model):
+        return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+
+    scratch = create_model("resnet50-transfer", (32, 32, 3), 4, weights="none")
+    pretrained = create_model("resnet50-transfer", (32, 32, 3), 4, weights=str(path))
+    rebuilt = create_model("resnet50-transfer", (32, 32, 3), 4, weights="none", freeze=True)
+    assert base(scratch).trainable and not base(pretrained).trainable and not base(rebuilt).trainable
+    head = 2048 * 256 + 256 + 256 * 4 + 4
+    assert sum(int(np.prod(w.shape)) for w in pretrained.trainable_weights) == head
+    assert sum(int(np.prod(w.shape)) for w in scratch.trainable_weights) > 23_000_000
+
+
 def test_weights_that_do_not_fit(tmp_path):
     path = tmp_path / "vgg.weights.h5"
     keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(path)

@@ -148,9 +148,19 @@ def resnet50(input_shape, num_classes: int, dropout: float = 0.0):
 
 # ---------------------------------------------------------------- transfer models
 
-def _imagenet_base(app, input_shape, weights: str | None):
-    """A Keras application without its top; weights 'imagenet', None/'none' or a local file."""
-    w = None if weights in (None, "none", "") else weights
+def pretrained(weights: str | None) -> bool:
+    """Whether a transfer model's ``weights`` option names pretrained weights ('imagenet' or a file)."""
+    return weights not in (None, "none", "")
+
+
+def _imagenet_base(app, input_shape, weights: str | None, freeze: bool | None):
+    """A Keras application without its top; weights 'imagenet', None/'none' or a local file.
+
+    A pretrained base is frozen (and its BatchNorm layers run in inference mode, see ``_call_base``);
+    without weights there is nothing to preserve, so the base trains from scratch with the head.
+    ``freeze`` overrides that (a trained model is rebuilt without weights but as it was trained).
+    """
+    w = weights if pretrained(weights) else None
     local = w not in (None, "imagenet")
     if local and not os.path.exists(w):
         raise EdgesignError(f"weights file not found: {w}")
@@ -161,8 +171,13 @@ def _imagenet_base(app, input_shape, weights: str | None):
         except (ValueError, OSError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise EdgesignError(f"weights file {w} does not fit {base.name}: {first}") from None
-    base.trainable = False
+    base.trainable = not (pretrained(weights) if freeze is None else freeze)
     return base
+
+
+def _call_base(base, inp):
+    """A frozen pretrained base runs in inference mode; one trained from scratch updates its BatchNorm."""
+    return base(inp) if base.trainable else base(inp, training=False)
 
 
 # Seed head: over 200 M parameters at 224x224 (Flatten of 7x7x512 = 25,088 -> 8,192 alone is 205 M).
@@ -172,15 +187,15 @@ VGG_HEADS = ("gap", "seed")
 @register_model("vgg16-transfer", default_size=128, default_channels=3, scaling="caffe", min_size=32,
                 transfer=True)
 def vgg16_transfer(input_shape, num_classes: int, weights: str | None = "imagenet", head: str = "gap",
-                   dense: int = 256, dropout: float = 0.5):
+                   dense: int = 256, dropout: float = 0.5, freeze: bool | None = None):
     """VGG16 base (frozen, ImageNet weights) with a small head: global average pool, Dense, Dropout."""
     keras = _k()
     L = keras.layers
     if head not in VGG_HEADS:
         raise EdgesignError(f"unknown VGG16 head {head!r}: one of {', '.join(VGG_HEADS)}")
-    base = _imagenet_base(keras.applications.VGG16, input_shape, weights)
+    base = _imagenet_base(keras.applications.VGG16, input_shape, weights, freeze)
     inp = keras.Input(input_shape, name="image")
-    x = base(inp, training=False)
+    x = _call_base(base, inp)
     if head == "seed":
         x = L.Flatten(name="flatten")(x)
         x = L.Dense(8192, activation="relu", name="fc1")(x)
@@ -197,13 +212,13 @@ def vgg16_transfer(input_shape, num_classes: int, weights: str | None = "imagene
 @register_model("resnet50-transfer", default_size=128, default_channels=3, scaling="caffe", min_size=32,
                 transfer=True)
 def resnet50_transfer(input_shape, num_classes: int, weights: str | None = "imagenet", dense: int = 256,
-                      dropout: float = 0.5):
+                      dropout: float = 0.5, freeze: bool | None = None):
     """ResNet50 base (frozen, ImageNet weights) with a fully connected head."""
     keras = _k()
     L = keras.layers
-    base = _imagenet_base(keras.applications.ResNet50, input_shape, weights)
+    base = _imagenet_base(keras.applications.ResNet50, input_shape, weights, freeze)
     inp = keras.Input(input_shape, name="image")
-    x = base(inp, training=False)
+    x = _call_base(base, inp)
     x = L.GlobalAveragePooling2D(name="gap")(x)
     x = L.Dense(dense, activation="relu", name="fc")(x)
     x = L.Dropout(dropout, name="dropout")(x)

@@ -25,7 +25,7 @@ from edgesign.errors import EdgesignError
 from edgesign.evaluate import Metrics, compute_metrics, write_metrics_files
 from edgesign.preprocess import Preprocess
 
-from .models import FINE_TUNE_PREFIX
+from .models import FINE_TUNE_PREFIX, pretrained
 from .pipeline import Augment, make_dataset
 from .registry import create_model, get_spec
 from .tf_env import keras, tf
@@ -228,7 +228,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     _, rates = _fit(model, train_ds, val_ds, cfg, run, cfg.epochs, 0, cfg.learning_rate,
                     len(train_part), class_weight, "main")
     epochs_run = len(rates)
-    if spec.transfer and cfg.fine_tune_epochs > 0:
+    if spec.transfer and cfg.fine_tune_epochs > 0 and pretrained(options.get("weights")):
         model.load_weights(str(run / BEST_CHECKPOINT))
         _unfreeze_top(model)
         trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
@@ -246,7 +246,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
         return RunResult(run, 0.0, epochs_run, seconds, float(np.median(rates)) if rates else 0.0, None)
     # The final model is rebuilt outside the distribution strategy, so that saving and evaluating it
     # need no collective ops (every worker of a multi-worker run does this on its own).
-    final_options = {**options, "weights": "none"} if spec.transfer else options
+    final_options = ({**options, "weights": "none", "freeze": pretrained(options.get("weights"))}
+                     if spec.transfer else options)
     model = create_model(cfg.model, pre.shape, len(full.class_names), **final_options)
     model.load_weights(str(run / BEST_CHECKPOINT)).expect_partial()
     with atomic.atomic_path(run / "model.keras") as tmp:
@@ -272,11 +273,19 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
 
 
 def _load_full_weights(model, path: str) -> None:
-    if not os.path.exists(path):
+    if not (os.path.exists(path) or os.path.exists(f"{path}.index")):  # a file, or a TF checkpoint prefix
         raise EdgesignError(f"weights file not found: {path}")
     try:
-        model.load_weights(path)
-    except (ValueError, OSError) as exc:
+        if os.path.exists(f"{path}.index"):
+            # A TF checkpoint also holds its optimizer (step count included); restored into the model
+            # itself, that state would be applied to the new optimizer and skip its schedule. Restore
+            # into a twin and copy the weights only.
+            twin = keras.models.clone_model(model)
+            twin.load_weights(path).expect_partial()
+            model.set_weights(twin.get_weights())
+        else:
+            model.load_weights(path)
+    except (ValueError, OSError, tf.errors.OpError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise EdgesignError(f"weights file {path} does not fit {model.name}: {first}") from None
 
