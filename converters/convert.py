@@ -62,16 +62,6 @@ def _default_out(source: Path, target: Target) -> Path:
     return folder / f"{stem}{target.suffix}.tflite"
 
 
-def _check_classes(classes: list[str], ds: Dataset, n_outputs: int, what: str) -> list[str]:
-    if classes and ds.class_names != classes:
-        diff = sorted(set(ds.class_names) ^ set(classes))
-        raise EdgesignError(f"the classes of the {what} set {ds.source} do not match the model's "
-                            f"({len(ds.class_names)} vs {len(classes)}; differing: {', '.join(diff[:6]) or 'order'})")
-    if len(ds.class_names) != n_outputs:
-        raise EdgesignError(f"the {what} set {ds.source} has {len(ds.class_names)} classes, the model outputs {n_outputs}")
-    return ds.class_names
-
-
 def _evaluate_tflite(content: bytes, data: Dataset) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "candidate.tflite"
@@ -99,7 +89,8 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
         if not opts.calib_data:
             raise EdgesignError(f"target {target.name} needs real calibration images: pass --calib DIR")
         calib_full = load_dataset(opts.calib_data, pre)
-        classes = _check_classes(classes, calib_full, n_out, "calibration")
+        calib_full.check_classes(classes, n_out, "calibration")
+        classes = calib_full.class_names
         if len(calib_full) < opts.calib_size:
             raise EdgesignError(f"fewer calibration images than asked: {len(calib_full)} in {opts.calib_data}, "
                                 f"--calib-size {opts.calib_size}")
@@ -107,7 +98,8 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
     evalset = None
     if opts.eval_data:
         evalset = load_dataset(opts.eval_data, pre)
-        classes = _check_classes(classes, evalset, n_out, "evaluation")
+        evalset.check_classes(classes, n_out, "evaluation")
+        classes = evalset.class_names
     if not classes:
         classes = [str(i) for i in range(n_out)]
 
@@ -197,7 +189,7 @@ def _optimized_variant(model, target: Target, opts: ConvertOptions, pre: Preproc
     train = load_dataset(opts.train_data, pre) if opts.train_data else calib_full
     if train is None:
         raise EdgesignError(f"target {target.name} fine-tunes on training data: pass --train-data or --calib")
-    _check_classes(classes, train, int(model.output_shape[-1]), "training")
+    train.check_classes(classes, int(model.output_shape[-1]), "training")
     variant = model
     if target.prune:
         variant = optimize.prune(variant, train, pre, opts.sparsity, opts.finetune_epochs)

@@ -10,18 +10,13 @@ import numpy as np
 
 from .certify import compare, enforce, format_comparison, validate_budget
 from .data import Dataset, load_dataset
-from .errors import EdgesignError
 from .evaluate import Metrics, compute_metrics, write_metrics_files
 from .runtime import EdgeModel
 
 
 def _dataset_for(model: EdgeModel, data: str, split: str = "auto") -> Dataset:
     ds = load_dataset(data, model.preprocess, split=split)
-    if model.metadata.get("labels") and ds.class_names != model.labels:
-        raise EdgesignError(f"the classes of {ds.source} ({len(ds.class_names)}) do not match the model's labels "
-                            f"({len(model.labels)})")
-    if len(ds.class_names) != len(model.labels):
-        raise EdgesignError(f"{ds.source} has {len(ds.class_names)} classes, the model outputs {len(model.labels)}")
+    ds.check_classes(model.labels if model.metadata.get("labels") else None, len(model.labels))
     return ds
 
 

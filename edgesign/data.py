@@ -52,6 +52,20 @@ class Dataset:
         return Dataset(self.images[indices], self.labels[indices], self.class_names,
                        source or self.source, self.digest)
 
+    def check_classes(self, classes: list[str] | None, n_outputs: int | None = None, what: str = "") -> None:
+        """Raise a one-line error unless this dataset has the model's classes, in its order.
+
+        ``classes`` may be empty (a model without labels): then only the count is checked against
+        ``n_outputs``, the model's number of outputs.
+        """
+        name = f"the {what} set {self.source}" if what else self.source
+        if classes and self.class_names != list(classes):
+            diff = sorted(set(self.class_names) ^ set(classes))
+            raise EdgesignError(f"the classes of {name} do not match the model's ({len(self.class_names)} vs "
+                                f"{len(classes)}; differing: {', '.join(diff[:6]) or 'their order'})")
+        if n_outputs is not None and len(self.class_names) != n_outputs:
+            raise EdgesignError(f"{name} has {len(self.class_names)} classes, the model outputs {n_outputs}")
+
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.class_names))
 

@@ -59,6 +59,18 @@ def test_image_folder(asl_test):
     assert ds.images.shape == (870, 32, 32, 3) and len(ds.digest) == 64
 
 
+def test_class_check_against_a_model(asl_test):
+    ds = load_dataset(asl_test, Preprocess(16, 16, 3), progress=False)
+    ds.check_classes(list(ds.class_names), 29)
+    ds.check_classes(None, 29)  # a model without labels: only the count
+    with pytest.raises(EdgesignError, match="differing: Del, Nothing"):
+        ds.check_classes([c for c in ds.class_names if c not in ("Del", "Nothing")], 27, "calibration")
+    with pytest.raises(EdgesignError, match="their order"):
+        ds.check_classes(sorted(ds.class_names, reverse=True), 29)
+    with pytest.raises(EdgesignError, match="has 29 classes, the model outputs 26"):
+        ds.check_classes(None, 26)
+
+
 def test_folder_errors(tmp_path):
     with pytest.raises(EdgesignError, match="not found"):
         load_dataset(tmp_path / "missing", Preprocess(32, 32))

@@ -162,19 +162,19 @@ def test_transfer_model_without_weights_trains_in_one_stage(small_subset, tmp_pa
 
 def test_initial_weights_from_a_checkpoint_leave_its_optimizer_behind(e2e):
     """A TF checkpoint holds the optimizer's step: restored as is, a new schedule would start at its end."""
+    from edgesign.training.models import load_weights_file
     from edgesign.training.registry import create_model
     from edgesign.training.tf_env import keras
-    from edgesign.training.train import _load_full_weights
 
     model = create_model("resnet18", (32, 32, 3), 29)
-    _load_full_weights(model, str(e2e["run"] / "best.ckpt"))
+    load_weights_file(model, str(e2e["run"] / "best.ckpt"))
     trained = keras.models.load_model(e2e["run"] / "model.keras", compile=False)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), trained.get_weights()))
     model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="categorical_crossentropy")
     model.optimizer.build(model.trainable_variables)
     assert int(model.optimizer.iterations.numpy()) == 0
     with pytest.raises(EdgesignError, match="not found"):
-        _load_full_weights(model, str(e2e["run"] / "nothing.ckpt"))
+        load_weights_file(model, str(e2e["run"] / "nothing.ckpt"))
 
 
 def test_background_swap_keeps_the_centre_and_swaps_the_border():

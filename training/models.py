@@ -162,17 +162,34 @@ def _imagenet_base(app, input_shape, weights: str | None, freeze: bool | None):
     """
     w = weights if pretrained(weights) else None
     local = w not in (None, "imagenet")
-    if local and not os.path.exists(w):
-        raise EdgesignError(f"weights file not found: {w}")
     base = app(include_top=False, weights=None if local else w, input_shape=input_shape)
     if local:
-        try:
-            base.load_weights(w)
-        except (ValueError, OSError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise EdgesignError(f"weights file {w} does not fit {base.name}: {first}") from None
+        load_weights_file(base, w)
     base.trainable = not (pretrained(weights) if freeze is None else freeze)
     return base
+
+
+def load_weights_file(model, path: str) -> None:
+    """Load a weights file (.weights.h5, .keras, .h5) or a TF checkpoint prefix into ``model``.
+
+    A file that is missing or does not fit the architecture is a one-line error.
+    """
+    keras = _k()
+    if not (os.path.exists(path) or os.path.exists(f"{path}.index")):  # a file, or a TF checkpoint prefix
+        raise EdgesignError(f"weights file not found: {path}")
+    try:
+        if os.path.exists(f"{path}.index"):
+            # A TF checkpoint also holds its optimizer (step count included); restored into the model
+            # itself, that state would be applied to the new optimizer and skip its schedule. Restore
+            # into a twin and copy the weights only.
+            twin = keras.models.clone_model(model)
+            twin.load_weights(path).expect_partial()
+            model.set_weights(twin.get_weights())
+        else:
+            model.load_weights(path)
+    except Exception as exc:  # h5py, Keras and TF raise ValueError, OSError, KeyError or OpError here
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise EdgesignError(f"weights file {path} does not fit {model.name}: {first}") from None
 
 
 def _call_base(base, inp):

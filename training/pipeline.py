@@ -128,14 +128,18 @@ def make_dataset(ds: Dataset, pre: Preprocess, batch_size: int, *, training: boo
     """A tf.data pipeline over a :class:`Dataset` that yields (preprocessed images, labels)."""
     a, b = (tf.constant(v) for v in pre.affine())
     num_classes = len(ds.class_names)
-    data = tf.data.Dataset.from_tensor_slices((ds.images, ds.labels.astype(np.int32))).cache()
+    # The decoded images stay in memory as uint8 (a quarter of float32 arrays); what is shuffled and
+    # batched are indices, and each batch is one gather: no per-image elements, no shuffle buffer of
+    # images, and scaling and augmentation run on whole batches in parallel with the training step.
+    images, labels = tf.constant(ds.images), tf.constant(ds.labels.astype(np.int32))
+    data = tf.data.Dataset.range(len(ds))
     if training:
         data = data.shuffle(len(ds), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size, drop_remainder=False)
     augmenter = make_augmenter(augment, pre.channels, seed) if (training and augment) else None
 
-    def to_model_input(x, y):
-        x = tf.cast(x, tf.float32)
+    def to_model_input(index):
+        x, y = tf.cast(tf.gather(images, index), tf.float32), tf.gather(labels, index)
         if augmenter is not None:
             x = augmenter(x)
         if pre.bgr:

@@ -25,7 +25,7 @@ from edgesign.errors import EdgesignError
 from edgesign.evaluate import Metrics, compute_metrics, write_metrics_files
 from edgesign.preprocess import Preprocess
 
-from .models import FINE_TUNE_PREFIX, pretrained
+from .models import FINE_TUNE_PREFIX, load_weights_file, pretrained
 from .pipeline import Augment, make_dataset
 from .registry import create_model, get_spec
 from .tf_env import keras, tf
@@ -222,7 +222,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     with strategy.scope():
         model = create_model(cfg.model, pre.shape, len(full.class_names), **options)
         if init:
-            _load_full_weights(model, init)
+            load_weights_file(model, init)
     class_weight = _class_weights(train_part) if cfg.class_weights else None
     t0 = time.perf_counter()
     _, rates = _fit(model, train_ds, val_ds, cfg, run, cfg.epochs, 0, cfg.learning_rate,
@@ -261,7 +261,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     test = None
     if cfg.test_data:
         test_set = load_dataset(cfg.test_data, pre)
-        _check_same_classes(full.class_names, test_set)
+        test_set.check_classes(full.class_names, what="test")
         probs = predict_probs(model, test_set, pre, cfg.batch_size)
         test = compute_metrics(test_set.labels, probs, full.class_names, test_set.source)
         write_metrics_files(test, run, prefix="test")
@@ -270,24 +270,6 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
                "test_accuracy": test.accuracy if test else None, "params": int(model.count_params())}
     atomic.write_json(run / "summary.json", summary)
     return RunResult(run, best_val, epochs_run, seconds, summary["train_images_per_second"], test)
-
-
-def _load_full_weights(model, path: str) -> None:
-    if not (os.path.exists(path) or os.path.exists(f"{path}.index")):  # a file, or a TF checkpoint prefix
-        raise EdgesignError(f"weights file not found: {path}")
-    try:
-        if os.path.exists(f"{path}.index"):
-            # A TF checkpoint also holds its optimizer (step count included); restored into the model
-            # itself, that state would be applied to the new optimizer and skip its schedule. Restore
-            # into a twin and copy the weights only.
-            twin = keras.models.clone_model(model)
-            twin.load_weights(path).expect_partial()
-            model.set_weights(twin.get_weights())
-        else:
-            model.load_weights(path)
-    except (ValueError, OSError, tf.errors.OpError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise EdgesignError(f"weights file {path} does not fit {model.name}: {first}") from None
 
 
 def _unfreeze_top(model) -> None:
@@ -314,12 +296,6 @@ def _read_history(path: Path) -> dict[str, list[float]]:
                 if k != "epoch" and v not in (None, ""):
                     out.setdefault(k, []).append(float(v))
     return out
-
-
-def _check_same_classes(classes: list[str], ds: Dataset) -> None:
-    if ds.class_names != classes:
-        raise EdgesignError(f"classes of {ds.source} ({len(ds.class_names)}) differ from the model's "
-                            f"({len(classes)}): {', '.join(sorted(set(ds.class_names) ^ set(classes))[:5])}")
 
 
 def predict_probs(model, ds: Dataset, pre: Preprocess, batch_size: int = 64) -> np.ndarray:
