@@ -43,6 +43,7 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
         f"{t['weight_decay']}, label smoothing {t['label_smoothing']}, class weights {t['class_weights']}",
         f"- augmentation (in the tf.data pipeline, not in the model): {json.dumps(t['augment']) if t['augment'] else 'defaults'}",
         f"- model options: {json.dumps(t['model_options'])}",
+        f"- initial weights: `{t['weights']}`" if t.get("weights") else None,
         f"- reproduce: `edgesign train --recipe {recipe} --data-root ../shared/data`" if recipe else "",
         f"- training time on this machine (2 CPU cores): {summary['train_seconds'] / 60:.1f} min, "
         f"{summary['train_images_per_second']:.0f} images/s",

@@ -84,7 +84,9 @@ def opencv_frames(target: str | int, name: str | None = None, timeout: float = F
         what = "camera" if isinstance(target, int) else "video"
         raise EdgesignError(f"cannot open {what} {target}")
     is_camera = isinstance(target, int) or "://" in str(target)
-    reader = _ThreadedReader(cap.read) if is_camera else None
+    # A camera is read on its own thread, which also releases it: releasing a capture while another
+    # thread is blocked in its read() crashes OpenCV.
+    reader = _ThreadedReader(cap.read, close=cap.release) if is_camera else None
     try:
         i = 0
         while True:
@@ -101,7 +103,8 @@ def opencv_frames(target: str | int, name: str | None = None, timeout: float = F
     finally:
         if reader:
             reader.stop()
-        cap.release()
+        else:
+            cap.release()
 
 
 def picamera_frames(size: tuple[int, int] = (640, 480), timeout: float = FRAME_TIMEOUT_S) -> Iterator[Frame]:
@@ -117,7 +120,11 @@ def picamera_frames(size: tuple[int, int] = (640, 480), timeout: float = FRAME_T
         cam.start()
     except (RuntimeError, IndexError, OSError) as exc:
         raise EdgesignError(f"no Pi camera available: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    reader = _ThreadedReader(lambda: (True, cam.capture_array()))
+    def close() -> None:
+        cam.stop()
+        cam.close()
+
+    reader = _ThreadedReader(lambda: (True, cam.capture_array()), close=close)
     try:
         i = 0
         while True:
@@ -129,8 +136,6 @@ def picamera_frames(size: tuple[int, int] = (640, 480), timeout: float = FRAME_T
             i += 1
     finally:
         reader.stop()
-        cam.stop()
-        cam.close()
 
 
 def camera_frames(spec: str) -> Iterator[Frame]:
@@ -143,15 +148,29 @@ def camera_frames(spec: str) -> Iterator[Frame]:
 
 
 class _ThreadedReader:
-    """Reads frames on a thread so that a camera that disappears ends in an error, not a hang."""
+    """Reads frames on a thread so that a camera that disappears ends in an error, not a hang.
 
-    def __init__(self, read) -> None:
-        self._read, self._q = read, queue.Queue(maxsize=2)
+    The device is closed by this thread once its last read has returned (``close``): a read that
+    never returns leaves a blocked daemon thread behind, never a crash or a hang of the caller.
+    """
+
+    def __init__(self, read, close=None) -> None:
+        self._read, self._close, self._q = read, close, queue.Queue(maxsize=2)
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self._close is not None:
+                try:
+                    self._close()
+                except Exception:  # closing a device that has gone may fail too: nothing to do
+                    pass
+
+    def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 item = self._read()
@@ -172,10 +191,12 @@ class _ThreadedReader:
         except queue.Empty:
             return False, None
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 1.0) -> None:
+        """Stop reading; a device whose read returns in time is closed before this returns."""
         self._stop.set()
         try:
             while True:
                 self._q.get_nowait()
         except queue.Empty:
             pass
+        self._t.join(wait)
