@@ -1,0 +1,90 @@
+"""Model cards for every recipe in models/ that has a run, and one table comparing them.
+
+    python bench/model_cards.py [--runs runs] [--out models/cards]
+
+For each ``models/<name>.toml`` whose run folder ``runs/<name>`` holds an int8 conversion report
+(``edgesign convert runs/<name> --int8 --eval ... -o runs/<name>/<name>_int8.tflite``), writes
+``models/cards/<name>.md`` and a row of ``models/cards/README.md``. Every figure is read from the
+run's files and the report (``edgesign.converters.card``), none is typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edgesign import atomic  # noqa: E402
+from edgesign.converters.card import render  # noqa: E402
+
+
+def _report(run: Path, name: str) -> Path | None:
+    for candidate in (run / f"{name}_int8.report.json", run / "asl29_int8.report.json", run / "int8.report.json"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _shipped_recipe() -> str | None:
+    from edgesign.runtime import EdgeModel, default_model_path
+
+    return EdgeModel(default_model_path(), warn=False).metadata.get("recipe")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", default=str(ROOT / "runs"))
+    ap.add_argument("--out", default=str(ROOT / "models" / "cards"))
+    args = ap.parse_args()
+    runs, out = Path(args.runs), Path(args.out)
+    shipped = _shipped_recipe()
+    rows = []
+    for recipe in sorted((ROOT / "models").glob("*.toml")):
+        name = recipe.stem
+        run = runs / name
+        report_path = _report(run, name) if run.is_dir() else None
+        if report_path is None or not (run / "summary.json").exists():
+            print(f"{name}: no run with an int8 report in {run}, skipped", file=sys.stderr)
+            continue
+        report = json.loads(report_path.read_text())
+        is_default = shipped is not None and Path(shipped).stem == name
+        title = f"{name}: {'the shipped default model (models/asl29.tflite)' if is_default else 'candidate, not shipped'}"
+        rel = f"models/{recipe.name}"
+        atomic.write_text(out / f"{name}.md", render(run, report, rel, None, title))
+        summary = json.loads((run / "summary.json").read_text())
+        config = json.loads((run / "config.json").read_text())
+        t, pre, ev = config["train"], config["preprocess"], report["evaluation"]
+        rows.append(
+            f"| [{name}]({name}.md){' (shipped)' if is_default else ''} | {t['model']} | "
+            f"{pre['height']}x{pre['width']}x{pre['channels']} | "
+            f"{'yes' if t['augment'].get('bgswap') else 'no'} | {t.get('val_split', 'random')} | "
+            f"{100 * summary['best_val_accuracy']:.2f} % | "
+            f"{100 * ev['float_accuracy']:.2f} % | {100 * ev['quantized_accuracy']:.2f} % | "
+            f"{ev['drop_points']:.2f} | {report['sizes']['bytes_with_metadata'] / 1e6:.2f} MB | "
+            f"{summary['params'] / 1e6:.1f} M | {summary['epochs_run']} | {summary['train_seconds'] / 60:.1f} min |")
+    table = [
+        "# Model cards",
+        "",
+        "Every recipe in `models/` that was trained and converted on the development machine (2 CPU cores).",
+        "Validation: carved from the training photos (`blocks` holds out whole shooting sessions; models are",
+        "selected on it; `random` puts near-duplicates on both sides and says little); test: the 870",
+        "photos of the test split, shot against other backgrounds, evaluated only. Test figures come from",
+        "each model's int8 conversion report (float through Keras, int8 through the device runtime).",
+        "Regenerate with `python bench/model_cards.py`.",
+        "",
+        "| recipe | model | input | background swap | val split | best val | test float | test int8 | drop (points) "
+        "| int8 size | params | epochs | training time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+    ]
+    atomic.write_text(out / "README.md", "\n".join(table))
+    print(f"wrote {len(rows)} cards and {out / 'README.md'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
