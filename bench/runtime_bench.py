@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("EDGESIGN_DATA", ROOT.parent / "shared" / "data"))
 sys.path.insert(0, str(ROOT))
 
+from edgesign.benchmark import invoke_times_ms  # noqa: E402
 from edgesign.runtime import EdgeModel, default_model_path  # noqa: E402
 
 
@@ -80,14 +81,7 @@ def start_to_first_prediction(runs: int = 5) -> dict:
 
 def latency(model: EdgeModel, runs: int = 300) -> float:
     tensor = model.to_input(np.full(model.preprocess.shape, 128, np.uint8))
-    for _ in range(30):
-        model.invoke(tensor)
-    t = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        model.invoke(tensor)
-        t.append(time.perf_counter() - t0)
-    return statistics.median(t) * 1e3
+    return float(np.median(invoke_times_ms(model, tensor, runs, warmup=30)))
 
 
 def stream_memory(model: EdgeModel, frames: list[np.ndarray], n: int = 10_000) -> dict:

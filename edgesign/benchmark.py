@@ -32,6 +32,18 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def invoke_times_ms(model, tensor: np.ndarray, runs: int = 200, warmup: int = 20) -> np.ndarray:
+    """Milliseconds of ``runs`` invokes of one prepared input, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        model.invoke(tensor)
+    times = np.empty(runs)
+    for i in range(runs):
+        s = time.perf_counter()
+        model.invoke(tensor)
+        times[i] = time.perf_counter() - s
+    return times * 1e3
+
+
 def measure(model_path: str, *, runs: int = 200, warmup: int = 20, data: str | None = None, backend: str = "auto",
             threads: int | None = None, device: str = "auto") -> dict[str, Any]:
     """Measure one model in this process."""
@@ -52,21 +64,14 @@ def measure(model_path: str, *, runs: int = 200, warmup: int = 20, data: str | N
     t1 = time.perf_counter()
     model.invoke(tensor)
     first_s = time.perf_counter() - t1
-    for _ in range(warmup):
-        model.invoke(tensor)
-    times = np.empty(runs)
-    for i in range(runs):
-        s = time.perf_counter()
-        model.invoke(tensor)
-        times[i] = time.perf_counter() - s
-    ms = times * 1e3
+    ms = invoke_times_ms(model, tensor, runs, warmup)
     row: dict[str, Any] = {
         "model": str(model_path), "target": model.metadata.get("target", "?"), "backend": model.backend.name,
         "device": "edgetpu" if model.edgetpu else "cpu", "size_mb": round(model.size_bytes / 1e6, 3),
         "load_ms": round(load_s * 1e3, 2), "first_ms": round(first_s * 1e3, 3),
         "min_ms": round(float(ms.min()), 4), "p50_ms": round(float(np.percentile(ms, 50)), 4),
         "p90_ms": round(float(np.percentile(ms, 90)), 4), "p99_ms": round(float(np.percentile(ms, 99)), 4),
-        "fps": round(float(runs / times.sum()), 1), "runs": runs,
+        "fps": round(float(1e3 * runs / ms.sum()), 1), "runs": runs,
     }
     if ds is not None:
         probs = model.probabilities_batch(ds.images)
