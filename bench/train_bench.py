@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,16 +40,16 @@ class _Timer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self.t0)
 
 
-def _compile(name, pre, n_classes):
-    opts = {"weights": "none"} if get_spec(name).transfer else {}
+def _compile(name, pre, n_classes, weights: str | None = None):
+    opts = {"weights": weights or "none"} if get_spec(name).transfer else {}
     model = create_model(name, pre.shape, n_classes, **opts)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
     return model
 
 
-def throughput(name: str, ds, batch: int, steps: int, augment: bool) -> float:
+def throughput(name: str, ds, batch: int, steps: int, augment: bool, weights: str | None = None) -> float:
     pre = get_spec(name).preprocess(SIZES.get(name), 3)
-    model = _compile(name, pre, len(ds.class_names))
+    model = _compile(name, pre, len(ds.class_names), weights)
     data = make_dataset(ds, pre, batch, training=True, augment=Augment() if augment else None).repeat()
     t0 = time.perf_counter()
     model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # warm-up (graph building)
@@ -69,6 +70,14 @@ def plain_fit(name: str, ds, batch: int, steps: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def _base_weights(name: str, size: int) -> str:
+    """A local weights file for a transfer base (the same compute as ImageNet weights, no download)."""
+    app = keras.applications.VGG16 if name.startswith("vgg16") else keras.applications.ResNet50
+    path = Path(tempfile.mkdtemp()) / f"{name}_base.weights.h5"
+    app(include_top=False, weights=None, input_shape=(size, size, 3)).save_weights(str(path))
+    return str(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=20)
@@ -87,9 +96,13 @@ def main() -> None:
     rows = []
     for name in args.models.split(","):
         ds = data_at(SIZES[name])
-        ips = throughput(name, ds, args.batch, args.steps, augment=True)
-        rows.append({"model": name, "input": f"{SIZES[name]}x{SIZES[name]}x3", "train_images_per_s": round(ips, 1)})
-        print(json.dumps(rows[-1]), file=sys.stderr)
+        variants = [(name, None)]
+        if get_spec(name).transfer:  # from scratch (--weights none), and frozen as with ImageNet weights
+            variants = [(f"{name} (from scratch)", None), (f"{name} (frozen base)", _base_weights(name, SIZES[name]))]
+        for label, weights in variants:
+            ips = throughput(name, ds, args.batch, args.steps, augment=True, weights=weights)
+            rows.append({"model": label, "input": f"{SIZES[name]}x{SIZES[name]}x3", "train_images_per_s": round(ips, 1)})
+            print(json.dumps(rows[-1]), file=sys.stderr)
     comparisons = []
     for name in args.compare.split(","):
         ds = data_at(SIZES[name])
