@@ -47,7 +47,7 @@ def train(
     val_split: str = typer.Option("random", "--val-split", help="random, or blocks: hold out the last files of each class (new backgrounds)."),
     seed: int = typer.Option(0, "--seed"),
     augment: str = typer.Option("default", "--augment", help="none, default, or JSON of augmentation options."),
-    weights: Optional[str] = typer.Option(None, "--weights", help="imagenet, none, or a local weights file."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Transfer models: imagenet, none or a weights file; other models: a weights file or run model to start from."),
     head: Optional[str] = typer.Option(None, "--head", help="vgg16-transfer head: gap (default) or seed (200 M params)."),
     fine_tune_epochs: int = typer.Option(5, "--fine-tune-epochs", help="Transfer models: epochs with the top block unfrozen."),
     distribute: str = typer.Option("auto", "--distribute", help="auto, none, mirrored, multiworker (TF_CONFIG)."),
