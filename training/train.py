@@ -180,7 +180,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     chief, index = worker_role()
     if not chief:  # other workers of a MultiWorkerMirroredStrategy write beside the chief's run, not over it
         run = run / f".worker{index}"
-    if run.exists() and any(run.iterdir()) and not resume:
+    # other workers' folders (.workerN) may appear before the chief gets here: they do not count
+    if run.exists() and any(not p.name.startswith(".worker") for p in run.iterdir()) and not resume:
         raise EdgesignError(f"run folder {run} is not empty: pass --resume to continue it, or pick another -o")
     if resume and not (run / "config.json").exists():
         raise EdgesignError(f"nothing to resume in {run} (no config.json)")
