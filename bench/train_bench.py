@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("EDGESIGN_DATA", ROOT.parent / "shared" / "data"))
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from edgesign.data import load_dataset  # noqa: E402
 from edgesign.preprocess import normalize  # noqa: E402
 from edgesign.training import create_model, get_spec, list_models  # noqa: E402
@@ -58,16 +60,34 @@ def throughput(name: str, ds, batch: int, steps: int, augment: bool, weights: st
     return steps * batch / (time.perf_counter() - t0)
 
 
-def plain_fit(name: str, ds, batch: int, steps: int) -> float:
+def pipeline_vs_plain_fit(name: str, ds, batch: int, steps: int, rounds: int = 3) -> dict:
+    """One model, fed alternately by in-memory float arrays (plain fit) and by edgesign's pipeline.
+
+    Rounds alternate the two so both see the same machine state; the medians are compared.
+    """
     pre = get_spec(name).preprocess(SIZES.get(name), 3)
     model = _compile(name, pre, len(ds.class_names))
-    x = normalize(ds.images, pre)
-    y = keras.utils.to_categorical(ds.labels, len(ds.class_names))
     n = steps * batch
-    model.fit(x[: 3 * batch], y[: 3 * batch], batch_size=batch, epochs=1, verbose=0)
-    t0 = time.perf_counter()
-    model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0, shuffle=True)
-    return n / (time.perf_counter() - t0)
+    x = normalize(ds.images[:n], pre)
+    y = keras.utils.to_categorical(ds.labels[:n], len(ds.class_names))
+    pipe = make_dataset(ds.subset(np.arange(n)), pre, batch, training=True).repeat()
+    pipe_aug = make_dataset(ds.subset(np.arange(n)), pre, batch, training=True, augment=Augment()).repeat()
+    model.fit(x[: 3 * batch], y[: 3 * batch], batch_size=batch, epochs=1, verbose=0)  # warm-up
+    model.fit(pipe, steps_per_epoch=3, epochs=1, verbose=0)
+    model.fit(pipe_aug, steps_per_epoch=3, epochs=1, verbose=0)
+    times: dict[str, list[float]] = {"plain": [], "pipeline": [], "augmented": []}
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
+        times["plain"].append(n / (time.perf_counter() - t0))
+        for key, data in (("pipeline", pipe), ("augmented", pipe_aug)):
+            t0 = time.perf_counter()
+            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+            times[key].append(n / (time.perf_counter() - t0))
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    return {"model": name, "plain_fit_arrays": round(med["plain"], 1), "edgesign_pipeline": round(med["pipeline"], 1),
+            "edgesign_pipeline_augmented": round(med["augmented"], 1),
+            "ratio": round(med["pipeline"] / med["plain"], 3), "rounds": rounds}
 
 
 def _base_weights(name: str, size: int) -> str:
@@ -107,11 +127,7 @@ def main() -> None:
     for name in args.compare.split(","):
         ds = data_at(SIZES[name])
         steps = min(args.steps * 3, len(ds) // args.batch)
-        plain = plain_fit(name, ds, args.batch, steps)
-        pipe = throughput(name, ds, args.batch, steps, augment=False)
-        pipe_aug = throughput(name, ds, args.batch, steps, augment=True)
-        comparisons.append({"model": name, "plain_fit_arrays": round(plain, 1), "edgesign_pipeline": round(pipe, 1),
-                            "edgesign_pipeline_augmented": round(pipe_aug, 1), "ratio": round(pipe / plain, 3)})
+        comparisons.append(pipeline_vs_plain_fit(name, ds, args.batch, steps))
         print(json.dumps(comparisons[-1]), file=sys.stderr)
     print(json.dumps({"throughput": rows, "pipeline_vs_plain_fit": comparisons, "cpu_count": os.cpu_count()},
                      indent=2))
