@@ -30,9 +30,10 @@ def _report(run: Path, name: str) -> Path | None:
 
 
 def _shipped_recipe() -> str | None:
-    from edgesign.runtime import EdgeModel, default_model_path
+    from edgesign.metadata import read_metadata
+    from edgesign.runtime import default_model_path
 
-    return EdgeModel(default_model_path(), warn=False).metadata.get("recipe")
+    return (read_metadata(default_model_path().read_bytes()) or {}).get("recipe")
 
 
 def main() -> None:

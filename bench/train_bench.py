@@ -30,18 +30,6 @@ SIZES = {"resnet18": 64, "resnet18-standard": 96, "resnet50": 64, "vgg16-transfe
          "resnet50-transfer": 96, "cnn": 64}
 
 
-class _Timer(keras.callbacks.Callback):
-    def __init__(self, skip: int) -> None:
-        super().__init__()
-        self.skip, self.times = skip, []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.t0 = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter() - self.t0)
-
-
 def _compile(name, pre, n_classes, weights: str | None = None):
     opts = {"weights": weights or "none"} if get_spec(name).transfer else {}
     model = create_model(name, pre.shape, n_classes, **opts)
@@ -70,8 +58,9 @@ def pipeline_vs_plain_fit(name: str, ds, batch: int, steps: int, rounds: int = 3
     n = steps * batch
     x = normalize(ds.images[:n], pre)
     y = keras.utils.to_categorical(ds.labels[:n], len(ds.class_names))
-    pipe = make_dataset(ds.subset(np.arange(n)), pre, batch, training=True).repeat()
-    pipe_aug = make_dataset(ds.subset(np.arange(n)), pre, batch, training=True, augment=Augment()).repeat()
+    part = ds.subset(np.arange(n))
+    pipe = make_dataset(part, pre, batch, training=True).repeat()
+    pipe_aug = make_dataset(part, pre, batch, training=True, augment=Augment()).repeat()
     model.fit(x[: 3 * batch], y[: 3 * batch], batch_size=batch, epochs=1, verbose=0)  # warm-up
     model.fit(pipe, steps_per_epoch=3, epochs=1, verbose=0)
     model.fit(pipe_aug, steps_per_epoch=3, epochs=1, verbose=0)

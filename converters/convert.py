@@ -107,7 +107,6 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
     _log(f"converting to {target.name} ({target.description})")
     content = convert(variant, target, calib, pre, opts.io_type)
     float_content = content if target.name == "float32" else convert(model, get_target("float32"), None, pre)
-    gz, float_gz = gzip_size(content), gzip_size(float_content)
 
     report: dict[str, Any] = {
         "edgesign": __version__, "date": _dt.date.today().isoformat(), "source": str(src),
@@ -131,8 +130,8 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
             content, comparison, auto_steps = _auto(model, target, opts, pre, calib_full, evalset, float_probs,
                                                     classes, comparison, max_drop, out)
             report["auto"] = auto_steps
-    if "auto" in report:  # the ladder may have replaced the converted model
-        gz = gzip_size(content)
+    gz = gzip_size(content)  # after the ladder, which may replace content
+    float_gz = gz if float_content is content else gzip_size(float_content)
     report["sizes"] = {"float32_bytes": len(float_content), "float32_gzip_bytes": float_gz,
                        "bytes": len(content), "gzip_bytes": gz,
                        "ratio_to_float32": round(len(content) / len(float_content), 4),

@@ -105,14 +105,23 @@ class EdgeModel:
             return pp.quantize(values, scale, zero, dtype)
         return values.astype(dtype)
 
-    def to_input(self, pixels: np.ndarray) -> np.ndarray:
-        """uint8 HxWxC pixels at the model's size to the model's input tensor (1,H,W,C)."""
+    def _lookup(self, pixels: np.ndarray, out: np.ndarray) -> None:
+        """Write the model input for uint8 HxWxC ``pixels`` into ``out`` (HxWxC, the input dtype)."""
+        if pixels.shape != self._input_shape:
+            raise EdgesignError(f"expected pixels of shape {self._input_shape}, got {pixels.shape}")
         if self.preprocess.bgr:
             pixels = pixels[..., ::-1]
-        table = self._table
         if self._shared_table:
-            return table[:, 0][pixels][None]
-        return np.stack([table[:, c][pixels[..., c]] for c in range(pixels.shape[-1])], axis=-1)[None]
+            np.take(self._table[:, 0], pixels, out=out)
+        else:
+            for c in range(pixels.shape[-1]):
+                np.take(self._table[:, c], pixels[..., c], out=out[..., c])
+
+    def to_input(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 HxWxC pixels at the model's size to the model's input tensor (1,H,W,C)."""
+        tensor = np.empty((1, *self._input_shape), self._table.dtype)
+        self._lookup(pixels, tensor[0])
+        return tensor
 
     def from_output(self, raw: np.ndarray) -> np.ndarray:
         scale, zero = self._out["quantization"]
@@ -121,6 +130,10 @@ class EdgeModel:
     def invoke(self, tensor: np.ndarray) -> np.ndarray:
         """Run one prepared input tensor and return the raw output tensor."""
         self.interpreter.set_tensor(self._in["index"], tensor)
+        return self._run()
+
+    def _run(self) -> np.ndarray:
+        """invoke() on the input already in place; the first one is timed on its own (Edge TPU loading)."""
         t0 = time.perf_counter()
         self.interpreter.invoke()
         if self.first_inference_seconds is None:
@@ -131,24 +144,12 @@ class EdgeModel:
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
         """Class probabilities for uint8 pixels already at the model's input size."""
-        if pixels.shape != self._input_shape:
-            raise EdgesignError(f"expected pixels of shape {self._input_shape}, got {pixels.shape}")
         # The lookup table writes straight into the interpreter's input buffer: no intermediate
         # tensor and no set_tensor copy. The view is dropped before invoke(), as the API requires.
         buf = self.interpreter.tensor(self._in["index"])()[0]
-        if self.preprocess.bgr:
-            pixels = pixels[..., ::-1]
-        if self._shared_table:
-            np.take(self._table[:, 0], pixels, out=buf)
-        else:
-            for c in range(pixels.shape[-1]):
-                np.take(self._table[:, c], pixels[..., c], out=buf[..., c])
+        self._lookup(pixels, buf)
         del buf
-        t0 = time.perf_counter()
-        self.interpreter.invoke()
-        if self.first_inference_seconds is None:
-            self.first_inference_seconds = time.perf_counter() - t0
-        return self.from_output(self.interpreter.get_tensor(self._out["index"]))
+        return self.from_output(self._run())
 
     def classify_frame(self, frame: np.ndarray) -> np.ndarray:
         """Class probabilities for a decoded RGB/grayscale frame of any size."""
