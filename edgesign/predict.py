@@ -6,8 +6,13 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
+from functools import partial
+
+import numpy as np
 
 from .errors import EdgesignError
+from .prefetch import prefetch
 from .runtime import EdgeModel
 from .sources import Frame, camera_frames, iter_frames
 from .stream import Smoother, Speller
@@ -15,32 +20,41 @@ from .stream import Smoother, Speller
 
 def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3, smooth: int = 5,
                        spell: Speller | None = None, max_frames: int | None = None) -> Iterator[dict]:
-    """One result dict per image or frame. Stream frames are smoothed (per source) and fed to ``spell``."""
+    """One result dict per image or frame. Stream frames are smoothed (per source) and fed to ``spell``.
+
+    The next frame is decoded, resized and quantized on a worker thread while the interpreter runs
+    the current one (`edgesign.prefetch`).
+    """
     smoother, current, count = None, None, 0
     t_start = time.perf_counter()
-    for frame in frames:
-        if frame.stream:
-            source = frame.source.rsplit("#", 1)[0]
-            if source != current:
-                smoother, current, t_start, count = Smoother(smooth), source, time.perf_counter(), 0
-            probs = smoother(model.classify_frame(frame.image))
-            count += 1
-        else:
-            probs = model.classify_file(frame.path)
-        result = {"source": frame.source,
-                  "top": [{"label": p.label, "probability": round(p.probability, 4)} for p in model.top(probs, k)]}
-        if frame.stream:
-            result["frame"] = frame.index
-            result["fps"] = round(count / max(time.perf_counter() - t_start, 1e-9), 1)
-            if spell is not None:
-                best = result["top"][0]
-                accepted = spell.feed(best["label"], best["probability"])
-                result["text"] = spell.text
-                if accepted:
-                    result["accepted"] = accepted
-        yield result
-        if max_frames and frame.stream and count >= max_frames:
-            return
+    with closing(prefetch(frames, partial(frame_input, model))) as prepared:
+        for frame, tensor in prepared:
+            probs = model.classify_input(tensor)
+            if frame.stream:
+                source = frame.source.rsplit("#", 1)[0]
+                if source != current:
+                    smoother, current, t_start, count = Smoother(smooth), source, time.perf_counter(), 0
+                probs = smoother(probs)
+                count += 1
+            result = {"source": frame.source,
+                      "top": [{"label": p.label, "probability": round(p.probability, 4)} for p in model.top(probs, k)]}
+            if frame.stream:
+                result["frame"] = frame.index
+                result["fps"] = round(count / max(time.perf_counter() - t_start, 1e-9), 1)
+                if spell is not None:
+                    best = result["top"][0]
+                    accepted = spell.feed(best["label"], best["probability"])
+                    result["text"] = spell.text
+                    if accepted:
+                        result["accepted"] = accepted
+            yield result
+            if max_frames and frame.stream and count >= max_frames:
+                return
+
+
+def frame_input(model: EdgeModel, frame: Frame) -> np.ndarray:
+    """The model's input tensor for a frame or a still image (decoded here)."""
+    return model.frame_input(frame.image) if frame.image is not None else model.file_input(frame.path)
 
 
 def _format(result: dict, threshold: float) -> str:

@@ -158,6 +158,22 @@ class EdgeModel:
     def classify_file(self, path: str | os.PathLike) -> np.ndarray:
         return self.probabilities(pp.load(path, self.preprocess))
 
+    # The same in two halves, for a pipeline that prepares the next input on another thread
+    # while this one runs (`edgesign.prefetch`): the halves share no state, and only
+    # ``classify_input`` touches the interpreter.
+
+    def frame_input(self, frame: np.ndarray) -> np.ndarray:
+        """The input tensor for a decoded frame of any size (thread-safe)."""
+        return self.to_input(pp.array_to_array(frame, self.preprocess))
+
+    def file_input(self, path: str | os.PathLike) -> np.ndarray:
+        """The input tensor for an image file (thread-safe)."""
+        return self.to_input(pp.load(path, self.preprocess))
+
+    def classify_input(self, tensor: np.ndarray) -> np.ndarray:
+        """Class probabilities for an input tensor from ``frame_input`` or ``file_input``."""
+        return self.from_output(self.invoke(tensor))
+
     def top(self, probs: np.ndarray, k: int = 3) -> list[Prediction]:
         return [Prediction(self.label(i), i, p) for i, p in pp.top_k(probs, k)]
 
