@@ -3,4 +3,4 @@
 The runtime (this package) needs numpy, pillow, typer and a TFLite interpreter, never TensorFlow.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
