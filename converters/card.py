@@ -55,6 +55,8 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
         f"| test accuracy, float (Keras) | {100 * ev['float_accuracy']:.2f} % |",
         f"| test accuracy, int8 (device runtime) | {100 * ev['quantized_accuracy']:.2f} % |",
         f"| drop | {ev['drop_points']:.2f} points (budget {report['max_drop']}) |",
+        f"| accuracy floor (`--min-accuracy`) | {100 * report['min_accuracy']:.2f} % |"
+        if report.get("min_accuracy") is not None else None,
         f"| top-1 agreement float vs int8 | {100 * ev['top1_agreement']:.2f} % |",
         f"| size float32 / int8 | {sz['float32_bytes'] / 1e6:.2f} MB / {sz['bytes_with_metadata'] / 1e6:.2f} MB "
         f"({sz['ratio_to_float32']:.3f}x) |",

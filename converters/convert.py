@@ -18,12 +18,21 @@ from typing import Any
 import numpy as np
 
 from edgesign import __version__, atomic
-from edgesign.certify import compare, enforce, format_comparison, gzip_size, validate_budget
+from edgesign.certify import (
+    compare,
+    enforce,
+    format_comparison,
+    gzip_size,
+    passes,
+    validate_budget,
+    validate_floor,
+)
 from edgesign.data import Dataset, load_dataset
 from edgesign.errors import EdgesignError
 from edgesign.metadata import write_metadata
 from edgesign.preprocess import Preprocess
 from edgesign.runtime import EdgeModel
+from edgesign.training.pipeline import Augment
 from edgesign.training.train import load_run, predict_probs
 
 from . import optimize
@@ -41,6 +50,7 @@ class ConvertOptions:
     calib_size: int = 300
     eval_data: str | None = None
     max_drop: float | None = None
+    min_accuracy: float | None = None  # floor on the converted model's accuracy on eval_data (0-1)
     out: str | None = None
     io_type: str = "int8"
     sparsity: float = 0.5
@@ -75,6 +85,9 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
     src = Path(source)
     target = opts.target
     max_drop = validate_budget(opts.max_drop)
+    min_accuracy = validate_floor(opts.min_accuracy)
+    if min_accuracy is not None and not opts.eval_data:
+        raise EdgesignError("--min-accuracy needs held-out data to measure it on: pass --eval DIR")
     if target.edgetpu and target.activations != "int8":
         raise EdgesignError("--edgetpu needs a full-int8 model")
     t_start = time.perf_counter()
@@ -103,7 +116,11 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
     if not classes:
         classes = [str(i) for i in range(n_out)]
 
-    variant, steps = _optimized_variant(model, target, opts, pre, calib_full, classes)
+    # fine-tunes (pruning, QAT) use the augmentation the model was trained with: without it, background
+    # swap above all, a fine-tune unlearns the robustness that augmentation gave
+    run_augment = run_cfg.get("train", {}).get("augment")
+    augment = Augment.from_dict(run_augment) if run_augment is not None else Augment()
+    variant, steps = _optimized_variant(model, target, opts, pre, calib_full, classes, augment)
     _log(f"converting to {target.name} ({target.description})")
     content = convert(variant, target, calib, pre, opts.io_type)
     float_content = content if target.name == "float32" else convert(model, get_target("float32"), None, pre)
@@ -112,11 +129,14 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
         "edgesign": __version__, "date": _dt.date.today().isoformat(), "source": str(src),
         "model": run_cfg.get("train", {}).get("model", model.name), "target": target.name,
         "io_type": opts.io_type if target.activations == "int8" else "float32",
-        "preprocess": pre.to_dict(), "labels": classes, "max_drop": max_drop, "steps": steps,
+        "preprocess": pre.to_dict(), "labels": classes, "max_drop": max_drop, "min_accuracy": min_accuracy,
+        "steps": steps,
     }
     if calib is not None:
         report["calibration"] = {"data": calib_full.source, "digest": calib_full.digest, "n": len(calib),
                                  "sampling": "stratified"}
+    if target.prune or target.qat:
+        report["finetune_augment"] = {"from": "run" if run_augment is not None else "defaults", **augment.to_dict()}
     if target.prune:
         report["sparsity_keras"] = kernel_sparsity(variant)
 
@@ -127,7 +147,7 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
         float_probs = predict_probs(model, evalset, pre)
         comparison = compare(evalset.labels, float_probs, _evaluate_tflite(content, evalset), classes)
         if opts.auto and max_drop is not None and comparison["drop_points"] > max_drop and target.activations == "int8":
-            content, comparison, auto_steps = _auto(model, target, opts, pre, calib_full, evalset, float_probs,
+            content, comparison, auto_steps = _auto(model, target, opts, pre, calib_full, evalset, float_probs, augment,
                                                     classes, comparison, max_drop, out)
             report["auto"] = auto_steps
     gz = gzip_size(content)  # after the ladder, which may replace content
@@ -141,7 +161,7 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
         report["layer_error"] = _layer_error_summary(variant if not target.qat else model, calib, pre, out)
     if comparison is not None:
         report["evaluation"] = {"data": evalset.source, "digest": evalset.digest, **comparison}
-    passed = comparison is None or comparison["drop_points"] <= (max_drop if max_drop is not None else np.inf)
+    passed = comparison is None or passes(comparison, max_drop, min_accuracy)
     report["passed"] = bool(passed)
     report["seconds"] = round(time.perf_counter() - t_start, 1)
 
@@ -154,7 +174,7 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
             "float_accuracy": round(comparison["float_accuracy"], 6),
             "quantized_accuracy": round(comparison["quantized_accuracy"], 6),
             "drop_points": comparison["drop_points"], "top1_agreement": round(comparison["top1_agreement"], 6),
-            "max_drop": max_drop, "passed": bool(passed),
+            "max_drop": max_drop, "min_accuracy": min_accuracy, "passed": bool(passed),
             "calibration": report.get("calibration", {}).get("data"),
         }
     report_path = out.with_suffix(".report.json")
@@ -165,7 +185,7 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
     if not passed:
         report["output"] = None
         atomic.write_json(report_path, report)
-        enforce(comparison, max_drop, f"{target.name} model not written ({report_path} has the details)")
+        enforce(comparison, max_drop, f"{target.name} model not written ({report_path} has the details)", min_accuracy)
     final = write_metadata(content, meta)
     atomic.write_bytes(out, final)
     report["output"] = str(out)
@@ -181,7 +201,7 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
 
 
 def _optimized_variant(model, target: Target, opts: ConvertOptions, pre: Preprocess, calib_full: Dataset | None,
-                       classes: list[str]):
+                       classes: list[str], augment: Augment):
     steps: list[str] = []
     if not (target.prune or target.qat):
         return model, steps
@@ -191,10 +211,11 @@ def _optimized_variant(model, target: Target, opts: ConvertOptions, pre: Preproc
     train.check_classes(classes, int(model.output_shape[-1]), "training")
     variant = model
     if target.prune:
-        variant = optimize.prune(variant, train, pre, opts.sparsity, opts.finetune_epochs)
+        variant = optimize.prune(variant, train, pre, opts.sparsity, opts.finetune_epochs, augment=augment)
         steps.append(f"pruned to {opts.sparsity:.0%} sparsity ({opts.finetune_epochs} epochs)")
     if target.qat:
-        variant = optimize.quantize_aware(variant, train, pre, opts.finetune_epochs, preserve_sparsity=target.prune)
+        variant = optimize.quantize_aware(variant, train, pre, opts.finetune_epochs, preserve_sparsity=target.prune,
+                                          augment=augment)
         steps.append(f"QAT ({opts.finetune_epochs} epochs{', prune-preserving' if target.prune else ''})")
     return variant, steps
 
@@ -216,7 +237,7 @@ def _layer_error_summary(model, calib: Dataset, pre: Preprocess, out: Path, wors
     return {"csv": str(csv_path), "worst": top}
 
 
-def _auto(model, target, opts, pre, calib_full, evalset, float_probs, classes, first, max_drop, out):
+def _auto(model, target, opts, pre, calib_full, evalset, float_probs, augment, classes, first, max_drop, out):
     """Accuracy-aware conversion: stop at the first step that meets the budget."""
     from .debugger import layer_errors, selective_model
 
@@ -235,7 +256,7 @@ def _auto(model, target, opts, pre, calib_full, evalset, float_probs, classes, f
     c, ok = attempt(f"larger calibration set ({n_big} images)", content)
     if ok:
         return content, c, {"tried": tried, "passed_step": tried[-1]["step"]}
-    qat = optimize.quantize_aware(model, calib_full, pre, epochs=2)
+    qat = optimize.quantize_aware(model, calib_full, pre, epochs=2, augment=augment)
     content = convert(qat, get_target("qat-int8"), big, pre, opts.io_type)
     c, ok = attempt("QAT (2 epochs)", content)
     if ok:

@@ -24,8 +24,9 @@ def _check_flat(model) -> None:
         raise EdgesignError(f"{model.name} nests a base model (transfer model): pruning and QAT need a flat model")
 
 
-def _fit(model, train: Dataset, pre: Preprocess, epochs: int, lr: float, callbacks=(), batch_size: int = 64):
-    data = make_dataset(train, pre, batch_size, training=True, augment=Augment(), seed=1)
+def _fit(model, train: Dataset, pre: Preprocess, epochs: int, lr: float, callbacks=(), batch_size: int = 64,
+         augment: Augment | None = None):
+    data = make_dataset(train, pre, batch_size, training=True, augment=augment or Augment(), seed=1)
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=keras.losses.CategoricalCrossentropy(),
                   metrics=["accuracy"])
     print(f"fine-tuning {epochs} epoch(s) on {len(train)} images", file=sys.stderr)
@@ -33,8 +34,12 @@ def _fit(model, train: Dataset, pre: Preprocess, epochs: int, lr: float, callbac
     return model
 
 
-def prune(model, train: Dataset, pre: Preprocess, sparsity: float, epochs: int = 2, lr: float = 1e-4):
-    """Magnitude pruning to ``sparsity`` with a polynomial-decay schedule, then strip the wrappers."""
+def prune(model, train: Dataset, pre: Preprocess, sparsity: float, epochs: int = 2, lr: float = 1e-4,
+          augment: Augment | None = None):
+    """Magnitude pruning to ``sparsity`` with a polynomial-decay schedule, then strip the wrappers.
+
+    ``augment``: the augmentation the model was trained with (a fine-tune without it, background swap
+    above all, unlearns the robustness it gave)."""
     if not 0.0 < sparsity < 1.0:
         raise EdgesignError(f"--prune must be a sparsity between 0 and 1, got {sparsity}")
     _check_flat(model)
@@ -44,12 +49,12 @@ def prune(model, train: Dataset, pre: Preprocess, sparsity: float, epochs: int =
     schedule = mot.sparsity.keras.PolynomialDecay(initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0,
                                                   end_step=max(1, int(steps * 0.7)), frequency=max(1, steps // 20))
     pruned = mot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
-    _fit(pruned, train, pre, epochs, lr, [mot.sparsity.keras.UpdatePruningStep()])
+    _fit(pruned, train, pre, epochs, lr, [mot.sparsity.keras.UpdatePruningStep()], augment=augment)
     return mot.sparsity.keras.strip_pruning(pruned)
 
 
 def quantize_aware(model, train: Dataset, pre: Preprocess, epochs: int = 2, lr: float = 1e-5,
-                   preserve_sparsity: bool = False):
+                   preserve_sparsity: bool = False, augment: Augment | None = None):
     """QAT fine-tune; with ``preserve_sparsity`` the prune-preserving scheme keeps the zeros."""
     _check_flat(model)
     model = _copy(model)
@@ -63,4 +68,4 @@ def quantize_aware(model, train: Dataset, pre: Preprocess, epochs: int = 2, lr: 
             qat = mot.quantization.keras.quantize_model(model)
     except (ValueError, RuntimeError) as exc:
         raise EdgesignError(f"QAT does not support this model: {str(exc).splitlines()[0][:200]}") from None
-    return _fit(qat, train, pre, epochs, lr)
+    return _fit(qat, train, pre, epochs, lr, augment=augment)

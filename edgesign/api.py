@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .certify import compare, enforce, format_comparison, validate_budget
+from .certify import compare, enforce, format_comparison, validate_budget, validate_floor
 from .data import Dataset, load_dataset
 from .evaluate import Metrics, compute_metrics, write_metrics_files
 from .runtime import EdgeModel
@@ -45,16 +45,19 @@ def float_probabilities(against: str, ds: Dataset) -> np.ndarray:
     return predict_probs(model, ds, pre)
 
 
-def check_pair(model: str, against: str, data: str, max_drop: Any) -> dict[str, Any]:
-    """The CI gate for an existing pair: raises GateFailed when the drop exceeds ``max_drop`` points."""
+def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy: Any = None) -> dict[str, Any]:
+    """The CI gate for an existing pair: raises GateFailed when the drop exceeds ``max_drop`` points
+    or the quantized accuracy is under ``min_accuracy`` (a fraction)."""
     budget = validate_budget(max_drop)
+    floor = validate_floor(min_accuracy)
     quant = EdgeModel(model)
     ds = _dataset_for(quant, data)
     q = quant.probabilities_batch(ds.images, progress=f"evaluating {quant.path.name}")
     f = float_probabilities(against, ds)
     result = compare(ds.labels, f, q, ds.class_names)
     print(format_comparison(result, Path(against).name, quant.path.name), file=sys.stderr)
-    result.update({"data": ds.source, "digest": ds.digest, "max_drop": budget})
-    enforce(result, budget, f"{quant.path.name} vs {Path(against).name}")
-    print(f"pass: drop {result['drop_points']:.2f} points within the budget of {budget}", file=sys.stderr)
+    result.update({"data": ds.source, "digest": ds.digest, "max_drop": budget, "min_accuracy": floor})
+    enforce(result, budget, f"{quant.path.name} vs {Path(against).name}", floor)
+    floor_note = f", accuracy {100 * result['quantized_accuracy']:.2f} % >= {100 * floor:.2f} %" if floor is not None else ""
+    print(f"pass: drop {result['drop_points']:.2f} points within the budget of {budget}{floor_note}", file=sys.stderr)
     return result

@@ -45,6 +45,15 @@ def check_budget(drop_points: float, max_drop: float | None) -> bool:
     return max_drop is None or drop_points <= max_drop + 1e-9
 
 
+def check_floor(accuracy: float, min_accuracy: float | None) -> bool:
+    return min_accuracy is None or accuracy >= min_accuracy - 1e-12
+
+
+def passes(c: dict[str, Any], max_drop: float | None, min_accuracy: float | None = None) -> bool:
+    """Both halves of the gate: the drop within the budget, the quantized accuracy above the floor."""
+    return check_budget(c["drop_points"], max_drop) and check_floor(c["quantized_accuracy"], min_accuracy)
+
+
 def validate_budget(value: Any) -> float | None:
     if value is None:
         return None
@@ -54,6 +63,19 @@ def validate_budget(value: Any) -> float | None:
         raise EdgesignError(f"--max-drop must be a number of accuracy points, got {value!r}") from None
     if not np.isfinite(v) or v < 0:
         raise EdgesignError(f"--max-drop must be zero or positive, got {value}")
+    return v
+
+
+def validate_floor(value: Any) -> float | None:
+    """``--min-accuracy``: a fraction (0.75), as in ``edgesign benchmark``; a percentage is refused, not guessed."""
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise EdgesignError(f"--min-accuracy must be a fraction between 0 and 1, got {value!r}") from None
+    if not 0 <= v <= 1:
+        raise EdgesignError(f"--min-accuracy must be a fraction between 0 and 1 (0.75 for 75 %), got {value}")
     return v
 
 
@@ -76,8 +98,16 @@ def format_comparison(c: dict[str, Any], float_name: str = "float", quant_name: 
     return "\n".join(lines)
 
 
-def enforce(c: dict[str, Any], max_drop: float | None, what: str) -> None:
-    """Raise :class:`GateFailed` when the drop exceeds the budget."""
+def enforce(c: dict[str, Any], max_drop: float | None, what: str, min_accuracy: float | None = None) -> None:
+    """Raise :class:`GateFailed` when the drop exceeds the budget or the accuracy is under the floor.
+
+    The budget alone passes a model that is useless in both forms (a model at chance loses nothing
+    to quantization); the floor catches it.
+    """
+    accuracies = f"float {100 * c['float_accuracy']:.2f} %, quantized {100 * c['quantized_accuracy']:.2f} %"
     if not check_budget(c["drop_points"], max_drop):
         raise GateFailed(f"{what}: accuracy drop {c['drop_points']:.2f} points exceeds the budget of {max_drop} "
-                         f"(float {100 * c['float_accuracy']:.2f} %, quantized {100 * c['quantized_accuracy']:.2f} %)")
+                         f"({accuracies})")
+    if not check_floor(c["quantized_accuracy"], min_accuracy):
+        raise GateFailed(f"{what}: quantized accuracy {100 * c['quantized_accuracy']:.2f} % is under "
+                         f"--min-accuracy {100 * min_accuracy:.2f} % ({accuracies})")

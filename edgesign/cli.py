@@ -163,7 +163,9 @@ def info(
         cert = m.certificate
         if cert:
             typer.echo(f"certified float {100 * cert['float_accuracy']:.2f} %, int8 {100 * cert['quantized_accuracy']:.2f} %, "
-                       f"drop {cert['drop_points']:.2f} points (budget {cert.get('max_drop')}), agreement "
+                       f"drop {cert['drop_points']:.2f} points (budget {cert.get('max_drop')}"
+                       + (f", floor {100 * cert['min_accuracy']:.2f} %" if cert.get("min_accuracy") is not None else "")
+                       + "), agreement "
                        f"{100 * cert['top1_agreement']:.2f} % on {cert['n']} images of {cert['data']} "
                        f"(sha256 {cert['data_digest'][:12]})")
         else:
@@ -237,16 +239,18 @@ def convert(
     calib_size: int = typer.Option(300, "--calib-size", help="Stratified sample size for calibration."),
     eval_data: Optional[str] = typer.Option(None, "--eval", help="Held-out data for the float vs converted gate."),
     max_drop: Optional[str] = typer.Option(None, "--max-drop", help="Accuracy budget in points; exceeded -> exit 1."),
+    min_accuracy: Optional[str] = typer.Option(None, "--min-accuracy",
+                                               help="Floor (0-1) on the converted model's --eval accuracy; under it -> exit 1."),
     auto: bool = typer.Option(False, "--auto", help="If the budget is missed: larger calibration, QAT, float layers."),
     io: str = typer.Option("int8", "--io", help="int8 models: int8, uint8 or float32 input/output."),
     train_data: Optional[str] = typer.Option(None, "--train-data", help="Fine-tune data for pruning/QAT (default: --calib)."),
     finetune_epochs: int = typer.Option(2, "--finetune-epochs"),
 ) -> None:
     """Convert a trained model to TFLite and certify it: float vs converted accuracy on held-out data."""
-    from .certify import validate_budget
+    from .certify import validate_budget, validate_floor
     from .extras import require_train
 
-    budget = validate_budget(max_drop)
+    budget, floor = validate_budget(max_drop), validate_floor(min_accuracy)
     require_train("edgesign convert")
     from edgesign.converters.convert import ConvertOptions, convert_model
     from edgesign.converters.targets import resolve_target
@@ -257,8 +261,8 @@ def convert(
     if edgetpu:
         io = "uint8" if io == "int8" else io
     report = convert_model(source, ConvertOptions(
-        target=tgt, calib_data=calib, calib_size=calib_size, eval_data=eval_data, max_drop=budget, out=out, io_type=io,
-        sparsity=prune or 0.5, finetune_epochs=finetune_epochs, train_data=train_data, auto=auto))
+        target=tgt, calib_data=calib, calib_size=calib_size, eval_data=eval_data, max_drop=budget, min_accuracy=floor,
+        out=out, io_type=io, sparsity=prune or 0.5, finetune_epochs=finetune_epochs, train_data=train_data, auto=auto))
     typer.echo(f"wrote {report['output']}")
 
 
@@ -268,12 +272,13 @@ def check(
     against: str = typer.Option(..., "--against", help="The float model: a run folder, Keras file or float .tflite."),
     data: str = typer.Option(..., "--data", help="Held-out data."),
     max_drop: str = typer.Option(..., "--max-drop", help="Budget in accuracy points; exceeded -> exit 1."),
+    min_accuracy: Optional[str] = typer.Option(None, "--min-accuracy", help="Floor (0-1) on the model's accuracy."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Re-run the accuracy gate for an existing (quantized, float) pair: the CI check."""
     from .api import check_pair
 
-    result = check_pair(model, against, data, max_drop)
+    result = check_pair(model, against, data, max_drop, min_accuracy)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
 

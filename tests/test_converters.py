@@ -16,8 +16,9 @@ from edgesign.runtime import EdgeModel
 @pytest.fixture(scope="module")
 def cnn_run(tmp_path_factory, small_subset):
     run = tmp_path_factory.mktemp("cnn") / "run"
+    # background swap on: the fine-tunes of pruning and QAT must reuse it (see test_pruned_int8_...)
     r = run_cli("train", "cnn", "--data", small_subset, "--size", "32", "--epochs", "3", "--val-fraction", "0.25",
-                "-o", run)
+                "--augment", '{"bgswap": 0.5}', "-o", run)
     assert r.returncode == 0, r.stderr[-2000:]
     return run
 
@@ -54,6 +55,9 @@ def test_pruned_int8_keeps_sparsity_and_pqat_too(cnn_run, small_subset, tmp_path
     assert abs(rep["sparsity_keras"]["total"] - 0.5) < 0.02
     assert rep["sparsity_tflite"] >= 0.45
     assert rep["sizes"]["gzip_bytes"] < rep["sizes"]["bytes"] * 0.8  # zeros compress; the .tflite does not shrink
+    # the fine-tune used the run's own augmentation, not the training defaults
+    assert json.loads((cnn_run / "config.json").read_text())["train"]["augment"]["bgswap"] == 0.5
+    assert rep["finetune_augment"]["from"] == "run" and rep["finetune_augment"]["bgswap"] == 0.5
 
     out2 = tmp_path / "pqat.tflite"
     r = run_cli("convert", cnn_run, "--prune", "0.5", "--qat", "--calib", small_subset, "--calib-size", "40",
@@ -152,6 +156,7 @@ def test_auto_steps_in_order(cnn_run, small_subset, tmp_path):
     from edgesign.converters.convert import ConvertOptions, _auto
     from edgesign.converters.targets import get_target
     from edgesign.data import load_dataset
+    from edgesign.training.pipeline import Augment
     from edgesign.training.train import load_run, predict_probs
 
     model, pre, classes, _ = load_run(cnn_run)
@@ -160,7 +165,7 @@ def test_auto_steps_in_order(cnn_run, small_subset, tmp_path):
     opts = ConvertOptions(target=get_target("int8"), calib_size=20)
     first = {"drop_points": 9.9}
     # an impossible budget (a drop is never below -100 points): every step is tried, in order, and fails
-    content, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, classes, first, -1000.0,
+    content, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, Augment(), classes, first, -1000.0,
                               tmp_path / "m.tflite")
     names = [s["step"] for s in steps["tried"]]
     assert names[0] == "int8" and names[1].startswith("larger calibration") and names[2].startswith("QAT")
@@ -169,7 +174,7 @@ def test_auto_steps_in_order(cnn_run, small_subset, tmp_path):
                                                            "worst 5 layer(s) kept in float"]
     assert steps["passed_step"] is None and content[4:8] == b"TFL3"
     # a generous budget: the first step passes and the ladder stops there
-    _, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, classes, first, 100.0,
+    _, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, Augment(), classes, first, 100.0,
                         tmp_path / "m.tflite")
     assert steps["passed_step"].startswith("larger calibration") and len(steps["tried"]) == 2
 

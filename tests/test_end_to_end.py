@@ -68,3 +68,33 @@ def test_gate_fails_when_budget_exceeded(e2e, asl_test, tmp_path):
     assert "exceeds the budget" in r.stderr and "Traceback" not in r.stderr
     ok = run_cli("check", e2e["int8"], "--against", e2e["float32"], "--data", asl_test, "--max-drop", "3.0")
     assert ok.returncode == 0, ok.stderr[-2000:]
+
+
+def test_floor_stops_a_model_that_loses_nothing_because_it_knows_nothing(e2e, asl_test, tmp_path):
+    """The budget compares float with int8 only: an untrained model passes it (both at chance); the floor does not."""
+    from edgesign.training import create_model
+
+    keras_path = tmp_path / "untrained.keras"
+    create_model("resnet18", (32, 32, 3), 29).save(keras_path)
+    out = tmp_path / "chance_int8.tflite"
+    args = ["convert", keras_path, "--int8", "--calib", asl_test, "--calib-size", "58", "--eval", asl_test,
+            "--max-drop", "5.0", "-o", out]
+    r = run_cli(*args, "--min-accuracy", "0.2")
+    assert r.returncode == 1, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert "under --min-accuracy 20.00 %" in last and "Traceback" not in r.stderr, last
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    assert not out.exists() and report["passed"] is False and report["min_accuracy"] == 0.2
+    assert report["evaluation"]["drop_points"] <= 5.0  # the budget alone would have let it through
+    r = run_cli(*args)
+    assert r.returncode == 0 and out.exists(), r.stderr[-2000:]
+
+    r = run_cli("check", e2e["int8"], "--against", e2e["float32"], "--data", asl_test, "--max-drop", "3.0",
+                "--min-accuracy", "0.99")
+    assert r.returncode == 1 and "under --min-accuracy 99.00 %" in r.stderr, r.stderr[-2000:]
+    r = run_cli("check", e2e["int8"], "--against", e2e["float32"], "--data", asl_test, "--max-drop", "3.0",
+                "--min-accuracy", "75")
+    assert r.returncode == 2 and "fraction between 0 and 1" in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
+    r = run_cli("check", e2e["int8"], "--against", e2e["float32"], "--data", asl_test, "--max-drop", "3.0",
+                "--min-accuracy", "0.1")
+    assert r.returncode == 0 and ">= 10.00 %" in r.stderr, r.stderr[-2000:]
