@@ -55,27 +55,24 @@ def passes(c: dict[str, Any], max_drop: float | None, min_accuracy: float | None
 
 
 def validate_budget(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise EdgesignError(f"--max-drop must be a number of accuracy points, got {value!r}") from None
-    if not np.isfinite(v) or v < 0:
-        raise EdgesignError(f"--max-drop must be zero or positive, got {value}")
-    return v
+    """``--max-drop``: accuracy points, zero or more."""
+    return _number(value, "--max-drop", "a number of accuracy points, zero or more", lambda v: v >= 0)
 
 
 def validate_floor(value: Any) -> float | None:
     """``--min-accuracy``: a fraction (0.75), as in ``edgesign benchmark``; a percentage is refused, not guessed."""
+    return _number(value, "--min-accuracy", "a fraction between 0 and 1 (0.75 for 75 %)", lambda v: 0 <= v <= 1)
+
+
+def _number(value: Any, option: str, expected: str, valid) -> float | None:
     if value is None:
         return None
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise EdgesignError(f"--min-accuracy must be a fraction between 0 and 1, got {value!r}") from None
-    if not 0 <= v <= 1:
-        raise EdgesignError(f"--min-accuracy must be a fraction between 0 and 1 (0.75 for 75 %), got {value}")
+        v = float("nan")
+    if not (np.isfinite(v) and valid(v)):
+        raise EdgesignError(f"{option} must be {expected}, got {value!r}")
     return v
 
 
