@@ -45,3 +45,20 @@ def test_max_frames_and_plain_output(e2e, asl_train, tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 7 and "fps" in lines[0] and lines[-1].startswith("b.avi#6: B ")
+
+
+def test_spelling_from_test_photos_with_the_shipped_model(asl_test, tmp_path):
+    """The default model (no MODEL argument) on a video of held-out photos: letters, Space and Del."""
+    frames = []
+    for cls in ("C", "L", "A", "Y", "Space", "O", "V", "Del"):
+        photos = sorted((asl_test / cls).iterdir())[:10]
+        frames += [np.asarray(Image.open(p).convert("RGB")) for p in photos]
+    video = tmp_path / "clay.avi"
+    write_video(video, frames)
+    r = run_cli("predict", video, "--spell", "--stable", "5", "--smooth", "3", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    results = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x["frame"] for x in results] == list(range(80))
+    accepted = [x["accepted"] for x in results if "accepted" in x]
+    assert accepted == ["C", "L", "A", "Y", "Space", "O", "V", "Del"], accepted
+    assert results[-1]["text"] == "CLAY O"
