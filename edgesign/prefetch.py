@@ -19,6 +19,27 @@ U = TypeVar("U")
 _DONE = object()
 
 
+def put_unless_stopped(q: queue.Queue, entry: object, stop: threading.Event) -> bool:
+    """Put ``entry`` on ``q``, waiting for room until ``stop`` is set: a worker never blocks forever
+    on a consumer that has gone. False when it stopped first."""
+    while not stop.is_set():
+        try:
+            q.put(entry, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def drain(q: queue.Queue) -> None:
+    """Empty ``q``: a worker waiting to put gets room, and so sees its stop signal."""
+    try:
+        while True:
+            q.get_nowait()
+    except queue.Empty:
+        pass
+
+
 def prefetch(items: Iterable[T], prepare: Callable[[T], U], depth: int = 2) -> Iterator[tuple[T, U]]:
     """``(item, prepare(item))`` for each item, in order, computed up to ``depth`` items ahead.
 
@@ -30,16 +51,8 @@ def prefetch(items: Iterable[T], prepare: Callable[[T], U], depth: int = 2) -> I
     out: queue.Queue = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
 
-    def put(entry: tuple) -> bool:
-        while not stop.is_set():  # never block forever on a consumer that has gone
-            try:
-                out.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     def work() -> None:
+        # entries are (item, prepared, error); (_DONE, None, error or None) ends the stream
         source = iter(items)
         try:
             while not stop.is_set():
@@ -48,15 +61,15 @@ def prefetch(items: Iterable[T], prepare: Callable[[T], U], depth: int = 2) -> I
                 except StopIteration:
                     break
                 except BaseException as exc:  # the source failed: hand the error over, in order
-                    put((_DONE, exc))
+                    put_unless_stopped(out, (_DONE, None, exc), stop)
                     return
                 try:
                     entry = (item, prepare(item), None)
                 except BaseException as exc:
                     entry = (item, None, exc)
-                if not put(entry) or entry[2] is not None:
+                if not put_unless_stopped(out, entry, stop) or entry[2] is not None:
                     return
-            put((_DONE, None))
+            put_unless_stopped(out, (_DONE, None, None), stop)
         finally:
             close = getattr(source, "close", None)
             if close is not None:
@@ -66,20 +79,13 @@ def prefetch(items: Iterable[T], prepare: Callable[[T], U], depth: int = 2) -> I
     worker.start()
     try:
         while True:
-            entry = out.get()
-            if entry[0] is _DONE:
-                if entry[1] is not None:
-                    raise entry[1]
-                return
-            item, prepared, error = entry
+            item, prepared, error = out.get()
             if error is not None:
                 raise error
+            if item is _DONE:
+                return
             yield item, prepared
     finally:
         stop.set()
-        try:  # unblock a worker waiting to put, so that it sees the stop and closes the source
-            while True:
-                out.get_nowait()
-        except queue.Empty:
-            pass
+        drain(out)  # a worker waiting to put sees the stop and closes the source
         worker.join(1.0)

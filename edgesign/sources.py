@@ -18,6 +18,7 @@ import numpy as np
 
 from .data import IMAGE_SUFFIXES
 from .errors import EdgesignError, MissingExtra
+from .prefetch import drain, put_unless_stopped
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mjpeg", ".mjpg"}
 FRAME_TIMEOUT_S = 5.0
@@ -176,12 +177,7 @@ class _ThreadedReader:
                 item = self._read()
             except Exception:  # the device vanished: report as a failed read
                 item = (False, None)
-            while not self._stop.is_set():  # never block forever on a consumer that has gone
-                try:
-                    self._q.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            put_unless_stopped(self._q, item, self._stop)
             if not item[0]:
                 return
 
@@ -194,9 +190,5 @@ class _ThreadedReader:
     def stop(self, wait: float = 1.0) -> None:
         """Stop reading; a device whose read returns in time is closed before this returns."""
         self._stop.set()
-        try:
-            while True:
-                self._q.get_nowait()
-        except queue.Empty:
-            pass
+        drain(self._q)
         self._t.join(wait)
