@@ -33,8 +33,10 @@ def _root() -> None:
 @app.command()
 def train(
     model: Optional[str] = typer.Argument(None, help="Registered model name (see --list)."),
-    data: Optional[str] = typer.Option(None, "--data", help="Training data: class folders, Sign MNIST .csv or SIGNS .h5."),
-    test_data: Optional[str] = typer.Option(None, "--test-data", help="Held-out test data: evaluated once, never tuned on."),
+    data: Optional[List[str]] = typer.Option(None, "--data", help="Training data: class folders, Sign MNIST .csv or SIGNS .h5 "
+                                             "(landmark models: repeat for each signer)."),
+    test_data: Optional[List[str]] = typer.Option(None, "--test-data", help="Held-out data: evaluated once, never tuned on "
+                                                  "(landmark models: repeat, reported per signer)."),
     out: Optional[str] = typer.Option(None, "-o", "--out", help="Run folder (default runs/<model>)."),
     size: Optional[int] = typer.Option(None, "--size", help="Input height and width (default: the model's)."),
     channels: Optional[int] = typer.Option(None, "--channels", help="1 (grayscale) or 3 (RGB)."),
@@ -76,6 +78,12 @@ def train(
     else:
         if not model or not data:
             raise EdgesignError("edgesign train needs a MODEL and --data (or --recipe)")
+        if get_spec(model).inputs == "hand-landmarks":
+            _train_landmarks(model, data, test_data or [], out, epochs, seed)
+            return
+        if len(data) > 1 or len(test_data or []) > 1:
+            raise EdgesignError(f"{model} trains on one --data and one --test-data (landmark models take several)")
+        data, test_data = data[0], (test_data[0] if test_data else None)
         aug = {} if augment == "default" else ({"rotation": 0, "zoom": 0, "shift": 0, "brightness": 0,
                                                  "contrast": 0, "saturation": 0, "hue": 0} if augment == "none"
                                                 else _parse_json(augment, "--augment"))
@@ -92,6 +100,18 @@ def train(
     if result.test is not None:
         typer.echo(f"test accuracy {100 * result.test.accuracy:.2f} % on {result.test.n} images ({result.test.data})")
     typer.echo(f"run folder: {result.run_dir}")
+
+
+def _train_landmarks(model: str, data: List[str], test_data: List[str], out: Optional[str], epochs: int, seed: int) -> None:
+    from edgesign.training.landmarks import LandmarkConfig, train_landmarks
+
+    summary = train_landmarks(LandmarkConfig(data=list(data), test_data=list(test_data), out=out or f"runs/{model}",
+                                             model=model, epochs=epochs, seed=seed))
+    typer.echo(f"best validation accuracy {100 * summary['best_val_accuracy']:.2f} % (epoch {summary['best_epoch']}, "
+               f"{summary['seconds']:.0f} s)")
+    for source, r in summary["held_out"].items():
+        typer.echo(f"held-out {source}: pipeline accuracy {100 * r['accuracy']:.2f} % on {r['n']} images")
+    typer.echo(f"run folder: {out or f'runs/{model}'}")
 
 
 # ----------------------------------------------------------------------------- runtime commands

@@ -16,7 +16,7 @@ SIZE = 32
 
 @pytest.fixture(scope="module")
 def batch(small_subset):
-    names = list_models()
+    names = list_models(inputs="image")
     pre = get_spec(names[0]).preprocess(SIZE, 3)
     ds = load_dataset(small_subset, pre, progress=False).stratified_sample(8)
     return ds
@@ -33,7 +33,7 @@ def _options(name, tmp_path):
     return {"weights": str(path)}
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", list_models(inputs="image"))
 def test_registered_model(name, batch, tmp_path):
     spec = get_spec(name)
     pre = spec.preprocess(SIZE, 3)

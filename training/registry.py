@@ -25,6 +25,7 @@ class ModelSpec:
     min_size: int
     description: str
     transfer: bool = False  # an ImageNet base: two-stage training, --weights
+    inputs: str = "image"  # or "hand-landmarks": a classifier behind the hand stage (training/landmarks.py)
 
     def preprocess(self, size: int | None = None, channels: int | None = None) -> Preprocess:
         size = size or self.default_size
@@ -40,13 +41,13 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register_model(name: str, *, default_size: int, default_channels: int = 3, scaling: str = "unit",
-                   min_size: int = 28, transfer: bool = False) -> Callable:
+                   min_size: int = 28, transfer: bool = False, inputs: str = "image") -> Callable:
     """Decorator: record a builder ``fn(input_shape, num_classes, **options) -> keras.Model``."""
 
     def wrap(fn: Callable) -> Callable:
         doc = (fn.__doc__ or "").strip().splitlines()
         _REGISTRY[name] = ModelSpec(name, fn, default_size, default_channels, scaling, min_size,
-                                    doc[0] if doc else "", transfer)
+                                    doc[0] if doc else "", transfer, inputs)
         return fn
 
     return wrap
@@ -56,9 +57,10 @@ def _ensure_loaded() -> None:
     from . import models  # noqa: F401  (registers the builders)
 
 
-def list_models(pattern: str = "*") -> list[str]:
+def list_models(pattern: str = "*", inputs: str | None = None) -> list[str]:
+    """Registered names matching ``pattern``; ``inputs="image"`` or ``"hand-landmarks"`` filters by input."""
     _ensure_loaded()
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern) and inputs in (None, _REGISTRY[n].inputs))
 
 
 def get_spec(name: str) -> ModelSpec:

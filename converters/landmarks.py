@@ -1,0 +1,131 @@
+"""Convert a landmark run to a certified pipeline file: int8 classifier + the hand stage it needs.
+
+Calibration uses landmark features of the run's own training signers; the certificate compares the
+float (Keras) and converted pipelines on held-out photos, no-hand images included (both answer
+``Nothing`` there), so its accuracy is the pipeline's, not the classifier's alone.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesign import __version__, atomic
+from edgesign.certify import compare, enforce, format_comparison, gzip_size, passes
+from edgesign.errors import EdgesignError
+from edgesign.hands import HandSettings
+from edgesign.metadata import write_metadata
+from edgesign.pipeline import hand_stage_metadata
+from edgesign.training.handdata import extract_folder
+from edgesign.training.landmarks import pipeline_probabilities, relabel
+from edgesign.training.tf_env import tf
+from edgesign.training.train import load_keras_model
+
+from .targets import Target
+
+
+def _log(msg: str) -> None:
+    import sys
+
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _calibration(cfg: dict[str, Any], settings: HandSettings, n: int, seed: int = 0) -> np.ndarray:
+    sets = [extract_folder(d, settings) for d in cfg["train"]["data"]]
+    x = np.concatenate([s.features() for s in sets])
+    return x[np.random.default_rng(seed).permutation(len(x))[:n]]
+
+
+def _tflite(model, target: Target, calib: np.ndarray) -> bytes:
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if target.activations == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([row[None]] for row in calib)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    elif target.weights == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif target.weights == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return bytes(converter.convert())
+
+
+def _tflite_predict(content: bytes):
+    from edgesign.interpreter import load_backend, make_interpreter
+    from edgesign.preprocess import dequantize, quantize
+
+    it = make_interpreter(content, load_backend("auto"), 1)
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        out = []
+        for row in x:
+            v = row[None]
+            if i["dtype"] != np.float32:
+                v = quantize(v, *i["quantization"], i["dtype"])
+            it.set_tensor(i["index"], v)
+            it.invoke()
+            r = it.get_tensor(o["index"])
+            out.append(dequantize(r, *o["quantization"])[0] if r.dtype != np.float32 else r[0])
+        return np.stack(out)
+
+    return predict
+
+
+def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Path | None, eval_data: str | None,
+                         calib_size: int, max_drop: float | None, min_accuracy: float | None) -> dict[str, Any]:
+    if target.prune or target.qat or target.edgetpu:
+        raise EdgesignError(f"target {target.name} is not available for a landmark classifier (the hand stage "
+                            "runs on the CPU): use int8, float16, dynamic or float32")
+    t0 = time.perf_counter()
+    out = out or run / f"{run.name}_{target.name}.tflite"
+    if out.suffix != ".tflite":
+        raise EdgesignError(f"output must end in .tflite: {out}")
+    settings = HandSettings(**cfg["hand"])
+    classes = list(cfg["classes"])
+    model = load_keras_model(run / "model.keras")
+    calib = _calibration(cfg, settings, max(calib_size, 1)) if target.activations == "int8" else None
+    _log(f"converting the landmark classifier to {target.name}")
+    content = _tflite(model, target, calib)
+    meta = {"labels": classes, "target": target.name, "model": cfg["train"]["model"], "kind": cfg["kind"],
+            "hand_stage": hand_stage_metadata(settings), "created": _dt.date.today().isoformat(),
+            "edgesign": __version__, "trained_on": cfg["train"]["data"]}
+    report: dict[str, Any] = {"source": str(run), "target": target.name, "max_drop": max_drop,
+                              "min_accuracy": min_accuracy, "sizes": {"bytes": len(content), "gzip_bytes": gzip_size(content)}}
+    if eval_data:
+        held = extract_folder(eval_data, settings)
+        y = relabel(held, classes)
+        f = pipeline_probabilities(model, held, classes)
+        q = pipeline_probabilities(None, held, classes, predict=_tflite_predict(content))
+        c = compare(y, f, q, classes)
+        _log(format_comparison(c, "float (Keras)", target.name))
+        passed = passes(c, max_drop, min_accuracy)
+        meta["certificate"] = {
+            "data": held.source, "data_digest": _digest(held.files), "n": c["n"], "pipeline": True,
+            "hands_found": round(float(held.found.mean()), 6),
+            "float_accuracy": round(c["float_accuracy"], 6), "quantized_accuracy": round(c["quantized_accuracy"], 6),
+            "drop_points": c["drop_points"], "top1_agreement": round(c["top1_agreement"], 6),
+            "max_drop": max_drop, "min_accuracy": min_accuracy, "passed": bool(passed),
+            "calibration": ", ".join(cfg["train"]["data"])}
+        report["evaluation"] = {"data": held.source, **c}
+        if not passed:
+            enforce(c, max_drop, f"{target.name} pipeline not written", min_accuracy)
+    final = write_metadata(content, meta)
+    atomic.write_bytes(out, final)
+    report.update(output=str(out), seconds=round(time.perf_counter() - t0, 1))
+    atomic.write_json(out.with_suffix(".report.json"), report)
+    _log(f"wrote {out} ({len(final) / 1e3:.1f} kB) and {out.with_suffix('.report.json')}")
+    return report
+
+
+def _digest(files: list[str]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in files:
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()

@@ -1,0 +1,240 @@
+"""The hand stage: palm detector -> hand region -> 21 landmarks, on LiteRT with numpy and Pillow only.
+
+It follows MediaPipe's hand graphs (the reference for what each stage hands the next): the palm
+detector's best box becomes a rotated square region (wrist up, scaled 2.6x, shifted towards the
+fingers); the landmark model runs on that region, cropped and rotated upright; on a stream the
+next frame's region comes from this frame's landmarks and the detector runs only when the hand
+is lost. When the detector finds nothing (a hand filling the frame), the landmark model runs on
+the centre crop and is accepted at its own presence score.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PIL import Image
+
+from .handfiles import hand_model_path
+from .interpreter import load_backend, make_interpreter
+
+PALM_SIZE, LANDMARK_SIZE = 192, 224
+# Landmarks MediaPipe uses to place the next region: wrist, thumb CMC/MCP/IP, the MCP and PIP of each finger.
+ROI_LANDMARKS = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18]
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A rotated square in image pixels: centre, side, rotation (radians, wrist-to-fingers turned upright)."""
+
+    cx: float
+    cy: float
+    size: float
+    rotation: float = 0.0
+
+    def corners(self) -> np.ndarray:
+        h = self.size / 2
+        pts = np.array([[-h, -h], [h, -h], [h, h], [-h, h]], np.float32)
+        return pts @ self._rot().T + [self.cx, self.cy]
+
+    def _rot(self) -> np.ndarray:
+        c, s = math.cos(self.rotation), math.sin(self.rotation)
+        return np.array([[c, -s], [s, c]], np.float32)
+
+    def to_image(self, uv: np.ndarray) -> np.ndarray:
+        """Points in the region's unit square ([0,1]^2, upright) to image pixels."""
+        return (uv - 0.5) * self.size @ self._rot().T + [self.cx, self.cy]
+
+
+@dataclass
+class Hand:
+    landmarks: np.ndarray  # (21, 3): x, y in image pixels, z in the same scale (relative depth)
+    world: np.ndarray  # (21, 3): metres, origin near the hand's centre
+    presence: float
+    right: float  # MediaPipe's handedness score (probability of a right hand in a mirrored/selfie view)
+    roi: Roi
+    found_by: str  # "palm", "centre" or "track"
+
+    def box(self) -> tuple[float, float, float, float]:
+        x, y = self.landmarks[:, 0], self.landmarks[:, 1]
+        return float(x.min()), float(y.min()), float(x.max()), float(y.max())
+
+
+class _Tflite:
+    """A float32 model with one image input, its outputs in declaration order."""
+
+    def __init__(self, path, backend: str, threads: int | None) -> None:
+        self.interpreter = make_interpreter(path.read_bytes(), load_backend(backend), threads)
+        self._in = self.interpreter.get_input_details()[0]["index"]
+        self._outs = [d["index"] for d in self.interpreter.get_output_details()]
+
+    def __call__(self, tensor: np.ndarray) -> list[np.ndarray]:
+        self.interpreter.set_tensor(self._in, tensor)
+        self.interpreter.invoke()
+        return [self.interpreter.get_tensor(i)[0] for i in self._outs]
+
+
+def crop(image: Image.Image, roi: Roi, size: int) -> np.ndarray:
+    """The region as an upright ``size`` x ``size`` float32 [0, 1] tensor (1, size, size, 3)."""
+    c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+    k = roi.size / size
+    # output (u, v) -> input (x, y): centre + R @ ((u, v) - size/2) * k
+    a, b = c * k, -s * k
+    d, e = s * k, c * k
+    ox, oy = roi.cx - (a + b) * size / 2, roi.cy - (d + e) * size / 2
+    patch = image.transform((size, size), Image.AFFINE, (a, b, ox, d, e, oy), resample=Image.BILINEAR)
+    return (np.asarray(patch, np.float32) * np.float32(1 / 255))[None]
+
+
+def palm_anchors() -> np.ndarray:
+    """The detector's 2016 SSD anchor centres: stride 8 (24x24, 2 per cell), stride 16 (12x12, 6 per cell)."""
+    out = []
+    for cells, per in ((24, 2), (12, 6)):
+        ys, xs = np.mgrid[0:cells, 0:cells]
+        centres = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], -1).reshape(-1, 2)
+        out.append(np.repeat(centres, per, axis=0))
+    return np.concatenate(out).astype(np.float32)
+
+
+def letterbox(image: Image.Image, size: int) -> tuple[np.ndarray, float, float, float]:
+    """The image padded to a square and resized: (tensor, scale, pad_x, pad_y) to map boxes back."""
+    w, h = image.size
+    side = max(w, h)
+    pad_x, pad_y = (side - w) / 2, (side - h) / 2
+    square = Image.new("RGB", (side, side))
+    square.paste(image, (int(pad_x), int(pad_y)))
+    small = square.resize((size, size), Image.BILINEAR)
+    return (np.asarray(small, np.float32) * np.float32(1 / 255))[None], side / size, int(pad_x), int(pad_y)
+
+
+class PalmDetector:
+    """The best palm in an image as a hand region (MediaPipe's palm_detection + rect transformation)."""
+
+    def __init__(self, variant: str = "lite", folder=None, backend: str = "auto", threads: int | None = None,
+                 min_score: float = 0.5) -> None:
+        self.model = _Tflite(hand_model_path(f"palm_detection_{variant}.tflite", folder), backend, threads)
+        self.anchors = palm_anchors()
+        self.min_score = min_score
+
+    def run(self, image: Image.Image) -> Roi | None:
+        tensor, scale, pad_x, pad_y = letterbox(image, PALM_SIZE)
+        boxes, logits = self.model(tensor)
+        best = int(np.argmax(logits[:, 0]))
+        score = 1 / (1 + math.exp(-float(np.clip(logits[best, 0], -100, 100))))
+        if score < self.min_score:
+            return None
+        raw = boxes[best]
+        anchor = self.anchors[best]
+        to_px = PALM_SIZE * scale
+
+        def point(i: int) -> tuple[float, float]:
+            return ((raw[i] / PALM_SIZE + anchor[0]) * to_px - pad_x, (raw[i + 1] / PALM_SIZE + anchor[1]) * to_px - pad_y)
+
+        cx, cy = point(0)
+        w, h = raw[2] / PALM_SIZE * to_px, raw[3] / PALM_SIZE * to_px
+        (x0, y0), (x2, y2) = point(4), point(8)  # keypoint 0: wrist, keypoint 2: middle finger MCP
+        rotation = _upright(x0, y0, x2, y2)
+        return _transform(Roi(cx, cy, max(w, h), rotation), scale=2.6, shift_y=-0.5)
+
+
+def _upright(x0: float, y0: float, x1: float, y1: float) -> float:
+    """The rotation that turns the wrist -> finger direction to point up (MediaPipe's target angle 90°)."""
+    angle = math.pi / 2 - math.atan2(-(y1 - y0), x1 - x0)
+    return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
+
+
+def _transform(roi: Roi, scale: float, shift_y: float) -> Roi:
+    """Shift along the hand's own axis, then scale the square (MediaPipe's RectTransformationCalculator)."""
+    dx = -roi.size * shift_y * math.sin(roi.rotation)
+    dy = roi.size * shift_y * math.cos(roi.rotation)
+    return Roi(roi.cx + dx, roi.cy + dy, roi.size * scale, roi.rotation)
+
+
+def roi_from_landmarks(points: np.ndarray) -> Roi:
+    """The next frame's region from this frame's landmarks (MediaPipe's hand_landmark_landmarks_to_roi)."""
+    x0, y0 = points[0, :2]
+    mid = (points[5, :2] + points[13, :2]) / 2
+    mid = (mid + points[9, :2]) / 2
+    rotation = _upright(x0, y0, mid[0], mid[1])
+    sub = points[ROI_LANDMARKS, :2]
+    centre = (sub.max(0) + sub.min(0)) / 2
+    c, s = math.cos(-rotation), math.sin(-rotation)
+    local = (sub - centre) @ np.array([[c, -s], [s, c]], np.float32).T
+    lo, hi = local.min(0), local.max(0)
+    mid_local = (lo + hi) / 2
+    c2, s2 = math.cos(rotation), math.sin(rotation)
+    cx = centre[0] + mid_local[0] * c2 - mid_local[1] * s2
+    cy = centre[1] + mid_local[0] * s2 + mid_local[1] * c2
+    size = float(max(hi - lo))
+    return _transform(Roi(float(cx), float(cy), size, rotation), scale=2.0, shift_y=-0.1)
+
+
+class LandmarkModel:
+    """21 hand landmarks in a region, with presence and handedness (MediaPipe's hand_landmark)."""
+
+    def __init__(self, variant: str = "lite", folder=None, backend: str = "auto", threads: int | None = None) -> None:
+        self.model = _Tflite(hand_model_path(f"hand_landmark_{variant}.tflite", folder), backend, threads)
+
+    def run(self, image: Image.Image, roi: Roi, found_by: str) -> Hand:
+        coords, presence, handedness, world = self.model(crop(image, roi, LANDMARK_SIZE))
+        local = coords.reshape(21, 3) / LANDMARK_SIZE
+        points = np.empty((21, 3), np.float32)
+        points[:, :2] = roi.to_image(local[:, :2])
+        points[:, 2] = local[:, 2] * roi.size
+        return Hand(points, world.reshape(21, 3).astype(np.float32), float(presence[0]), float(handedness[0]),
+                    roi, found_by)
+
+
+@dataclass(frozen=True)
+class HandSettings:
+    """What a classifier's metadata says about the hand stage it needs."""
+
+    palm: str = "lite"
+    landmarks: str = "lite"
+    min_palm_score: float = 0.5
+    min_presence: float = 0.5
+
+    def files(self) -> list[str]:
+        return [f"palm_detection_{self.palm}.tflite", f"hand_landmark_{self.landmarks}.tflite"]
+
+
+class HandStage:
+    """Find one hand in a still image, or follow it through a stream (``track``)."""
+
+    def __init__(self, settings: HandSettings = HandSettings(), folder=None, backend: str = "auto",
+                 threads: int | None = None) -> None:
+        self.settings = settings
+        self.palm = PalmDetector(settings.palm, folder, backend, threads, settings.min_palm_score)
+        self.landmarks = LandmarkModel(settings.landmarks, folder, backend, threads)
+
+    def detect(self, image: Image.Image) -> Hand | None:
+        """Palm detector, then landmarks; the centre crop when the detector finds nothing."""
+        roi = self.palm.run(image)
+        if roi is not None:
+            hand = self.landmarks.run(image, roi, "palm")
+            if hand.presence >= self.settings.min_presence:
+                return hand
+        w, h = image.size
+        hand = self.landmarks.run(image, Roi(w / 2, h / 2, float(min(w, h))), "centre")
+        return hand if hand.presence >= self.settings.min_presence else None
+
+    def track(self, image: Image.Image, previous: Hand | None) -> Hand | None:
+        """The hand in the region the previous frame's landmarks give; ``detect`` when it was lost."""
+        if previous is not None:
+            hand = self.landmarks.run(image, roi_from_landmarks(previous.landmarks), "track")
+            if hand.presence >= self.settings.min_presence:
+                return hand
+        return self.detect(image)
+
+
+def as_rgb(image: Image.Image | np.ndarray) -> Image.Image:
+    if isinstance(image, np.ndarray):
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[:, :, 0]
+        image = Image.fromarray(image[..., :3] if image.ndim == 3 else image)
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def mirrored(hand: Hand) -> Hand:
+    return replace(hand, world=hand.world * np.array([-1, 1, 1], np.float32))

@@ -1,0 +1,153 @@
+"""A certified two-stage model: the hand stage, then a classifier on the hand's landmarks.
+
+The classifier's ``.tflite`` metadata names the hand stage it needs (model files and their sha256,
+thresholds, the feature version, the no-hand rule), so one file is the whole pipeline: ``predict``,
+``evaluate``, ``benchmark``, ``check`` and the firmware suite run it with no extra flags.
+
+The rule for no hand: when the hand stage finds none, the answer is ``Nothing`` with probability 1.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import preprocess as pp
+from .errors import EdgesignError
+from .handfeatures import FEATURE_VERSION, N_FEATURES, hand_features
+from .handfiles import FILES
+from .hands import Hand, HandSettings, HandStage, as_rgb
+from .interpreter import load_backend, make_interpreter
+
+NO_HAND_LABEL = "Nothing"
+
+
+def class_index(classes: list[str], name: str) -> int:
+    """Index of ``name`` in ``classes``, case-insensitively (``del`` is ``Del``)."""
+    lowered = [c.lower() for c in classes]
+    if name.lower() not in lowered:
+        raise EdgesignError(f"class {name!r} is not one of the model's ({', '.join(classes)})")
+    return lowered.index(name.lower())
+
+
+def hand_stage_metadata(settings: HandSettings) -> dict[str, Any]:
+    """What the classifier's metadata records about the hand stage it was trained and certified with."""
+    from .handfiles import provenance
+
+    return {"settings": asdict(settings), "files": {f: FILES[f][1] for f in settings.files()},
+            "features": FEATURE_VERSION, "no_hand": NO_HAND_LABEL, "handedness": "left hands are mirrored",
+            "source": provenance()}
+
+
+@dataclass
+class Prepared:
+    """What the hand stage hands the classifier for one image or frame."""
+
+    hand: Hand | None
+    features: np.ndarray | None
+    seconds: float
+
+
+class HandPipeline:
+    """Hand stage + landmark classifier, with the surface of :class:`edgesign.runtime.EdgeModel`."""
+
+    edgetpu = False
+
+    def __init__(self, path: Path, content: bytes, metadata: dict[str, Any], *, backend: str = "auto",
+                 threads: int | None = None, hand_models: str | os.PathLike | None = None) -> None:
+        self.path, self.size_bytes, self.metadata = path, len(content), metadata
+        stage = metadata["hand_stage"]
+        if stage.get("features") != FEATURE_VERSION:
+            raise EdgesignError(f"{path}: features {stage.get('features')!r} are not supported by this edgesign "
+                                f"({FEATURE_VERSION})")
+        for name, digest in stage["files"].items():
+            if FILES.get(name, ("", ""))[1] != digest:
+                raise EdgesignError(f"{path} needs hand model {name} with sha256 {digest[:12]}..., which this "
+                                    "edgesign does not know")
+        self.settings = HandSettings(**stage["settings"])
+        self.stage = HandStage(self.settings, hand_models, backend, threads)
+        self.backend = load_backend(backend)
+        self.interpreter = make_interpreter(content, self.backend, threads)
+        self._in = self.interpreter.get_input_details()[0]
+        self._out = self.interpreter.get_output_details()[0]
+        if [int(v) for v in self._in["shape"]] != [1, N_FEATURES]:
+            raise EdgesignError(f"{path}: expected a [1, {N_FEATURES}] landmark-feature input")
+        self.labels: list[str] = list(metadata["labels"])
+        self.no_hand = class_index(self.labels, stage.get("no_hand", NO_HAND_LABEL))
+        self.first_inference_seconds: float | None = None
+        self._previous: Hand | None = None
+        self.last: Prepared | None = None
+
+    @property
+    def certificate(self) -> dict[str, Any] | None:
+        return self.metadata.get("certificate")
+
+    # --- the two halves (the hand stage may run on a worker thread, the classifier on the caller's) ---
+
+    def prepare(self, image, track: bool = False) -> Prepared:
+        t0 = time.perf_counter()
+        rgb = as_rgb(image)
+        hand = self.stage.track(rgb, self._previous) if track else self.stage.detect(rgb)
+        self._previous = hand if track else None
+        feats = hand_features(hand.world, hand.landmarks[:, :2], hand.right) if hand is not None else None
+        return Prepared(hand, feats, time.perf_counter() - t0)
+
+    def frame_input(self, frame: np.ndarray) -> Prepared:
+        """A stream frame: the hand is tracked from the previous frame."""
+        return self.prepare(frame, track=True)
+
+    def file_input(self, path: str | os.PathLike) -> Prepared:
+        return self.prepare(pp.open_image(path))
+
+    def classify_input(self, prepared: Prepared) -> np.ndarray:
+        self.last = prepared
+        if prepared.features is None:
+            probs = np.zeros(len(self.labels), np.float32)
+            probs[self.no_hand] = 1.0
+            return probs
+        return self.classify_features(prepared.features)
+
+    def classify_features(self, features: np.ndarray) -> np.ndarray:
+        x = features[None].astype(np.float32)
+        scale, zero = self._in["quantization"]
+        if self._in["dtype"] != np.float32:
+            x = pp.quantize(x, scale, zero, self._in["dtype"])
+        self.interpreter.set_tensor(self._in["index"], x)
+        t0 = time.perf_counter()
+        self.interpreter.invoke()
+        if self.first_inference_seconds is None:
+            self.first_inference_seconds = time.perf_counter() - t0
+        raw = self.interpreter.get_tensor(self._out["index"])
+        scale, zero = self._out["quantization"]
+        return (pp.dequantize(raw, scale, zero) if raw.dtype != np.float32 else raw)[0]
+
+    # --- single calls -----------------------------------------------------------------------------
+
+    def classify_file(self, path: str | os.PathLike) -> np.ndarray:
+        return self.classify_input(self.file_input(path))
+
+    def classify_frame(self, frame: np.ndarray) -> np.ndarray:
+        return self.classify_input(self.prepare(frame))
+
+    def top(self, probs: np.ndarray, k: int = 3):
+        from .runtime import Prediction
+
+        return [Prediction(self.label(i), i, p) for i, p in pp.top_k(probs, k)]
+
+    def label(self, index: int) -> str:
+        return self.labels[index] if 0 <= index < len(self.labels) else str(index)
+
+    def probabilities_files(self, files: list[str], progress: str | None = None) -> np.ndarray:
+        from .progress import Progress
+
+        out = np.zeros((len(files), len(self.labels)), np.float32)
+        with Progress(progress or "", len(files), enabled=bool(progress) and None) as bar:
+            for i, f in enumerate(files):
+                out[i] = self.classify_file(f)
+                bar.update()
+        return out

@@ -1,0 +1,95 @@
+"""Hand landmarks over a whole image-folder dataset, extracted once (two processes, progress) and cached.
+
+The cache key covers the folder's files (names, sizes, times) and the hand stage's settings, so a
+changed dataset or a different detector never reuses stale landmarks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from edgesign import atomic
+from edgesign.data import list_image_folder
+from edgesign.handfeatures import hand_features
+from edgesign.handfiles import cache_folder
+from edgesign.hands import HandSettings, HandStage, as_rgb
+from edgesign.preprocess import open_image
+from edgesign.progress import Progress
+
+
+@dataclass
+class HandSet:
+    """Per image of a dataset: its label and, when a hand was found, the landmarks."""
+
+    source: str
+    files: list[str]
+    labels: np.ndarray
+    class_names: list[str]
+    found: np.ndarray  # bool
+    world: np.ndarray  # (N, 21, 3)
+    image: np.ndarray  # (N, 21, 3)
+    right: np.ndarray  # (N,)
+
+    def features(self, indices: np.ndarray | None = None) -> np.ndarray:
+        idx = np.flatnonzero(self.found) if indices is None else indices
+        return np.stack([hand_features(self.world[i], self.image[i, :, :2], self.right[i]) for i in idx])
+
+
+def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings) -> str:
+    h = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode())
+    for f, label in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(root)}|{label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:24]
+
+
+_STAGE: HandStage | None = None
+
+
+def _init(settings: HandSettings, folder: str | None) -> None:
+    global _STAGE
+    _STAGE = HandStage(settings, folder, threads=1)
+
+
+def _extract_one(path: str) -> tuple[bool, np.ndarray, np.ndarray, float]:
+    hand = _STAGE.detect(as_rgb(open_image(path)))
+    if hand is None:
+        return False, np.zeros((21, 3), np.float32), np.zeros((21, 3), np.float32), 0.0
+    return True, hand.world, hand.landmarks, hand.right
+
+
+def extract_folder(root: str | os.PathLike, settings: HandSettings = HandSettings(), folder: str | None = None,
+                   workers: int = 2) -> HandSet:
+    """Landmarks of every image under ``root`` (class folders), from the cache when it is current."""
+    root = Path(root)
+    class_names, files = list_image_folder(root)
+    cache = cache_folder().parent / "landmarks" / f"{_key(root, files, settings)}.npz"
+    labels = np.array([label for _, label in files], np.int64)
+    names = [str(f) for f, _ in files]
+    if cache.is_file():
+        z = np.load(cache)
+        return HandSet(str(root), names, labels, class_names, z["found"], z["world"], z["image"], z["right"])
+    # A worker per core, each with its own one-thread interpreters: the landmark models do not scale past that.
+    hand_stage_folder = folder or os.environ.get("EDGESIGN_HAND_MODELS")
+    _init(settings, hand_stage_folder)  # fetches and verifies the files once, in this process
+    with Progress(f"hand landmarks {root}", len(names)) as bar, \
+            get_context("spawn").Pool(workers, _init, (settings, hand_stage_folder)) as pool:
+        results = []
+        for r in pool.imap(_extract_one, names, chunksize=16):
+            results.append(r)
+            bar.update()
+    found = np.array([r[0] for r in results])
+    world = np.stack([r[1] for r in results]).astype(np.float32)
+    image = np.stack([r[2] for r in results]).astype(np.float32)
+    right = np.array([r[3] for r in results], np.float32)
+    with atomic.atomic_path(cache) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, found=found, world=world, image=image, right=right)
+    return HandSet(str(root), names, labels, class_names, found, world, image, right)

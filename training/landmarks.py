@@ -1,0 +1,227 @@
+"""The landmark classifier: an MLP on hand-landmark features, trained on one or more signers.
+
+The run folder looks like an image model's (``model.keras``, ``labels.txt``, ``config.json`` with
+``"kind": "hand-landmarks"``, ``history.csv``, ``learning_curves.png``, ``summary.json``), plus
+the accuracy of the whole pipeline (hand stage + classifier, no hand -> ``Nothing``) on every
+held-out set, reported per set: each set is one signer.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesign import atomic
+from edgesign.errors import EdgesignError
+from edgesign.evaluate import compute_metrics, write_metrics_files
+from edgesign.handfeatures import FEATURE_VERSION, N_FEATURES, hand_features
+from edgesign.hands import HandSettings
+from edgesign.pipeline import NO_HAND_LABEL, class_index
+
+from .handdata import HandSet, extract_folder
+from .plots import plot_learning_curves
+
+KIND = "hand-landmarks"
+
+
+@dataclass
+class LandmarkConfig:
+    data: list[str]
+    out: str
+    test_data: list[str] = field(default_factory=list)
+    model: str = "landmark-mlp"
+    epochs: int = 60
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    hidden: tuple[int, ...] = (256, 128)
+    dropout: float = 0.3
+    label_smoothing: float = 0.1
+    val_fraction: float = 0.15  # the last photos of each class of each signer (shooting order)
+    augment_copies: int = 4
+    seed: int = 0
+    hand: dict[str, Any] = field(default_factory=lambda: asdict(HandSettings()))
+
+
+def union_classes(sets: list[HandSet]) -> list[str]:
+    """Class names across datasets, matched case-insensitively, sorted; ``Nothing`` always included."""
+    names: dict[str, str] = {}
+    for s in sets:
+        for n in s.class_names:
+            names.setdefault(n.lower(), n)
+    names.setdefault(NO_HAND_LABEL.lower(), NO_HAND_LABEL)
+    return sorted(names.values())
+
+
+def relabel(s: HandSet, classes: list[str]) -> np.ndarray:
+    """The set's labels as indices into ``classes``."""
+    mapping = np.array([class_index(classes, n) for n in s.class_names])
+    return mapping[s.labels]
+
+
+def block_split(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) indices: the last ``fraction`` of each class in file order goes to validation."""
+    train, val = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        n_val = int(round(len(idx) * fraction))
+        train.append(idx[: len(idx) - n_val])
+        val.append(idx[len(idx) - n_val:])
+    return np.concatenate(train), np.concatenate(val)
+
+
+def _rotation(rng: np.random.Generator, degrees: float) -> np.ndarray:
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    a = np.deg2rad(rng.normal(0, degrees))
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k
+
+
+def augment_hand(world: np.ndarray, image_xy: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Another hand: bones 10 % longer or shorter, turned a little in 3-D, landmark noise of a few mm."""
+    from edgesign.handfeatures import FINGERS
+
+    new = world.copy()
+    for chain in FINGERS:
+        for parent, child in zip(chain[:-1], chain[1:]):
+            new[child] = new[parent] + (world[child] - world[parent]) * rng.uniform(0.9, 1.1)
+    new = new @ _rotation(rng, 10.0).T.astype(np.float32) + rng.normal(0, 0.002, new.shape).astype(np.float32)
+    a = np.deg2rad(rng.normal(0, 8.0))
+    rot2 = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float32)
+    return new, (image_xy - image_xy[0]) @ rot2.T + image_xy[0]
+
+
+def features_and_labels(s: HandSet, idx: np.ndarray, labels: np.ndarray, copies: int = 0,
+                        rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Features of the images in ``idx`` that have a hand, plus ``copies`` augmented versions of each."""
+    idx = idx[s.found[idx]]
+    x, y = [s.features(idx)], [labels[idx]]
+    for _ in range(copies):
+        rows = []
+        for i in idx:
+            w, im = augment_hand(s.world[i], s.image[i, :, :2], rng)
+            rows.append(hand_features(w, im, s.right[i]))
+        x.append(np.stack(rows))
+        y.append(labels[idx])
+    return np.concatenate(x), np.concatenate(y)
+
+
+def build_mlp(mean: np.ndarray, var: np.ndarray, n_classes: int, hidden: tuple[int, ...], dropout: float):
+    from .tf_env import keras
+
+    inputs = keras.Input((N_FEATURES,), name="hand_features")
+    x = keras.layers.Normalization(mean=mean, variance=var, name="standardize")(inputs)
+    for i, width in enumerate(hidden):
+        x = keras.layers.Dense(width, activation="relu", name=f"dense{i}")(x)
+        x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Softmax()(keras.layers.Dense(n_classes, name="logits")(x))
+    return keras.Model(inputs, outputs, name="landmark_mlp")
+
+
+def pipeline_probabilities(model, s: HandSet, classes: list[str], predict=None) -> np.ndarray:
+    """Probabilities of the whole pipeline on every image of ``s``: the classifier, or Nothing without a hand."""
+    probs = np.zeros((len(s.files), len(classes)), np.float32)
+    probs[:, class_index(classes, NO_HAND_LABEL)] = 1.0
+    found = np.flatnonzero(s.found)
+    if len(found):
+        x = s.features(found)
+        probs[found] = predict(x) if predict is not None else model.predict(x, batch_size=1024, verbose=0)
+    return probs
+
+
+def train_landmarks(cfg: LandmarkConfig) -> dict[str, Any]:
+    """Train, keep the best epoch by validation accuracy, write the run folder; returns the summary."""
+    from .tf_env import keras, tf
+
+    out = Path(cfg.out)
+    if out.exists() and any(out.iterdir()):
+        raise EdgesignError(f"run folder {out} is not empty")
+    t0 = time.perf_counter()
+    settings = HandSettings(**cfg.hand)
+    sets = [extract_folder(d, settings) for d in cfg.data]
+    held = [extract_folder(d, settings) for d in cfg.test_data]
+    classes = union_classes(sets)
+    rng = np.random.default_rng(cfg.seed)
+    parts = {"train": ([], []), "val": ([], [])}
+    for s in sets:
+        labels = relabel(s, classes)
+        tr, va = block_split(labels, cfg.val_fraction)
+        for name, idx, copies in (("train", tr, cfg.augment_copies), ("val", va, 0)):
+            x, y = features_and_labels(s, idx, labels, copies, rng)
+            parts[name][0].append(x)
+            parts[name][1].append(y)
+    x_tr, y_tr = np.concatenate(parts["train"][0]), np.concatenate(parts["train"][1])
+    x_va, y_va = np.concatenate(parts["val"][0]), np.concatenate(parts["val"][1])
+    tf.keras.utils.set_random_seed(cfg.seed)
+    model = build_mlp(x_tr.mean(0), x_tr.var(0) + 1e-6, len(classes), cfg.hidden, cfg.dropout)
+    steps = cfg.epochs * int(np.ceil(len(x_tr) / cfg.batch_size))
+    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)),
+                  keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing), metrics=["accuracy"])
+    eye = np.eye(len(classes), dtype=np.float32)
+    best = _BestWeights()
+    hist = model.fit(x_tr, eye[y_tr], batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=2,
+                     validation_data=(x_va, eye[y_va]), callbacks=[best], shuffle=True)
+    model.set_weights(best.weights)
+    return _write_run(out, cfg, model, classes, hist.history, best, sets, held, len(x_tr), time.perf_counter() - t0)
+
+
+class _BestWeights:
+    """Keep the weights of the epoch with the best validation accuracy (a Keras callback)."""
+
+    def __new__(cls):
+        from .tf_env import keras
+
+        class Callback(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.best, self.epoch, self.weights = -1.0, 0, None
+
+            def on_epoch_end(self, epoch, logs=None):
+                if logs["val_accuracy"] > self.best:
+                    self.best, self.epoch, self.weights = logs["val_accuracy"], epoch + 1, self.model.get_weights()
+
+        return Callback()
+
+
+def _write_run(out: Path, cfg: LandmarkConfig, model, classes: list[str], history: dict, best, sets: list[HandSet],
+               held: list[HandSet], n_train: int, seconds: float) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic.atomic_path(out / "model.keras") as tmp:
+        model.save(str(tmp.with_suffix(".keras")))
+        tmp.with_suffix(".keras").replace(tmp)
+    atomic.write_text(out / "labels.txt", "\n".join(classes) + "\n")
+    config = {"kind": KIND, "classes": classes, "features": FEATURE_VERSION, "hand": cfg.hand,
+              "no_hand_label": NO_HAND_LABEL, "train": {**asdict(cfg), "hidden": list(cfg.hidden)}}
+    atomic.write_json(out / "config.json", config)
+    keys = list(history)
+    with atomic.atomic_path(out / "history.csv") as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["epoch", *keys])
+        for i in range(len(history[keys[0]])):
+            w.writerow([i + 1, *(round(float(history[k][i]), 6) for k in keys)])
+    plot_learning_curves(history, out / "learning_curves.png", f"{cfg.model} on {', '.join(cfg.data)}")
+    summary = {"model": cfg.model, "best_val_accuracy": round(best.best, 6), "best_epoch": best.epoch,
+               "n_train_features": n_train, "seconds": round(seconds, 1),
+               "hands_found": {s.source: round(float(s.found.mean()), 4) for s in sets + held}, "held_out": {}}
+    for i, s in enumerate(held):
+        m = compute_metrics(relabel(s, classes), pipeline_probabilities(model, s, classes), classes, s.source)
+        write_metrics_files(m, out, prefix=f"heldout{i + 1}")
+        summary["held_out"][s.source] = {"accuracy": round(m.accuracy, 6), "n": m.n,
+                                         "per_class": {k: round(v, 4) for k, v in m.per_class.items()}}
+    atomic.write_json(out / "summary.json", summary)
+    return summary
+
+
+def load_config(run: Path) -> dict[str, Any] | None:
+    """The run's config when it is a landmark run, else None."""
+    path = Path(run) / "config.json"
+    if not path.is_file():
+        return None
+    cfg = json.loads(path.read_text())
+    return cfg if cfg.get("kind") == KIND else None
