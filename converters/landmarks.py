@@ -21,7 +21,7 @@ from edgesign.hands import HandSettings
 from edgesign.metadata import write_metadata
 from edgesign.pipeline import hand_stage_metadata
 from edgesign.training.handdata import extract_folder
-from edgesign.training.landmarks import pipeline_probabilities, relabel
+from edgesign.training.landmarks import known_subset, pipeline_probabilities, standardize
 from edgesign.training.tf_env import tf
 from edgesign.training.train import load_keras_model
 
@@ -36,7 +36,7 @@ def _log(msg: str) -> None:
 
 def _calibration(cfg: dict[str, Any], settings: HandSettings, n: int, seed: int = 0) -> np.ndarray:
     sets = [extract_folder(d, settings) for d in cfg["train"]["data"]]
-    x = np.concatenate([s.features() for s in sets])
+    x = standardize(np.concatenate([s.features() for s in sets]), cfg["feature_scaling"])
     return x[np.random.default_rng(seed).permutation(len(x))[:n]]
 
 
@@ -92,15 +92,15 @@ def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Pa
     _log(f"converting the landmark classifier to {target.name}")
     content = _tflite(model, target, calib)
     meta = {"labels": classes, "target": target.name, "model": cfg["train"]["model"], "kind": cfg["kind"],
-            "hand_stage": hand_stage_metadata(settings), "created": _dt.date.today().isoformat(),
+            "hand_stage": hand_stage_metadata(settings), "feature_scaling": cfg["feature_scaling"], "created": _dt.date.today().isoformat(),
             "edgesign": __version__, "trained_on": cfg["train"]["data"]}
     report: dict[str, Any] = {"source": str(run), "target": target.name, "max_drop": max_drop,
                               "min_accuracy": min_accuracy, "sizes": {"bytes": len(content), "gzip_bytes": gzip_size(content)}}
     if eval_data:
-        held = extract_folder(eval_data, settings)
-        y = relabel(held, classes)
-        f = pipeline_probabilities(model, held, classes)
-        q = pipeline_probabilities(None, held, classes, predict=_tflite_predict(content))
+        held, y = known_subset(extract_folder(eval_data, settings), classes)
+        scaling = cfg["feature_scaling"]
+        f = pipeline_probabilities(model, held, classes, scaling)
+        q = pipeline_probabilities(None, held, classes, scaling, predict=_tflite_predict(content))
         c = compare(y, f, q, classes)
         _log(format_comparison(c, "float (Keras)", target.name))
         passed = passes(c, max_drop, min_accuracy)

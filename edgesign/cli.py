@@ -137,6 +137,10 @@ def predict(
     backend: str = typer.Option("auto", "--backend", help="auto, ai-edge-litert, tflite-runtime, tensorflow."),
     threads: Optional[int] = typer.Option(None, "--threads"),
     device: str = typer.Option("auto", "--device", help="cpu, edgetpu, or auto (edgetpu for *_edgetpu.tflite)."),
+    save: Optional[str] = typer.Option(None, "--save", help="Write each image/frame with the hand, its landmarks "
+                                       "and the label drawn into this folder."),
+    hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models "
+                                              "(offline devices; default: $EDGESIGN_HAND_MODELS or the user cache)."),
 ) -> None:
     """Classify images, videos or a camera with a .tflite model (the shipped model by default)."""
     from .predict import run_predict
@@ -145,7 +149,8 @@ def predict(
     if not sources and not camera:
         raise EdgesignError("nothing to predict: give image/video paths or --camera")
     run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, as_json=as_json, smooth=smooth,
-                spell=spell, stable=stable, max_frames=max_frames, backend=backend, threads=threads, device=device)
+                spell=spell, stable=stable, max_frames=max_frames, backend=backend, threads=threads, device=device,
+                save=save, hand_models=hand_models)
 
 
 @app.command()
@@ -278,6 +283,16 @@ def convert(
     tgt = resolve_target(target, int8=int8, prune=prune, qat=qat, edgetpu=edgetpu)
     if target and edgetpu and not tgt.edgetpu:
         raise EdgesignError("--edgetpu needs a full-int8 model: use --int8 (not --target " + target + ")")
+    from edgesign.training.landmarks import load_config
+
+    landmark_cfg = load_config(Path(source)) if Path(source).is_dir() else None
+    if landmark_cfg is not None:
+        from edgesign.converters.landmarks import convert_landmark_run
+
+        report = convert_landmark_run(Path(source), landmark_cfg, tgt, Path(out) if out else None, eval_data,
+                                      calib_size, budget, floor)
+        typer.echo(f"wrote {report['output']}")
+        return
     if edgetpu:
         io = "uint8" if io == "int8" else io
     report = convert_model(source, ConvertOptions(

@@ -78,6 +78,9 @@ class HandPipeline:
         if [int(v) for v in self._in["shape"]] != [1, N_FEATURES]:
             raise EdgesignError(f"{path}: expected a [1, {N_FEATURES}] landmark-feature input")
         self.labels: list[str] = list(metadata["labels"])
+        scaling = metadata["feature_scaling"]
+        self._mean = np.asarray(scaling["mean"], np.float32)
+        self._std = np.asarray(scaling["std"], np.float32)
         self.no_hand = class_index(self.labels, stage.get("no_hand", NO_HAND_LABEL))
         self.first_inference_seconds: float | None = None
         self._previous: Hand | None = None
@@ -113,7 +116,7 @@ class HandPipeline:
         return self.classify_features(prepared.features)
 
     def classify_features(self, features: np.ndarray) -> np.ndarray:
-        x = features[None].astype(np.float32)
+        x = ((features - self._mean) / self._std)[None].astype(np.float32)
         scale, zero = self._in["quantization"]
         if self._in["dtype"] != np.float32:
             x = pp.quantize(x, scale, zero, self._in["dtype"])

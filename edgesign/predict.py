@@ -13,13 +13,14 @@ import numpy as np
 
 from .errors import EdgesignError
 from .prefetch import prefetch
-from .runtime import EdgeModel
+from .runtime import EdgeModel, open_model
 from .sources import Frame, camera_frames, iter_frames
 from .stream import Smoother, Speller
 
 
 def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3, smooth: int = 5,
-                       spell: Speller | None = None, max_frames: int | None = None) -> Iterator[dict]:
+                       spell: Speller | None = None, max_frames: int | None = None, threshold: float = 0.0,
+                       save: str | None = None) -> Iterator[dict]:
     """One result dict per image or frame. Stream frames are smoothed (per source) and fed to ``spell``.
 
     The next frame is decoded, resized and quantized on a worker thread while the interpreter runs
@@ -36,8 +37,15 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
                     smoother, current, t_start, count = Smoother(smooth), source, time.perf_counter(), 0
                 probs = smoother(probs)
                 count += 1
-            result = {"source": frame.source,
-                      "top": [{"label": p.label, "probability": round(p.probability, 4)} for p in model.top(probs, k)]}
+            tops = [{"label": p.label, "probability": round(p.probability, 4)} for p in model.top(probs, k)]
+            # the threshold is applied here only, and never hides the top class
+            result = {"source": frame.source, "top": [t for t in tops if t["probability"] >= threshold] or tops[:1]}
+            last = getattr(model, "last", None)
+            if last is not None:
+                result["hand"] = None if last.hand is None else {"found_by": last.hand.found_by,
+                                                                 "box": [round(v, 1) for v in last.hand.box()]}
+            if save:
+                result["saved"] = str(_save(save, frame, result, last))
             if frame.stream:
                 result["frame"] = frame.index
                 result["fps"] = round(count / max(time.perf_counter() - t_start, 1e-9), 1)
@@ -57,9 +65,18 @@ def frame_input(model: EdgeModel, frame: Frame) -> np.ndarray:
     return model.frame_input(frame.image) if frame.image is not None else model.file_input(frame.path)
 
 
-def _format(result: dict, threshold: float) -> str:
-    tops = [t for t in result["top"] if t["probability"] >= threshold] or result["top"][:1]
-    line = f"{result['source']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in tops)
+def _save(folder: str, frame: Frame, result: dict, prepared) -> object:
+    from .draw import save_result
+    from .preprocess import open_image
+
+    image = frame.image if frame.image is not None else open_image(frame.path)
+    best = result["top"][0]
+    return save_result(folder, frame.source, image, best["label"], best["probability"],
+                       prepared.hand if prepared is not None else None)
+
+
+def _format(result: dict) -> str:
+    line = f"{result['source']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in result["top"])
     if "fps" in result:
         line += f"  ({result['fps']:.1f} fps)"
     if "text" in result:
@@ -70,15 +87,14 @@ def _format(result: dict, threshold: float) -> str:
 def run_predict(model_path: str | None, sources: list[str], *, camera: str | None = None, k: int = 3,
                 threshold: float = 0.0, as_json: bool = False, smooth: int = 5, spell: bool = False,
                 stable: int = 8, max_frames: int | None = None, backend: str = "auto", threads: int | None = None,
-                device: str = "auto") -> None:
-    model = EdgeModel(model_path, backend=backend, threads=threads, device=device)
+                device: str = "auto", save: str | None = None, hand_models: str | None = None) -> None:
+    model = open_model(model_path, backend=backend, threads=threads, device=device, hand_models=hand_models)
     speller = Speller(stable=stable) if spell else None
     frames = camera_frames(camera) if camera else iter_frames(sources)
     printed = 0
-    for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller, max_frames=max_frames):
-        if threshold:
-            result["top"] = [t for t in result["top"] if t["probability"] >= threshold]
-        print(json.dumps(result) if as_json else _format(result, threshold), flush=True)
+    for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller, max_frames=max_frames,
+                                     threshold=threshold, save=save):
+        print(json.dumps(result) if as_json else _format(result), flush=True)
         printed += 1
         if printed == 1 and model.edgetpu and model.first_inference_seconds is not None:
             print(f"first inference on the Edge TPU {1e3 * model.first_inference_seconds:.1f} ms "

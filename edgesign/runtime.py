@@ -25,9 +25,40 @@ DEFAULT_MODEL_NAME = "asl29.tflite"
 
 def default_model_path() -> Path:
     """The certified model shipped with edgesign (``models/asl29.tflite``)."""
+    return shipped_models_folder() / DEFAULT_MODEL_NAME
+
+
+def shipped_models_folder() -> Path:
     from edgesign import models
 
-    return Path(models.__file__).parent / DEFAULT_MODEL_NAME
+    return Path(models.__file__).parent
+
+
+def resolve_model_path(path: str | os.PathLike | None) -> Path:
+    """``path``, the shipped default when None, or a shipped model named by its bare file name."""
+    if path is None:
+        return default_model_path()
+    p = Path(path)
+    if not p.exists() and p.name == str(path) and (shipped_models_folder() / p.name).is_file():
+        return shipped_models_folder() / p.name
+    return p
+
+
+def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", threads: int | None = None,
+               device: str = "auto", warn: bool = True, hand_models: str | os.PathLike | None = None):
+    """An :class:`EdgeModel`, or a :class:`edgesign.pipeline.HandPipeline` when the model's metadata
+    names a hand stage: the one door through which every runtime command opens a model."""
+    p = resolve_model_path(path)
+    if p.is_file():
+        content = p.read_bytes()
+        meta = read_metadata(content) if is_tflite(content) else None
+        if meta and "hand_stage" in meta:
+            if device == "edgetpu":
+                raise EdgesignError(f"{p.name} is a hand pipeline: its hand models run on the CPU, not the Edge TPU")
+            from .pipeline import HandPipeline
+
+            return HandPipeline(p, content, meta, backend=backend, threads=threads, hand_models=hand_models)
+    return EdgeModel(p, backend=backend, threads=threads, device=device, warn=warn)
 
 
 @dataclass
@@ -42,7 +73,7 @@ class EdgeModel:
 
     def __init__(self, path: str | os.PathLike | None = None, *, backend: str = "auto",
                  threads: int | None = None, device: str = "auto", warn: bool = True) -> None:
-        self.path = Path(path) if path else default_model_path()
+        self.path = resolve_model_path(path)
         t0 = time.perf_counter()
         if not self.path.is_file():
             raise EdgesignError(f"model not found: {self.path}")

@@ -59,9 +59,19 @@ def union_classes(sets: list[HandSet]) -> list[str]:
 
 
 def relabel(s: HandSet, classes: list[str]) -> np.ndarray:
-    """The set's labels as indices into ``classes``."""
-    mapping = np.array([class_index(classes, n) for n in s.class_names])
+    """The set's labels as indices into ``classes``; -1 for a class the model does not have."""
+    lowered = [c.lower() for c in classes]
+    mapping = np.array([lowered.index(n.lower()) if n.lower() in lowered else -1 for n in s.class_names])
     return mapping[s.labels]
+
+
+def known_subset(s: HandSet, classes: list[str]) -> tuple[HandSet, np.ndarray]:
+    """The images of ``s`` whose class the model has, and their labels (a held-out signer may have more)."""
+    labels = relabel(s, classes)
+    keep = np.flatnonzero(labels >= 0)
+    sub = HandSet(s.source, [s.files[i] for i in keep], s.labels[keep], s.class_names, s.found[keep],
+                  s.world[keep], s.image[keep], s.right[keep])
+    return sub, labels[keep]
 
 
 def block_split(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -112,11 +122,13 @@ def features_and_labels(s: HandSet, idx: np.ndarray, labels: np.ndarray, copies:
     return np.concatenate(x), np.concatenate(y)
 
 
-def build_mlp(mean: np.ndarray, var: np.ndarray, n_classes: int, hidden: tuple[int, ...], dropout: float):
+def build_mlp(n_classes: int, hidden: tuple[int, ...], dropout: float):
+    """The MLP on standardized features (the standardization is in the model's metadata, applied in float
+    before the int8 graph: one input scale for features of different ranges would cost accuracy)."""
     from .tf_env import keras
 
     inputs = keras.Input((N_FEATURES,), name="hand_features")
-    x = keras.layers.Normalization(mean=mean, variance=var, name="standardize")(inputs)
+    x = inputs
     for i, width in enumerate(hidden):
         x = keras.layers.Dense(width, activation="relu", name=f"dense{i}")(x)
         x = keras.layers.Dropout(dropout)(x)
@@ -124,13 +136,17 @@ def build_mlp(mean: np.ndarray, var: np.ndarray, n_classes: int, hidden: tuple[i
     return keras.Model(inputs, outputs, name="landmark_mlp")
 
 
-def pipeline_probabilities(model, s: HandSet, classes: list[str], predict=None) -> np.ndarray:
+def standardize(x: np.ndarray, scaling: dict[str, list[float]]) -> np.ndarray:
+    return ((x - np.asarray(scaling["mean"], np.float32)) / np.asarray(scaling["std"], np.float32)).astype(np.float32)
+
+
+def pipeline_probabilities(model, s: HandSet, classes: list[str], scaling: dict, predict=None) -> np.ndarray:
     """Probabilities of the whole pipeline on every image of ``s``: the classifier, or Nothing without a hand."""
     probs = np.zeros((len(s.files), len(classes)), np.float32)
     probs[:, class_index(classes, NO_HAND_LABEL)] = 1.0
     found = np.flatnonzero(s.found)
     if len(found):
-        x = s.features(found)
+        x = standardize(s.features(found), scaling)
         probs[found] = predict(x) if predict is not None else model.predict(x, batch_size=1024, verbose=0)
     return probs
 
@@ -159,7 +175,9 @@ def train_landmarks(cfg: LandmarkConfig) -> dict[str, Any]:
     x_tr, y_tr = np.concatenate(parts["train"][0]), np.concatenate(parts["train"][1])
     x_va, y_va = np.concatenate(parts["val"][0]), np.concatenate(parts["val"][1])
     tf.keras.utils.set_random_seed(cfg.seed)
-    model = build_mlp(x_tr.mean(0), x_tr.var(0) + 1e-6, len(classes), cfg.hidden, cfg.dropout)
+    scaling = {"mean": x_tr.mean(0).tolist(), "std": (x_tr.std(0) + 1e-6).tolist()}
+    x_tr, x_va = standardize(x_tr, scaling), standardize(x_va, scaling)
+    model = build_mlp(len(classes), cfg.hidden, cfg.dropout)
     steps = cfg.epochs * int(np.ceil(len(x_tr) / cfg.batch_size))
     model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)),
                   keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing), metrics=["accuracy"])
@@ -168,7 +186,8 @@ def train_landmarks(cfg: LandmarkConfig) -> dict[str, Any]:
     hist = model.fit(x_tr, eye[y_tr], batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=2,
                      validation_data=(x_va, eye[y_va]), callbacks=[best], shuffle=True)
     model.set_weights(best.weights)
-    return _write_run(out, cfg, model, classes, hist.history, best, sets, held, len(x_tr), time.perf_counter() - t0)
+    return _write_run(out, cfg, model, classes, scaling, hist.history, best, sets, held, len(x_tr),
+                      time.perf_counter() - t0)
 
 
 class _BestWeights:
@@ -189,14 +208,15 @@ class _BestWeights:
         return Callback()
 
 
-def _write_run(out: Path, cfg: LandmarkConfig, model, classes: list[str], history: dict, best, sets: list[HandSet],
+def _write_run(out: Path, cfg: LandmarkConfig, model, classes: list[str], scaling: dict, history: dict, best,
+               sets: list[HandSet],
                held: list[HandSet], n_train: int, seconds: float) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(out / "model.keras") as tmp:
         model.save(str(tmp.with_suffix(".keras")))
         tmp.with_suffix(".keras").replace(tmp)
     atomic.write_text(out / "labels.txt", "\n".join(classes) + "\n")
-    config = {"kind": KIND, "classes": classes, "features": FEATURE_VERSION, "hand": cfg.hand,
+    config = {"kind": KIND, "classes": classes, "features": FEATURE_VERSION, "feature_scaling": scaling, "hand": cfg.hand,
               "no_hand_label": NO_HAND_LABEL, "train": {**asdict(cfg), "hidden": list(cfg.hidden)}}
     atomic.write_json(out / "config.json", config)
     keys = list(history)
@@ -209,10 +229,12 @@ def _write_run(out: Path, cfg: LandmarkConfig, model, classes: list[str], histor
     summary = {"model": cfg.model, "best_val_accuracy": round(best.best, 6), "best_epoch": best.epoch,
                "n_train_features": n_train, "seconds": round(seconds, 1),
                "hands_found": {s.source: round(float(s.found.mean()), 4) for s in sets + held}, "held_out": {}}
-    for i, s in enumerate(held):
-        m = compute_metrics(relabel(s, classes), pipeline_probabilities(model, s, classes), classes, s.source)
+    for i, full in enumerate(held):
+        s, labels = known_subset(full, classes)
+        m = compute_metrics(labels, pipeline_probabilities(model, s, classes, scaling), classes, s.source)
         write_metrics_files(m, out, prefix=f"heldout{i + 1}")
         summary["held_out"][s.source] = {"accuracy": round(m.accuracy, 6), "n": m.n,
+                                         "skipped_unknown_classes": len(full.files) - len(s.files),
                                          "per_class": {k: round(v, 4) for k, v in m.per_class.items()}}
     atomic.write_json(out / "summary.json", summary)
     return summary

@@ -269,11 +269,6 @@ def cnn(input_shape, num_classes: int, dropout: float = 0.5):
 @register_model("landmark-mlp", default_size=0, default_channels=0, min_size=0, inputs="hand-landmarks")
 def landmark_mlp(input_shape=None, num_classes: int = 29, hidden=(256, 128), dropout: float = 0.3):
     """MLP on hand-landmark features (wrist-centred, palm frame, thumb and tip distances, joint angles)."""
-    import numpy as np
-
-    from edgesign.handfeatures import N_FEATURES
-
     from .landmarks import build_mlp
 
-    return build_mlp(np.zeros(N_FEATURES, np.float32), np.ones(N_FEATURES, np.float32), num_classes, tuple(hidden),
-                     dropout)
+    return build_mlp(num_classes, tuple(hidden), dropout)

@@ -1,0 +1,40 @@
+"""What the camera saw: a frame with the hand's landmarks, its region and the label drawn (Pillow only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from . import atomic
+from .hands import Hand, as_rgb
+
+BONES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12),
+         (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (17, 18), (18, 19), (19, 20), (0, 17)]
+
+
+def draw_result(image, label: str, probability: float, hand: Hand | None = None) -> Image.Image:
+    """A copy of ``image`` with the hand (bones, joints, region) and ``label probability`` written on it."""
+    img = as_rgb(image).copy()
+    d = ImageDraw.Draw(img)
+    r = max(2, round(min(img.size) / 120))
+    if hand is not None:
+        pts = [(float(x), float(y)) for x, y, _ in hand.landmarks]
+        d.polygon([tuple(p) for p in hand.roi.corners()], outline=(255, 210, 0))
+        for a, b in BONES:
+            d.line([pts[a], pts[b]], fill=(0, 255, 120), width=max(1, r // 2))
+        for x, y in pts:
+            d.ellipse([x - r, y - r, x + r, y + r], fill=(255, 40, 40))
+    text = f"{label} {probability:.2f}" + ("" if hand is not None else "  (no hand)")
+    d.rectangle([0, 0, 8 + 7 * len(text), 16], fill=(0, 0, 0))
+    d.text((4, 2), text, fill=(255, 255, 255))
+    return img
+
+
+def save_result(folder: Path, source: str, image, label: str, probability: float, hand: Hand | None) -> Path:
+    """Write the drawn frame as ``folder/<source name>.png`` (``#`` of stream frames becomes ``_``)."""
+    name = Path(source.replace("#", "_").replace(":", "_")).name
+    path = Path(folder) / f"{Path(name).stem}.png"
+    with atomic.atomic_path(path) as tmp:
+        draw_result(image, label, probability, hand).save(tmp, format="PNG")
+    return path
