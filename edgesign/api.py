@@ -10,8 +10,9 @@ import numpy as np
 
 from .certify import compare, enforce, format_comparison, validate_budget, validate_floor
 from .data import Dataset, load_dataset
+from .errors import EdgesignError
 from .evaluate import Metrics, compute_metrics, write_metrics_files
-from .runtime import EdgeModel
+from .runtime import EdgeModel, open_model
 
 
 def _dataset_for(model: EdgeModel, data: str, split: str = "auto") -> Dataset:
@@ -21,14 +22,41 @@ def _dataset_for(model: EdgeModel, data: str, split: str = "auto") -> Dataset:
 
 
 def evaluate_model(model: str | EdgeModel | None, data: str, out_dir: str | None = None, split: str = "auto",
-                   backend: str = "auto", threads: int | None = None) -> tuple[Metrics, dict[str, Path]]:
-    """Evaluate a .tflite model on a dataset; writes metrics JSON and a confusion-matrix PNG."""
-    m = model if isinstance(model, EdgeModel) else EdgeModel(model, backend=backend, threads=threads)
-    ds = _dataset_for(m, data, split)
-    probs = m.probabilities_batch(ds.images, progress=f"evaluating {m.path.name}")
-    metrics = compute_metrics(ds.labels, probs, ds.class_names, ds.source)
+                   backend: str = "auto", threads: int | None = None,
+                   hand_models: str | None = None) -> tuple[Metrics, dict[str, Path]]:
+    """Evaluate a .tflite model (or hand pipeline) on a dataset; writes metrics JSON and a confusion-matrix PNG."""
+    m = model if model is not None and not isinstance(model, str) else open_model(model, backend=backend,
+                                                                                 threads=threads, hand_models=hand_models)
+    if isinstance(m, EdgeModel):
+        ds = _dataset_for(m, data, split)
+        probs = m.probabilities_batch(ds.images, progress=f"evaluating {m.path.name}")
+        metrics = compute_metrics(ds.labels, probs, ds.class_names, ds.source)
+    else:
+        files, labels = pipeline_files(m.labels, data)
+        probs = m.probabilities_files(files, progress=f"evaluating {m.path.name} (hand stage + classifier)")
+        metrics = compute_metrics(labels, probs, m.labels, str(data))
     folder = Path(out_dir) if out_dir else m.path.parent / f"{m.path.stem}_eval"
     return metrics, write_metrics_files(metrics, folder)
+
+
+def pipeline_files(model_labels: list[str], data: str) -> tuple[list[str], np.ndarray]:
+    """Image files of a class-folder dataset and their labels as indices of the model's labels.
+
+    Folder names match case-insensitively (``del`` is ``Del``); the data may hold a subset of the
+    model's classes; a class the model does not know is an error, not a silent skip.
+    """
+    from .data import list_image_folder
+
+    root = Path(data)
+    if not root.is_dir():
+        raise EdgesignError(f"a hand pipeline is evaluated on a folder of class folders of photos, not {data}")
+    names, items = list_image_folder(root)
+    lowered = [c.lower() for c in model_labels]
+    unknown = [n for n in names if n.lower() not in lowered]
+    if unknown:
+        raise EdgesignError(f"{data} has classes the model does not know: {', '.join(unknown[:6])}")
+    index = np.array([lowered.index(n.lower()) for n in names])
+    return [str(f) for f, _ in items], index[np.array([c for _, c in items])]
 
 
 def float_probabilities(against: str, ds: Dataset) -> np.ndarray:

@@ -108,3 +108,15 @@ def enforce(c: dict[str, Any], max_drop: float | None, what: str, min_accuracy: 
     if not check_floor(c["quantized_accuracy"], min_accuracy):
         raise GateFailed(f"{what}: quantized accuracy {100 * c['quantized_accuracy']:.2f} % is under "
                          f"--min-accuracy {100 * min_accuracy:.2f} % ({accuracies})")
+
+
+def format_certificate(cert: dict[str, Any] | None) -> str:
+    """The certificate as one line, for ``edgesign info`` and the model cards."""
+    if not cert:
+        return "certified no"
+    what = "pipeline (hand stage + classifier) " if cert.get("pipeline") else ""
+    floor = f", floor {100 * cert['min_accuracy']:.2f} %" if cert.get("min_accuracy") is not None else ""
+    return (f"certified {what}float {100 * cert['float_accuracy']:.2f} %, int8 {100 * cert['quantized_accuracy']:.2f} %, "
+            f"drop {cert['drop_points']:.2f} points (budget {cert.get('max_drop')}{floor}), agreement "
+            f"{100 * cert['top1_agreement']:.2f} % on {cert['n']} images of {cert['data']} "
+            f"(sha256 {cert['data_digest'][:12]})")

@@ -158,12 +158,17 @@ def info(
     model: Optional[str] = typer.Argument(None, help="A .tflite model (default: the shipped model)."),
     backend: str = typer.Option("auto", "--backend"),
     as_json: bool = typer.Option(False, "--json"),
+    hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
 ) -> None:
     """Inputs, outputs, quantization, operators, metadata, certificate, size, Edge TPU compatibility."""
+    from .certify import format_certificate
     from .inspect import edgetpu_compatibility, operator_histogram, tensor_summary
-    from .runtime import EdgeModel
+    from .runtime import EdgeModel, open_model
 
-    m = EdgeModel(model, backend=backend, device="cpu", warn=False)
+    m = open_model(model, backend=backend, device="cpu", warn=False, hand_models=hand_models)
+    if not isinstance(m, EdgeModel):
+        _info_pipeline(m, as_json)
+        return
     content = m.path.read_bytes()
     ops = operator_histogram(content)
     tpu = edgetpu_compatibility(content)
@@ -185,20 +190,39 @@ def info(
         typer.echo(f"preprocess {p.height}x{p.width}x{p.channels}, {p.resize}, scaling {p.scaling}")
         typer.echo(f"labels    {len(m.labels)}: {' '.join(m.labels)}")
         typer.echo(f"target    {m.metadata.get('target')}  (model {m.metadata.get('model')}, {m.metadata.get('created')})")
-        cert = m.certificate
-        if cert:
-            typer.echo(f"certified float {100 * cert['float_accuracy']:.2f} %, int8 {100 * cert['quantized_accuracy']:.2f} %, "
-                       f"drop {cert['drop_points']:.2f} points (budget {cert.get('max_drop')}"
-                       + (f", floor {100 * cert['min_accuracy']:.2f} %" if cert.get("min_accuracy") is not None else "")
-                       + "), agreement "
-                       f"{100 * cert['top1_agreement']:.2f} % on {cert['n']} images of {cert['data']} "
-                       f"(sha256 {cert['data_digest'][:12]})")
-        else:
-            typer.echo("certified no")
+        typer.echo(format_certificate(m.certificate))
     else:
         typer.echo("metadata  none (labels are indices; input scaled to [0, 1])")
     typer.echo("edgetpu   " + ("every operator maps to the Edge TPU" if tpu["all_supported"] else
                                "would not map: " + "; ".join(tpu["problems"])))
+
+
+def _info_pipeline(m, as_json: bool) -> None:
+    from .certify import format_certificate
+    from .inspect import operator_histogram, tensor_summary
+
+    stage = m.metadata["hand_stage"]
+    ops = operator_histogram(m.path.read_bytes())
+    if as_json:
+        typer.echo(json.dumps({"model": str(m.path), "size_bytes": m.size_bytes, "backend": m.backend.name,
+                               "pipeline": True, "operators": dict(ops), "metadata": m.metadata}, indent=2))
+        return
+    typer.echo(f"model     {m.path} ({m.size_bytes / 1e3:.1f} kB): a hand pipeline, two stages")
+    typer.echo(f"backend   {m.backend.name}")
+    typer.echo(f"stage 1   hand stage from {stage['source']['package']} ({stage['source']['license']}), CPU only")
+    for name, digest in stage["files"].items():
+        typer.echo(f"          {name}  sha256 {digest[:16]}...")
+    s = stage["settings"]
+    typer.echo(f"          palm score >= {s['min_palm_score']}, hand presence >= {s['min_presence']}; "
+               f"{stage['handedness']}; no hand -> {stage['no_hand']}")
+    typer.echo(f"stage 2   {m.metadata.get('model')} on {stage['features']} features, target {m.metadata.get('target')}")
+    typer.echo(f"input     {tensor_summary(m.interpreter.get_input_details()[0])}")
+    typer.echo(f"output    {tensor_summary(m.interpreter.get_output_details()[0])}")
+    typer.echo("operators " + ", ".join(f"{k} x{v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])))
+    typer.echo(f"labels    {len(m.labels)}: {' '.join(m.labels)}")
+    if m.metadata.get("trained_on"):
+        typer.echo("trained   " + ", ".join(m.metadata["trained_on"]))
+    typer.echo(format_certificate(m.certificate))
 
 
 @app.command()
@@ -209,11 +233,14 @@ def evaluate(
     split: str = typer.Option("auto", "--split", help="HDF5 split: train, test or auto."),
     backend: str = typer.Option("auto", "--backend"),
     threads: Optional[int] = typer.Option(None, "--threads"),
+    hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
 ) -> None:
-    """Accuracy, per-class accuracy and a confusion matrix (PNG and JSON) on a dataset."""
+    """Accuracy, per-class accuracy and a confusion matrix (PNG and JSON) on a dataset (class folders match in any
+    case; a hand pipeline takes a subset of its classes)."""
     from .api import evaluate_model
 
-    metrics, files = evaluate_model(model, data, out_dir=out, split=split, backend=backend, threads=threads)
+    metrics, files = evaluate_model(model, data, out_dir=out, split=split, backend=backend, threads=threads,
+                                    hand_models=hand_models)
     typer.echo(f"accuracy {100 * metrics.accuracy:.2f} % on {metrics.n} images of {metrics.data}")
     worst = sorted(metrics.per_class.items(), key=lambda kv: kv[1])[:5]
     typer.echo("weakest classes: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in worst))

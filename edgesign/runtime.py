@@ -20,11 +20,11 @@ from .errors import EdgesignError
 from .interpreter import load_backend, make_interpreter
 from .metadata import is_tflite, read_metadata
 
-DEFAULT_MODEL_NAME = "asl29.tflite"
+DEFAULT_MODEL_NAME = "asl29-hands.tflite"
 
 
 def default_model_path() -> Path:
-    """The certified model shipped with edgesign (``models/asl29.tflite``)."""
+    """The certified model shipped with edgesign: the hand pipeline ``models/asl29-hands.tflite``."""
     return shipped_models_folder() / DEFAULT_MODEL_NAME
 
 

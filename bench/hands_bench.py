@@ -1,0 +1,78 @@
+"""Speed of the hand pipeline, measured side by side in one run.
+
+- a still image through the whole pipeline (decode, palm detector, landmarks, features, classifier), one thread;
+- the classifier stage alone against its bare ``invoke()`` (the ratio is the stage's overhead);
+- a camera-like stream (consecutive webcam frames of the second signer, decoded beforehand) through
+  ``predict``'s loop with tracking: the hand stage on the worker thread, the classifier on the caller's.
+
+    python bench/hands_bench.py [--model models/asl29-hands.tflite] [--n 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PIL import Image  # noqa: E402
+
+from edgesign.predict import stream_predictions  # noqa: E402
+from edgesign.runtime import open_model  # noqa: E402
+from edgesign.sources import Frame  # noqa: E402
+
+DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--n", type=int, default=60)
+    args = ap.parse_args()
+    stills = sorted((DATA / "asl-photos" / "test").glob("*/*.jpg"))[:: max(1, 870 // args.n)][: args.n]
+    m1 = open_model(args.model, threads=1)
+    m1.classify_file(stills[0])
+    t = []
+    for p in stills:
+        s = time.perf_counter()
+        m1.classify_file(p)
+        t.append(time.perf_counter() - s)
+    still_ms = 1e3 * np.median(t)
+
+    feats = m1.prepare(Image.open(stills[0])).features
+    m1.classify_features(feats)
+    cls, bare = [], []
+    x = np.zeros((1, feats.shape[0]), np.float32)
+    for _ in range(500):
+        s = time.perf_counter()
+        m1.classify_features(feats)
+        cls.append(time.perf_counter() - s)
+        m1.interpreter.set_tensor(m1._in["index"], x)
+        s = time.perf_counter()
+        m1.interpreter.invoke()
+        bare.append(time.perf_counter() - s)
+    cls_ms, bare_ms = 1e3 * np.median(cls), 1e3 * np.median(bare)
+
+    frames = []
+    for cls_name in ("A", "B", "L", "Y"):
+        for p in sorted((DATA / "asl-second-signer" / cls_name).iterdir())[:40]:
+            frames.append(np.asarray(Image.open(p).convert("RGB")))
+    m2 = open_model(args.model, threads=1)
+    stream = (Frame(f"bench#{i}", f, stream=True, index=i) for i, f in enumerate(frames))
+    s = time.perf_counter()
+    tracked = sum(r.get("hand") is not None for r in stream_predictions(m2, stream, smooth=1))
+    fps = len(frames) / (time.perf_counter() - s)
+
+    print(f"model {m1.path.name}; {os.cpu_count()} cores")
+    print(f"still image, whole pipeline, 1 thread, p50   {still_ms:7.2f} ms  ({len(stills)} test photos)")
+    print(f"classifier stage p50 / bare invoke() p50      {cls_ms:7.4f} / {bare_ms:.4f} ms = {cls_ms / bare_ms:.2f}x")
+    print(f"stream with tracking (worker + caller)        {fps:7.1f} fps  ({len(frames)} frames, hand in {tracked})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The hand stage and the shipped hand pipeline, on real photos (both signers) and a real frame sequence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import DATA, require_data, run_cli
+from PIL import Image
+
+from edgesign import handfiles
+from edgesign.api import evaluate_model
+from edgesign.errors import EdgesignError
+from edgesign.handfeatures import N_FEATURES, hand_features
+from edgesign.hands import HandStage, as_rgb, roi_from_landmarks
+from edgesign.runtime import default_model_path, open_model
+
+SECOND = DATA / "asl-second-signer"
+
+
+@pytest.fixture(scope="session")
+def hand_folder() -> str:
+    """The verified hand model files (fetched once into the user cache with pip, or $EDGESIGN_HAND_MODELS)."""
+    path = handfiles.hand_model_path("palm_detection_lite.tflite")
+    handfiles.hand_model_path("hand_landmark_lite.tflite")
+    return str(path.parent)
+
+
+@pytest.fixture(scope="session")
+def stage(hand_folder) -> HandStage:
+    return HandStage(folder=hand_folder)
+
+
+def _photos(root, cls, n, step=1):
+    return sorted((require_data(root) / cls).iterdir(), key=lambda p: int("".join(filter(str.isdigit, p.name)) or 0))[::step][:n]
+
+
+def test_finds_hands_on_both_signers_and_none_on_empty_scenes(stage, asl_test):
+    for root in (asl_test, SECOND):
+        for cls in ("A", "L", "V", "Y"):
+            found = [stage.detect(as_rgb(Image.open(p))) is not None for p in _photos(root, cls, 8)]
+            assert sum(found) >= 7, (root, cls, found)
+    empty = [stage.detect(as_rgb(Image.open(p))) for p in _photos(SECOND, "Nothing", 20, step=3)]
+    assert sum(h is not None for h in empty) <= 1
+
+
+def test_landmarks_lie_on_the_hand(stage, asl_test):
+    img = as_rgb(Image.open(_photos(asl_test, "V", 1)[0]))
+    hand = stage.detect(img)
+    x0, y0, x1, y1 = hand.box()
+    assert 0 <= x0 < x1 <= img.width and 0 <= y0 < y1 <= img.height
+    assert y1 - y0 > img.height / 3  # a V fills a good part of these photos
+    tips, wrist = hand.landmarks[[8, 12], 1], hand.landmarks[0, 1]
+    assert (tips < wrist).all()  # fingers point up in every V photo of this signer
+    f = hand_features(hand.world, hand.landmarks[:, :2], hand.right)
+    assert f.shape == (N_FEATURES,) and np.isfinite(f).all()
+
+
+def test_tracker_keeps_the_hand_across_consecutive_webcam_frames(stage):
+    """Consecutive frames of the second signer's recording (a real webcam sequence) through ``track``."""
+    hand, by = None, []
+    for p in _photos(SECOND, "B", 30):
+        hand = stage.track(as_rgb(Image.open(p)), hand)
+        by.append(None if hand is None else hand.found_by)
+    assert by[0] in ("palm", "centre")
+    assert by.count("track") >= 25, by
+    # the next region comes from the landmarks: it covers them
+    roi = roi_from_landmarks(hand.landmarks)
+    assert roi.size > (hand.box()[3] - hand.box()[1])
+
+
+def test_a_tampered_hand_file_is_refused(hand_folder, tmp_path):
+    for name in ("palm_detection_lite.tflite", "hand_landmark_lite.tflite"):
+        shutil.copy(f"{hand_folder}/{name}", tmp_path / name)
+    target = tmp_path / "palm_detection_lite.tflite"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(EdgesignError, match="does not match its pinned sha256"):
+        handfiles.hand_model_path("palm_detection_lite.tflite", tmp_path)
+    r = run_cli("predict", _photos(SECOND, "A", 1)[0], env={handfiles.ENV_FOLDER: str(tmp_path)})
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: hand model")
+    assert "Traceback" not in r.stderr
+
+
+def test_offline_folder_serves_the_pipeline(hand_folder, tmp_path):
+    for name in ("palm_detection_lite.tflite", "hand_landmark_lite.tflite"):
+        shutil.copy(f"{hand_folder}/{name}", tmp_path / name)
+    r = run_cli("predict", "--hand-models", tmp_path, _photos(SECOND, "L", 1)[0], "--json",
+                env={"XDG_CACHE_HOME": str(tmp_path / "empty-cache")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["top"][0]["label"] == "L" and out["hand"]["found_by"] in ("palm", "centre")
+    assert not (tmp_path / "empty-cache").exists()  # nothing fetched
+
+
+def test_wheel_extraction_checks_every_file(tmp_path):
+    wheel = tmp_path / "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, (inner, _) in handfiles.FILES.items():
+            zf.writestr(inner, b"not the model " + name.encode())
+    with pytest.raises(EdgesignError, match="does not match its pinned sha256"):
+        handfiles.extract(wheel, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_pipeline_reproduces_its_certificate(hand_folder, asl_test, tmp_path):
+    """The shipped pipeline re-measured on the device runtime: the certified count, to the image."""
+    m = open_model(default_model_path(), hand_models=hand_folder)
+    cert = m.certificate
+    assert cert["pipeline"] and cert["passed"] and cert["n"] == 870
+    metrics, files = evaluate_model(m, str(asl_test), out_dir=str(tmp_path))
+    assert abs(metrics.accuracy - cert["quantized_accuracy"]) < 1e-6
+    assert files["png"].is_file()
+
+
+def test_evaluate_takes_a_subset_of_classes_in_any_case(hand_folder, tmp_path):
+    for cls, folder in (("L", "l"), ("Del", "del"), ("Nothing", "nothing")):
+        (tmp_path / folder).mkdir()
+        for p in _photos(SECOND, cls, 6, step=10):
+            (tmp_path / folder / p.name).symlink_to(p)
+    r = run_cli("evaluate", default_model_path(), tmp_path, "-o", tmp_path / "eval", "--hand-models", hand_folder)
+    assert r.returncode == 0, r.stderr[-2000:]
+    metrics = json.loads((tmp_path / "eval" / "eval_metrics.json").read_text())
+    assert metrics["n"] == 18 and set(metrics["per_class_accuracy"]) == {"L", "Del", "Nothing"}
+    assert metrics["accuracy"] >= 0.6
+
+
+def test_info_shows_both_stages(hand_folder):
+    r = run_cli("info", "--hand-models", hand_folder)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "a hand pipeline, two stages" in r.stdout
+    digest = hashlib.sha256((open(f"{hand_folder}/palm_detection_lite.tflite", "rb")).read()).hexdigest()
+    assert digest[:16] in r.stdout
+    assert "certified pipeline (hand stage + classifier)" in r.stdout
+
+
+def test_predict_save_draws_the_hand(hand_folder, tmp_path):
+    photo = _photos(SECOND, "Y", 1)[0]
+    r = run_cli("predict", photo, "--save", tmp_path / "seen", "--hand-models", hand_folder, "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    saved = Image.open(json.loads(r.stdout)["saved"]).convert("RGB")
+    original = Image.open(photo).convert("RGB")
+    diff = np.abs(np.asarray(saved, np.int16) - np.asarray(original, np.int16)).sum(-1) > 60
+    assert saved.size == original.size and 0.005 < diff.mean() < 0.3  # landmarks and label drawn, photo kept
