@@ -31,9 +31,9 @@ def _report(run: Path, name: str) -> Path | None:
 
 def _shipped_recipe() -> str | None:
     from edgesign.metadata import read_metadata
-    from edgesign.runtime import default_model_path
+    from edgesign.runtime import image_model_path
 
-    return (read_metadata(default_model_path().read_bytes()) or {}).get("recipe")
+    return (read_metadata(image_model_path().read_bytes()) or {}).get("recipe")
 
 
 def main() -> None:

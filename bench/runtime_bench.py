@@ -31,7 +31,7 @@ DATA = Path(os.environ.get("EDGESIGN_DATA", ROOT.parent / "shared" / "data"))
 sys.path.insert(0, str(ROOT))
 
 from edgesign.benchmark import invoke_times_ms  # noqa: E402
-from edgesign.runtime import EdgeModel, default_model_path  # noqa: E402
+from edgesign.runtime import EdgeModel, image_model_path  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -147,7 +147,7 @@ def venv_size() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=str(default_model_path()))
+    ap.add_argument("--model", default=str(image_model_path()))
     ap.add_argument("--float", dest="float_model", help="the float32 .tflite of the same model")
     ap.add_argument("--venv-size", action="store_true")
     ap.add_argument("--frames", type=int, default=10_000)

@@ -19,7 +19,7 @@ from edgesign.certify import compare, enforce, format_comparison, gzip_size, pas
 from edgesign.errors import EdgesignError
 from edgesign.hands import HandSettings
 from edgesign.metadata import write_metadata
-from edgesign.pipeline import hand_stage_metadata
+from edgesign.pipeline import files_digest, hand_stage_metadata
 from edgesign.training.handdata import extract_folder
 from edgesign.training.landmarks import known_subset, pipeline_probabilities, standardize
 from edgesign.training.tf_env import tf
@@ -105,7 +105,7 @@ def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Pa
         _log(format_comparison(c, "float (Keras)", target.name))
         passed = passes(c, max_drop, min_accuracy)
         meta["certificate"] = {
-            "data": held.source, "data_digest": _digest(held.files), "n": c["n"], "pipeline": True,
+            "data": held.source, "data_digest": files_digest(held.files), "n": c["n"], "pipeline": True,
             "hands_found": round(float(held.found.mean()), 6),
             "float_accuracy": round(c["float_accuracy"], 6), "quantized_accuracy": round(c["quantized_accuracy"], 6),
             "drop_points": c["drop_points"], "top1_agreement": round(c["top1_agreement"], 6),
@@ -121,11 +121,3 @@ def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Pa
     _log(f"wrote {out} ({len(final) / 1e3:.1f} kB) and {out.with_suffix('.report.json')}")
     return report
 
-
-def _digest(files: list[str]) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    for f in files:
-        h.update(Path(f).read_bytes())
-    return h.hexdigest()

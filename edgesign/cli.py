@@ -71,7 +71,8 @@ def train(
     if list_:
         for name in list_models():
             s = get_spec(name)
-            typer.echo(f"{name:20s} {s.default_size}x{s.default_size}x{s.default_channels}  {s.description}")
+            shape = "hand landmarks" if s.inputs == "hand-landmarks" else f"{s.default_size}x{s.default_size}x{s.default_channels}"
+            typer.echo(f"{name:20s} {shape:14s} {s.description}")
         return
     if recipe:
         cfg = load_recipe(recipe, data_root, out).train
@@ -197,6 +198,40 @@ def info(
                                "would not map: " + "; ".join(tpu["problems"])))
 
 
+def enrol(
+    out: str = typer.Option(..., "-o", "--out", help="The personal model file to write (.tflite)."),
+    base: Optional[str] = typer.Option(None, "--base", help="A hand pipeline model, or a personal file to extend "
+                                       "(default: the shipped model)."),
+    source_folder: Optional[str] = typer.Option(None, "--from", help="The user's photos: one folder per letter."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="pi (Picamera2), an OpenCV device index, a URL or a video."),
+    letters: Optional[str] = typer.Option(None, "--letters", help="Comma-separated letters to enrol or redo "
+                                          "(default: every folder, or every class for a camera)."),
+    frames: int = typer.Option(10, "--frames", help="Frames per letter to learn from."),
+    holdback: int = typer.Option(3, "--check", help="Further frames per letter held back as the user's own check."),
+    pause: float = typer.Option(2.0, "--pause", help="Camera: seconds between naming a letter and capturing it."),
+    save: Optional[str] = typer.Option(None, "--save", help="Write every captured frame, hand drawn, into this folder."),
+    hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
+) -> None:
+    """Learn the user's own hand: capture letters, refit on the device (numpy), write one personal model file."""
+    from .enrol_session import run_enrolment
+
+    wanted = [x.strip() for x in letters.split(",") if x.strip()] if letters else None
+    r = run_enrolment(base, out, source_folder=source_folder, camera=camera, letters=wanted, frames=frames,
+                      holdback=holdback, save=save, pause=pause, hand_models=hand_models)
+    c = r["check"]
+    typer.echo(f"enrolled {len(r['letters'])} letters, {r['frames']} frames ({r['dropped_no_hand']} without a hand "
+               f"dropped), refit {r['refit_seconds']:.2f} s")
+    typer.echo(f"your held-back frames: {100 * c['accuracy']:.2f} % (the base model: {100 * c['base_accuracy']:.2f} %) "
+               f"on {c['n']} frames")
+    weak = sorted(c["per_letter"].items(), key=lambda kv: kv[1]["personal"])[:5]
+    typer.echo("weakest letters: " + ", ".join(f"{k} {100 * v['personal']:.0f} %" for k, v in weak))
+    typer.echo(f"wrote {r['output']}")
+
+
+app.command("enrol")(enrol)
+app.command("enroll", hidden=True)(enrol)
+
+
 def _info_pipeline(m, as_json: bool) -> None:
     from .certify import format_certificate
     from .inspect import operator_histogram, tensor_summary
@@ -223,6 +258,14 @@ def _info_pipeline(m, as_json: bool) -> None:
     if m.metadata.get("trained_on"):
         typer.echo("trained   " + ", ".join(m.metadata["trained_on"]))
     typer.echo(format_certificate(m.certificate))
+    personal = m.metadata.get("personal")
+    if personal:
+        c = personal["check"]
+        typer.echo(f"personal  enrolled {personal['created']} on {len(personal['frames'])} letters, "
+                   f"{sum(personal['frames'].values())} frames; base {personal['base']['model']} "
+                   f"(weights sha256 {personal['base']['weights_sha256'][:12]})")
+        typer.echo(f"          held-back check {100 * c['accuracy']:.2f} % (base {100 * c['base_accuracy']:.2f} %) "
+                   f"on {c['n']} frames; the certificate above is the base model's")
 
 
 @app.command()

@@ -44,6 +44,16 @@ def hand_stage_metadata(settings: HandSettings) -> dict[str, Any]:
             "source": provenance()}
 
 
+def files_digest(files: list[str]) -> str:
+    """sha256 over the bytes of the files in order: the identity of a pipeline's certification data."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in files:
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()
+
+
 @dataclass
 class Prepared:
     """What the hand stage hands the classifier for one image or frame."""
@@ -79,8 +89,9 @@ class HandPipeline:
             raise EdgesignError(f"{path}: expected a [1, {N_FEATURES}] landmark-feature input")
         self.labels: list[str] = list(metadata["labels"])
         scaling = metadata["feature_scaling"]
-        self._mean = np.asarray(scaling["mean"], np.float32)
-        self._std = np.asarray(scaling["std"], np.float32)
+        self.mean = np.asarray(scaling["mean"], np.float32)
+        self.std = np.asarray(scaling["std"], np.float32)
+        self.personal = self._personal(content, metadata.get("personal"))
         self.no_hand = class_index(self.labels, stage.get("no_hand", NO_HAND_LABEL))
         self.first_inference_seconds: float | None = None
         self._previous: Hand | None = None
@@ -115,8 +126,26 @@ class HandPipeline:
             return probs
         return self.classify_features(prepared.features)
 
+    def _personal(self, content: bytes, personal: dict[str, Any] | None):
+        """The user's enrolled head, after checking the classifier is the one it was enrolled on."""
+        if not personal:
+            return None
+        from .enrol import Personal, weights_sha256
+
+        if weights_sha256(content) != personal["base"]["weights_sha256"]:
+            raise EdgesignError(f"{self.path}: the classifier's weights are not those of the base model it was "
+                                f"enrolled on ({personal['base']['model']}): refused")
+        return Personal.from_metadata(personal)
+
     def classify_features(self, features: np.ndarray) -> np.ndarray:
-        x = ((features - self._mean) / self._std)[None].astype(np.float32)
+        """Class probabilities for one hand's features: the base classifier, blended with the user's head."""
+        probs = self.base_probabilities(features)
+        if self.personal is not None:
+            probs = self.personal.apply(((features - self.mean) / self.std)[None], probs[None])[0]
+        return probs
+
+    def base_probabilities(self, features: np.ndarray) -> np.ndarray:
+        x = ((features - self.mean) / self.std)[None].astype(np.float32)
         scale, zero = self._in["quantization"]
         if self._in["dtype"] != np.float32:
             x = pp.quantize(x, scale, zero, self._in["dtype"])

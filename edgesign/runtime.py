@@ -28,6 +28,14 @@ def default_model_path() -> Path:
     return shipped_models_folder() / DEFAULT_MODEL_NAME
 
 
+IMAGE_MODEL_NAME = "asl29.tflite"
+
+
+def image_model_path() -> Path:
+    """The shipped image-only model (``models/asl29.tflite``): one stage, runs on an Edge TPU too."""
+    return shipped_models_folder() / IMAGE_MODEL_NAME
+
+
 def shipped_models_folder() -> Path:
     from edgesign import models
 

@@ -8,14 +8,19 @@ import sys
 import numpy as np
 import pytest
 
-from edgesign.runtime import EdgeModel
+from edgesign.runtime import EdgeModel, open_model
 
 ENV = os.environ.get
 
 
 @pytest.fixture(scope="module")
-def model() -> EdgeModel:
-    return EdgeModel(ENV("EDGESIGN_FW_MODEL") or None, device=ENV("EDGESIGN_FW_DEVICE", "cpu"))
+def model():
+    """The deployed model: an image classifier, or a hand pipeline (hand stage + landmark classifier)."""
+    return open_model(ENV("EDGESIGN_FW_MODEL") or None, device=ENV("EDGESIGN_FW_DEVICE", "cpu"))
+
+
+def _is_pipeline(model) -> bool:
+    return not isinstance(model, EdgeModel)
 
 
 def test_runtime_has_no_tensorflow(model):
@@ -26,12 +31,18 @@ def test_model_is_certified(model):
     cert = model.certificate
     assert cert is not None, f"{model.path} carries no accuracy certificate (convert it with --eval)"
     assert cert["passed"], f"certificate says the budget was missed: {cert}"
-    assert len(model.labels) == int(model.output_details["shape"][-1])
+    out = model.interpreter.get_output_details()[0]
+    assert len(model.labels) == int(out["shape"][-1])
 
 
 def test_output_is_a_distribution(model):
     rng = np.random.default_rng(0)
-    probs = model.probabilities(rng.integers(0, 256, model.preprocess.shape, dtype=np.uint8))
+    if _is_pipeline(model):
+        from edgesign.handfeatures import N_FEATURES
+
+        probs = model.classify_features(rng.normal(size=N_FEATURES).astype(np.float32))
+    else:
+        probs = model.probabilities(rng.integers(0, 256, model.preprocess.shape, dtype=np.uint8))
     assert probs.shape == (len(model.labels),) and np.isfinite(probs).all()
     assert abs(float(probs.sum()) - 1.0) < 0.02
 
@@ -47,9 +58,15 @@ def test_accuracy_on_device(model):
     floor = ENV("EDGESIGN_FW_MIN_ACCURACY")
     if floor:
         assert metrics.accuracy >= float(floor), f"accuracy {metrics.accuracy:.4f} below {floor}"
-    from edgesign.data import load_dataset
+    if _is_pipeline(model):
+        from edgesign.api import pipeline_files
+        from edgesign.pipeline import files_digest
 
-    digest = load_dataset(data, model.preprocess, progress=False).digest
+        digest = files_digest(pipeline_files(model.labels, data)[0])
+    else:
+        from edgesign.data import load_dataset
+
+        digest = load_dataset(data, model.preprocess, progress=False).digest
     if cert.get("data_digest") == digest:
         # the very data the model was certified on: the device must reproduce the certificate
         assert abs(metrics.accuracy - cert["quantized_accuracy"]) <= 0.005, (
@@ -57,18 +74,37 @@ def test_accuracy_on_device(model):
 
 
 def test_latency(model):
+    """p50 of one inference; for a hand pipeline, a whole still image (hand stage + classifier) on a photo."""
     import time
 
-    tensor = model.to_input(np.full(model.preprocess.shape, 128, np.uint8))
+    if _is_pipeline(model):
+        run = _pipeline_runner(model)
+    else:
+        tensor = model.to_input(np.full(model.preprocess.shape, 128, np.uint8))
+
+        def run():
+            model.invoke(tensor)
     for _ in range(5):
-        model.invoke(tensor)
+        run()
     times = []
     for _ in range(50):
         t0 = time.perf_counter()
-        model.invoke(tensor)
+        run()
         times.append(time.perf_counter() - t0)
     p50 = 1e3 * float(np.median(times))
     assert p50 <= float(ENV("EDGESIGN_FW_MAX_LATENCY_MS", "100")), f"p50 latency {p50:.2f} ms"
+
+
+def _pipeline_runner(model):
+    """A still image through the whole pipeline: the first photo of --data, else a mid-grey frame (no hand)."""
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    data = ENV("EDGESIGN_FW_DATA")
+    if data:
+        from edgesign.api import pipeline_files
+        from edgesign.preprocess import open_image
+
+        frame = np.asarray(open_image(pipeline_files(model.labels, data)[0][0]).convert("RGB"))
+    return lambda: model.classify_frame(frame)
 
 
 @pytest.mark.device

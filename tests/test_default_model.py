@@ -10,11 +10,7 @@ import re
 from conftest import ROOT, run_cli
 
 from edgesign.api import evaluate_model
-from edgesign.runtime import EdgeModel, open_model, shipped_models_folder
-
-
-def image_model_path():
-    return shipped_models_folder() / "asl29.tflite"
+from edgesign.runtime import EdgeModel, image_model_path, open_model
 
 
 def test_first_command_of_the_readme_works():

@@ -147,3 +147,30 @@ def test_predict_save_draws_the_hand(hand_folder, tmp_path):
     original = Image.open(photo).convert("RGB")
     diff = np.abs(np.asarray(saved, np.int16) - np.asarray(original, np.int16)).sum(-1) > 60
     assert saved.size == original.size and 0.005 < diff.mean() < 0.3  # landmarks and label drawn, photo kept
+
+
+def test_firmware_suite_accepts_the_shipped_pipeline(hand_folder, asl_test, tmp_path):
+    """The on-device acceptance suite on the default model and its certification data: it reproduces the
+    certificate (same photos, same digest) and times a whole still image."""
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "edgesign.firmware_tests", "--data", str(asl_test), "--min-accuracy",
+                        "0.9", "--max-latency-ms", "200"], capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                       env={**os.environ, "EDGESIGN_QUIET": "1", handfiles.ENV_FOLDER: hand_folder})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "5 passed" in r.stdout and "1 skipped" in r.stdout, r.stdout[-1000:]
+
+
+def test_benchmark_times_the_whole_pipeline(hand_folder, tmp_path):
+    data = tmp_path / "data"
+    for cls in ("A", "L"):
+        (data / cls).mkdir(parents=True)
+        for p in _photos(SECOND, cls, 3, step=30):
+            (data / cls / p.name).symlink_to(p)
+    r = run_cli("benchmark", default_model_path(), "--data", data, "--runs", "20", "--json",
+                env={handfiles.ENV_FOLDER: hand_folder})
+    assert r.returncode == 0, r.stderr[-2000:]
+    row = json.loads(r.stdout)[0]
+    assert row["target"].startswith("hand pipeline") and 2 < row["p50_ms"] < 500 and row["accuracy"] >= 0.5

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import DATA, ROOT, require_data, run_cli
 
-from edgesign.runtime import EdgeModel, default_model_path
+from edgesign.runtime import EdgeModel, image_model_path
 
 
 @pytest.mark.slow
@@ -15,7 +15,7 @@ def test_shipped_recipe_reproduces_a_certified_model(tmp_path):
     require_data(DATA / "asl-photos")
     from edgesign.training.recipe import load_recipe
 
-    meta = EdgeModel(default_model_path()).metadata
+    meta = EdgeModel(image_model_path()).metadata
     recipe_path = ROOT / "models" / meta["recipe"]
     recipe = load_recipe(recipe_path, data_root=str(DATA))
     run = tmp_path / "run"

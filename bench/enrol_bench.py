@@ -1,0 +1,92 @@
+"""Enrolment, leave-one-signer-out: a base pipeline trained on one signer, enrolled with the other's first frames.
+
+For each direction: train `landmark-mlp` on signer A, convert it to a certified int8 pipeline (on A's own
+held-back photos: nothing of B is seen), then for signer B take each letter's first N frames with a hand
+(shooting order) to enrol and measure on the second half of that letter's frames, base vs personal. The
+refit is timed on one core (numpy).
+
+    python bench/enrol_bench.py [--frames 3,10,20] [--epochs 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgesign.enrol import Enrolment, refit  # noqa: E402
+from edgesign.runtime import open_model  # noqa: E402
+from edgesign.training.handdata import extract_folder  # noqa: E402
+
+DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
+
+
+def base_pipeline(train: Path, work: Path, epochs: int) -> Path:
+    """Train on one signer and convert: the pipeline file a user would enrol on."""
+    from edgesign.converters.landmarks import convert_landmark_run
+    from edgesign.converters.targets import get_target
+    from edgesign.training.landmarks import LandmarkConfig, load_config, train_landmarks
+
+    run = work / "run"
+    train_landmarks(LandmarkConfig(data=[str(train)], out=str(run), epochs=epochs))
+    out = work / "base.tflite"
+    convert_landmark_run(run, load_config(run), get_target("int8"), out, None, 2000, None, None)
+    return out
+
+
+def split_signer(model, held) -> tuple[dict, dict]:
+    """Per letter the model knows: features of frames with a hand, first half and second half (shooting order)."""
+    first, second = {}, {}
+    feats = held.features()
+    row = {i: r for r, i in enumerate(np.flatnonzero(held.found))}
+    for c, name in enumerate(held.class_names):
+        if name == "Nothing" or name not in model.labels:
+            continue
+        idx = np.flatnonzero(held.labels == c)
+        half = len(idx) // 2
+        first[name] = [feats[row[i]] for i in idx[:half] if held.found[i]]
+        second[name] = [feats[row[i]] for i in idx[half:] if held.found[i]]
+    return first, second
+
+
+def measure(model, first: dict, second: dict, n: int) -> dict:
+    enrolment = Enrolment(model.labels)
+    for name, f in first.items():
+        enrolment.fit[name] = f[:n]
+    personal, seconds = refit(enrolment, model.mean, model.std)
+    x = np.stack([f for v in second.values() for f in v])
+    truth = np.array([model.labels.index(k) for k, v in second.items() for _ in v])
+    base = np.stack([model.base_probabilities(f) for f in x])
+    own = personal.apply((x - model.mean) / model.std, base)
+    return {"n": len(x), "base": float((base.argmax(1) == truth).mean()),
+            "personal": float((own.argmax(1) == truth).mean()), "refit_s": seconds}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", default="3,10,20")
+    ap.add_argument("--epochs", type=int, default=40)
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    rows = []
+    for a, b in (("signer1", "signer2"), ("signer2", "signer1")):
+        with tempfile.TemporaryDirectory() as tmp:
+            model = open_model(base_pipeline(SIGNERS[a], Path(tmp), args.epochs), threads=1)
+            first, second = split_signer(model, extract_folder(SIGNERS[b]))
+            for n in (int(v) for v in args.frames.split(",")):
+                rows.append({"base on": a, "enrolled": b, "frames": n, **measure(model, first, second, n)})
+    print(f"{'base on':9s} {'enrolled':9s} {'frames':>6s} {'test n':>7s} {'base %':>7s} {'personal %':>10s} {'refit s':>8s}")
+    for r in rows:
+        print(f"{r['base on']:9s} {r['enrolled']:9s} {r['frames']:6d} {r['n']:7d} {100 * r['base']:7.2f} "
+              f"{100 * r['personal']:10.2f} {r['refit_s']:8.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""`edgesign enrol`: guided capture from a camera or the user's photo folders, refit, one personal model file."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import atomic
+from .enrol import Enrolment, Personal, encode, refit, weights_sha256
+from .errors import EdgesignError
+from .metadata import write_metadata
+from .pipeline import HandPipeline, class_index
+from .runtime import open_model
+
+STEADY_FRAMES = 3
+STEADY_MOTION = 0.04  # mean landmark motion between frames, as a fraction of the hand's size
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def open_base(path: str | None, hand_models: str | None) -> HandPipeline:
+    model = open_model(path, hand_models=hand_models)
+    if not isinstance(model, HandPipeline):
+        raise EdgesignError(f"{model.path.name} has no landmark stage: enrolment needs a hand pipeline model "
+                            "(the default model, or one made by 'edgesign train landmark-mlp')")
+    return model
+
+
+def resolve_letters(model: HandPipeline, letters: list[str]) -> list[str]:
+    """The model's spelling of each letter; a letter the model has never seen is refused."""
+    return [model.labels[class_index(model.labels, name)] for name in letters]
+
+
+def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, need: int, save: str | None,
+                 ) -> Iterator[tuple[str, list[np.ndarray], int]]:
+    """Per letter folder: the first ``need`` photos with a hand, in shooting order, and how many had none."""
+    from .data import list_image_folder
+    from .preprocess import open_image
+
+    if not root.is_dir():
+        raise EdgesignError(f"--from needs a folder of letter folders (A/, B/, ...), not {root}")
+    names, items = list_image_folder(root)
+    wanted = resolve_letters(model, letters or names)
+    by_folder = {model.labels[class_index(model.labels, n)]: i for i, n in enumerate(names)}
+    for letter in wanted:
+        if letter not in by_folder:
+            raise EdgesignError(f"no folder for {letter} in {root}")
+        feats, dropped = [], 0
+        for f, c in items:
+            if c != by_folder[letter] or len(feats) == need:
+                continue
+            p = model.prepare(open_image(f))
+            if p.features is None:
+                dropped += 1
+                continue
+            feats.append(p.features)
+            _save_frame(save, f"{letter}_{len(feats)}", open_image(f), letter, p)
+        yield letter, feats, dropped
+
+
+def camera_takes(model: HandPipeline, spec: str, letters: list[str], need: int, save: str | None, pause: float,
+                 say: Callable[[str], None] = _say) -> Iterator[tuple[str, list[np.ndarray], int]]:
+    """Guided capture: name the letter, wait for a steady hand, collect ``need`` frames with a hand."""
+    from .sources import camera_frames
+
+    frames = camera_frames(spec)
+    try:
+        for n, letter in enumerate(resolve_letters(model, letters)):
+            say(f"[{n + 1}/{len(letters)}] sign {letter} and hold it ({need} frames)")
+            if pause:
+                time.sleep(pause)
+            yield letter, *_collect(model, frames, spec, letter, need, save)
+    finally:
+        close = getattr(frames, "close", None)
+        if close:
+            close()
+
+
+def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, save: str | None):
+    feats, dropped, steady, previous = [], 0, 0, None
+    for frame in frames:
+        p = model.prepare(frame.image, track=True)
+        if p.hand is None:
+            dropped += 1
+            steady, previous = 0, None
+            continue
+        size = float(np.ptp(p.hand.landmarks[:, :2], axis=0).max()) or 1.0
+        motion = np.inf if previous is None else float(np.abs(p.hand.landmarks[:, :2] - previous).mean()) / size
+        previous = p.hand.landmarks[:, :2]
+        steady = steady + 1 if motion < STEADY_MOTION else 0
+        if steady >= STEADY_FRAMES:
+            feats.append(p.features)
+            _save_frame(save, f"{letter}_{len(feats)}", frame.image, letter, p)
+            if len(feats) == need:
+                return feats, dropped
+    raise EdgesignError(f"{spec} stopped delivering frames while enrolling {letter} "
+                        f"({len(feats)} of {need} frames taken)")
+
+
+def _save_frame(save: str | None, name: str, image, letter: str, prepared) -> None:
+    if save:
+        from .draw import save_result
+
+        save_result(Path(save), name, image, f"enrol {letter}", 1.0, prepared.hand)
+
+
+def check(model: HandPipeline, personal: Personal, enrolment: Enrolment) -> dict[str, Any]:
+    """Base vs personal accuracy on the held-back frames of each letter."""
+    per, base_ok, own_ok, n = {}, 0, 0, 0
+    for letter, feats in enrolment.check.items():
+        truth = model.labels.index(letter)
+        x = np.stack(feats)
+        base = np.stack([model.base_probabilities(f) for f in x])
+        own = personal.apply((x - model.mean) / model.std, base)
+        b, o = int((base.argmax(1) == truth).sum()), int((own.argmax(1) == truth).sum())
+        per[letter] = {"n": len(x), "base": round(b / len(x), 4), "personal": round(o / len(x), 4)}
+        base_ok, own_ok, n = base_ok + b, own_ok + o, n + len(x)
+    return {"n": n, "base_accuracy": round(base_ok / max(n, 1), 6), "accuracy": round(own_ok / max(n, 1), 6),
+            "per_letter": per}
+
+
+def write_personal(model: HandPipeline, enrolment: Enrolment, personal: Personal, report: dict[str, Any],
+                   out: Path) -> Path:
+    content = model.path.read_bytes()
+    meta = dict(model.metadata)
+    base = meta.get("personal", {}).get("base") or {"model": model.path.name, "weights_sha256": weights_sha256(content),
+                                                   "certificate": meta.get("certificate")}
+    meta["personal"] = {"base": base, "classes": personal.classes, "blend": personal.blend, "w": encode(personal.w),
+                        "b": encode(personal.b), "frames": {k: len(v) for k, v in enrolment.fit.items()},
+                        "check": report["check"], "refit_seconds": report["refit_seconds"],
+                        "enrolment": enrolment.to_metadata(), "created": time.strftime("%Y-%m-%d %H:%M")}
+    return atomic.write_bytes(out, write_metadata(content, meta))
+
+
+def run_enrolment(base: str | None, out: str, *, source_folder: str | None = None, camera: str | None = None,
+                  letters: list[str] | None = None, frames: int = 10, holdback: int = 3, save: str | None = None,
+                  pause: float = 2.0, hand_models: str | None = None) -> dict[str, Any]:
+    """Enrol (or extend an earlier enrolment, when ``base`` is a personal file); returns the report."""
+    if bool(source_folder) == bool(camera):
+        raise EdgesignError("enrol needs exactly one source: --from FOLDER or --camera SPEC")
+    if frames < 1 or holdback < 1:
+        raise EdgesignError("--frames and --check must be at least 1")
+    if not out.endswith(".tflite"):
+        raise EdgesignError(f"the personal model must end in .tflite: {out}")
+    model = open_base(base, hand_models)
+    old = model.metadata.get("personal")
+    enrolment = Enrolment.from_metadata(model.labels, old["enrolment"]) if old else Enrolment(model.labels)
+    if camera and not letters:
+        letters = [name for name in model.labels if name != model.labels[model.no_hand]]
+    takes = (folder_takes(model, Path(source_folder), letters, frames + holdback, save) if source_folder else
+             camera_takes(model, camera, letters, frames + holdback, save, pause))
+    for letter, feats, dropped in takes:
+        if len(feats) < frames + holdback:
+            raise EdgesignError(f"too few frames with a hand for {letter}: {len(feats)} of {frames + holdback} "
+                                f"(--frames {frames} + --check {holdback}; {dropped} photos without a hand)")
+        enrolment.add(letter, feats, holdback, dropped)
+        _say(f"{letter}: {len(feats)} frames with a hand" + (f", {dropped} without one (dropped)" if dropped else ""))
+    personal, seconds = refit(enrolment, model.mean, model.std)
+    report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),
+              "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3)}
+    report["check"] = check(model, personal, enrolment)
+    report["output"] = str(write_personal(model, enrolment, personal, report, Path(out)))
+    return report

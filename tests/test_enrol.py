@@ -1,0 +1,152 @@
+"""Enrolment on real photos: a base pipeline trained on signer 1 only, enrolled with signer 2's photos."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ASL_TRAIN, DATA, require_data, run_cli
+from PIL import Image
+
+from edgesign.enrol import Enrolment, fit_head, refit
+from edgesign.errors import EdgesignError
+from edgesign.runtime import open_model
+
+SECOND = DATA / "asl-second-signer"
+LETTERS = ("A", "B", "C", "L", "M", "N", "T", "V", "W", "Y")
+
+
+def _ordered(folder):
+    return sorted(folder.iterdir(), key=lambda p: int("".join(filter(str.isdigit, p.name)) or 0))
+
+
+@pytest.fixture(scope="session")
+def signer1_base(tmp_path_factory):
+    """A hand pipeline trained on signer 1 alone (landmarks from the cache when current), int8."""
+    require_data(ASL_TRAIN)
+    require_data(SECOND)
+    work = tmp_path_factory.mktemp("signer1")
+    r = run_cli("train", "landmark-mlp", "--data", ASL_TRAIN, "--epochs", "15", "-o", work / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = work / "base.tflite"
+    r = run_cli("convert", work / "run", "--int8", "--calib-size", "500", "-o", out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def second_signer_split(tmp_path_factory):
+    """Signer 2's photos of ten letters: the first 13 of each (enrolment: 10 + 3 held back), the second half (test)."""
+    root = tmp_path_factory.mktemp("signer2")
+    for part in ("enrol", "test"):
+        for letter in LETTERS:
+            (root / part / letter.lower()).mkdir(parents=True)
+    for letter in LETTERS:
+        photos = _ordered(SECOND / letter)
+        for p in photos[:13]:
+            (root / "enrol" / letter.lower() / p.name).symlink_to(p)
+        for p in photos[len(photos) // 2:][::4]:
+            (root / "test" / letter.lower() / p.name).symlink_to(p)
+    return root / "enrol", root / "test"
+
+
+def _accuracy(model_path, test_dir, tmp_path) -> float:
+    r = run_cli("evaluate", model_path, test_dir, "-o", tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads((tmp_path / "eval_metrics.json").read_text())["accuracy"]
+
+
+def test_enrolment_from_photo_folders_lifts_the_second_signer(signer1_base, second_signer_split, tmp_path):
+    enrol_dir, test_dir = second_signer_split
+    personal = tmp_path / "me.tflite"
+    r = run_cli("enrol", "--base", signer1_base, "--from", enrol_dir, "-o", personal, "--save", tmp_path / "seen")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "enrolled 10 letters" in r.stdout and personal.is_file()
+    before = _accuracy(signer1_base, test_dir, tmp_path / "before")
+    after = _accuracy(personal, test_dir, tmp_path / "after")
+    assert after >= before + 0.15 and after >= 0.85, (before, after)
+    assert len(list((tmp_path / "seen").glob("*.png"))) == 130  # every frame taken, hand drawn
+
+    info = run_cli("info", personal)
+    assert info.returncode == 0 and "personal  enrolled" in info.stdout and "10 letters, 100 frames" in info.stdout
+    pred = run_cli("predict", personal, next((test_dir / "l").iterdir()), "--json")
+    assert pred.returncode == 0 and json.loads(pred.stdout)["top"][0]["label"] == "L"
+
+
+def test_enrolment_resumes_and_redoes_a_letter(signer1_base, second_signer_split, tmp_path):
+    enrol_dir, _ = second_signer_split
+    first = tmp_path / "first.tflite"
+    r = run_cli("enrol", "--base", signer1_base, "--from", enrol_dir, "--letters", "A,B,C", "-o", first)
+    assert r.returncode == 0, r.stderr[-2000:]
+    second = tmp_path / "second.tflite"
+    r = run_cli("enrol", "--base", first, "--from", enrol_dir, "--letters", "C,L", "--frames", "5", "-o", second)
+    assert r.returncode == 0, r.stderr[-2000:]
+    frames = open_model(second).metadata["personal"]["frames"]
+    assert frames == {"A": 10, "B": 10, "C": 5, "L": 5}
+
+
+def test_a_tampered_personal_file_is_refused(signer1_base, second_signer_split, tmp_path):
+    enrol_dir, _ = second_signer_split
+    personal = tmp_path / "me.tflite"
+    assert run_cli("enrol", "--base", signer1_base, "--from", enrol_dir, "--letters", "A,B", "-o", personal).returncode == 0
+    data = bytearray(personal.read_bytes())
+    data[len(data) // 4] ^= 0x01  # a weight of the classifier, not the metadata at the end
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(bytes(data))
+    r = run_cli("predict", bad, next((SECOND / "A").iterdir()))
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "not those of the base model" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--letters", "A,Q9"], "is not one of the model's"),
+    (["--letters", "A", "--frames", "30"], "too few frames with a hand for A"),
+    (["--letters", "A"], "enrol at least 2 letters"),
+])
+def test_nonsense_is_refused_in_one_line(signer1_base, second_signer_split, tmp_path, args, message):
+    enrol_dir, _ = second_signer_split
+    r = run_cli("enrol", "--base", signer1_base, "--from", enrol_dir, *args, "-o", tmp_path / "x.tflite")
+    assert r.returncode == 2 and message in r.stderr.strip().splitlines()[-1], r.stderr[-1000:]
+    assert not (tmp_path / "x.tflite").exists()
+
+
+def test_an_image_model_has_no_landmark_stage(tmp_path, second_signer_split):
+    r = run_cli("enrol", "--base", "asl29.tflite", "--from", second_signer_split[0], "-o", tmp_path / "x.tflite")
+    assert r.returncode == 2 and "has no landmark stage" in r.stderr
+
+
+def test_guided_capture_from_a_simulated_camera(signer1_base, tmp_path):
+    """A video of signer 2's consecutive webcam frames stands in for the camera: A, then B, then the end."""
+    pytest.importorskip("cv2")
+    from test_video_stream import write_video
+
+    frames = []
+    for letter in ("A", "B"):
+        frames += [np.asarray(Image.open(p).convert("RGB")) for p in _ordered(SECOND / letter)[:25]]
+    video = tmp_path / "camera.avi"
+    write_video(video, frames)
+    personal = tmp_path / "me.tflite"
+    r = run_cli("enrol", "--base", signer1_base, "--camera", video, "--letters", "A,B", "--frames", "8",
+                "--check", "2", "--pause", "0", "-o", personal)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "sign A" in r.stderr and "sign B" in r.stderr
+    assert open_model(personal).metadata["personal"]["frames"] == {"A": 8, "B": 8}
+    r = run_cli("enrol", "--base", signer1_base, "--camera", video, "--letters", "A,B,C", "--frames", "8",
+                "--check", "2", "--pause", "0", "-o", tmp_path / "x.tflite")
+    assert r.returncode == 2 and "stopped delivering frames while enrolling C" in r.stderr.strip().splitlines()[-1]
+
+
+def test_refit_is_fast_and_learns():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(28, 119)) * 2
+    x = np.concatenate([c + rng.normal(size=(10, 119)) for c in centres]).astype(np.float32)
+    y = np.repeat(np.arange(28), 10)
+    import time
+
+    t0 = time.perf_counter()
+    w, b = fit_head(x, y, 28)
+    assert time.perf_counter() - t0 < 2.0
+    assert ((x @ w + b).argmax(1) == y).mean() > 0.95
+    with pytest.raises(EdgesignError):
+        refit(Enrolment(["A", "B"]), np.zeros(119, np.float32), np.ones(119, np.float32))
