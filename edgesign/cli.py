@@ -24,8 +24,14 @@ def _echo_err(msg: str) -> None:
 
 
 @app.callback()
-def _root() -> None:
+def _root(verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' own logs (LiteRT, TensorFlow).")
+          ) -> None:
     """Sign-language classifiers from training to a certified int8 model on the device."""
+    if verbose:
+        import os
+
+        os.environ["EDGESIGN_VERBOSE"] = "1"
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
 
 
 # ----------------------------------------------------------------------------- train

@@ -6,8 +6,11 @@ numpy < 2), tensorflow.lite (last resort: it pulls in all of TensorFlow).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import platform
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +55,24 @@ def load_backend(name: str = "auto") -> Backend:
     raise EdgesignError(f"backend {name} is not installed ({errors[0]})")
 
 
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Hide what the interpreter's C++ code prints while it loads a model ("INFO: Created TensorFlow Lite
+    XNNPACK delegate for CPU.", once per model); ``EDGESIGN_VERBOSE=1`` (or ``--verbose``) shows it."""
+    if os.environ.get("EDGESIGN_VERBOSE"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def edgetpu_library() -> str:
     return EDGETPU_LIBRARY.get(platform.system(), "libedgetpu.so.1")
 
@@ -72,8 +93,9 @@ def make_interpreter(content: bytes, backend: Backend, threads: int | None = Non
     if delegates:
         kwargs["experimental_delegates"] = delegates
     try:
-        interpreter = backend.interpreter_class(**kwargs)
-        interpreter.allocate_tensors()
+        with quiet_native_stderr():
+            interpreter = backend.interpreter_class(**kwargs)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         first = (str(exc).strip().splitlines() or ["invalid model"])[0]
         raise EdgesignError(f"the interpreter cannot load this model: {first}") from None

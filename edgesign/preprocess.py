@@ -180,6 +180,6 @@ def dequantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 def top_k(probs: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The k largest entries of a probability vector as (index, probability), best first."""
     k = max(1, min(k, probs.shape[-1]))
-    idx = np.argpartition(-probs, k - 1)[:k]
-    idx = idx[np.argsort(-probs[idx], kind="stable")]
+    # a stable sort: tied classes come out in index order on every platform (argpartition's order differs)
+    idx = np.argsort(-probs, kind="stable")[:k]
     return [(int(i), float(probs[i])) for i in idx]

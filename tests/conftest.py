@@ -52,13 +52,15 @@ def small_subset(tmp_path_factory, asl_train) -> Path:
 
 @pytest.fixture(scope="session")
 def e2e(tmp_path_factory, asl_train, asl_test) -> dict:
-    """The foundation path on the real data: train resnet18 (small input), convert to int8 with the gate.
+    """The foundation path on the real data: train the small CNN at 48x48, convert to int8 with the gate.
 
-    Session-scoped: the runtime tests reuse its models.
+    Session-scoped: the runtime tests reuse its models. (It trained resnet18 at 32x32 until a CI machine
+    ran the ResNets' training steps at about 30 images/s, a 25-minute fixture; the CNN trains there at
+    about 440 images/s, 2 minutes, and reaches 37 % on the test split, where resnet18 reached about 35 %.)
     """
     work = tmp_path_factory.mktemp("e2e")
     run = work / "run"
-    r = run_cli("train", "resnet18", "--data", asl_train, "--test-data", asl_test, "--size", "32",
+    r = run_cli("train", "cnn", "--data", asl_train, "--test-data", asl_test, "--size", "48",
                 "--epochs", "6", "--batch-size", "64", "--lr", "0.002", "-o", run)
     assert r.returncode == 0, r.stderr[-3000:]
     int8 = work / "model_int8.tflite"

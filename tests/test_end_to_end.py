@@ -1,4 +1,4 @@
-"""The foundation path on real data: photos -> trained ResNet-18 -> certified int8 -> device runtime."""
+"""The foundation path on real data: photos -> trained CNN -> certified int8 -> device runtime."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def test_run_folder_has_everything(e2e):
                  "test_metrics.json", "test_confusion_matrix.png", "summary.json"):
         assert (run / name).is_file(), name
     config = json.loads((run / "config.json").read_text())
-    assert config["preprocess"]["height"] == 32 and len(config["classes"]) == 29
+    assert config["preprocess"]["height"] == 48 and len(config["classes"]) == 29
     assert "epoch 1/6" in e2e["train_out"]  # progress is shown
 
 
@@ -36,7 +36,7 @@ def test_model_carries_labels_preprocessing_and_certificate(e2e):
     info = json.loads(r.stdout)
     meta = info["metadata"]
     assert meta["labels"][0] == "A" and len(meta["labels"]) == 29
-    assert meta["preprocess"]["height"] == 32 and meta["preprocess"]["channels"] == 3
+    assert meta["preprocess"]["height"] == 48 and meta["preprocess"]["channels"] == 3
     cert = meta["certificate"]
     assert cert["n"] == 870 and len(cert["data_digest"]) == 64 and cert["passed"] is True
     assert "int8" in info["inputs"][0]
