@@ -215,6 +215,8 @@ def enrol(
     frames: int = typer.Option(10, "--frames", help="Frames per letter to learn from."),
     holdback: int = typer.Option(3, "--check", help="Further frames per letter held back as the user's own check."),
     pause: float = typer.Option(2.0, "--pause", help="Camera: seconds between naming a letter and capturing it."),
+    steady: float = typer.Option(0.05, "--steady", help="Camera: most landmark motion between frames, as a fraction "
+                                 "of the hand's size, that counts as a steady hand."),
     save: Optional[str] = typer.Option(None, "--save", help="Write every captured frame, hand drawn, into this folder."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
 ) -> None:
@@ -223,7 +225,7 @@ def enrol(
 
     wanted = [x.strip() for x in letters.split(",") if x.strip()] if letters else None
     r = run_enrolment(base, out, source_folder=source_folder, camera=camera, letters=wanted, frames=frames,
-                      holdback=holdback, save=save, pause=pause, hand_models=hand_models)
+                      holdback=holdback, save=save, pause=pause, steady=steady, hand_models=hand_models)
     c = r["check"]
     typer.echo(f"enrolled {len(r['letters'])} letters, {r['frames']} frames ({r['dropped_no_hand']} without a hand "
                f"dropped), refit {r['refit_seconds']:.2f} s")

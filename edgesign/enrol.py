@@ -33,19 +33,21 @@ def decode(d: dict[str, Any]) -> np.ndarray:
 
 
 def weights_sha256(content: bytes) -> str:
-    """sha256 of the model's buffers (weights and constants), leaving out edgesign's metadata entry."""
-    from .metadata import METADATA_NAME, _schema
+    """sha256 of the graph's constant tensors (weights, biases, quantization tables), in tensor order.
 
-    schema = _schema()
-    model = schema.Model.GetRootAs(content, 0)
-    skip = {model.Metadata(i).Buffer() for i in range(model.MetadataLength())
-            if model.Metadata(i).Name() == METADATA_NAME.encode()}
+    Metadata is left out: rewriting it (a personal file) keeps this hash, changing a weight does not.
+    """
+    from .metadata import _schema
+
+    model = _schema().Model.GetRootAs(content, 0)
     h = hashlib.sha256()
-    for i in range(model.BuffersLength()):
-        if i in skip:
-            continue
-        data = model.Buffers(i).DataAsNumpy()
-        h.update(b"" if isinstance(data, int) else data.tobytes())
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        for t in range(graph.TensorsLength()):
+            tensor = graph.Tensors(t)
+            data = model.Buffers(tensor.Buffer()).DataAsNumpy()
+            h.update(f"{g}/{t}/{tensor.Type()}/{tensor.ShapeAsNumpy()!r}:".encode())
+            h.update(b"" if isinstance(data, int) else data.tobytes())
     return h.hexdigest()
 
 

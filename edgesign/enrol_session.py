@@ -18,7 +18,7 @@ from .pipeline import HandPipeline, class_index
 from .runtime import open_model
 
 STEADY_FRAMES = 3
-STEADY_MOTION = 0.04  # mean landmark motion between frames, as a fraction of the hand's size
+STEADY_MOTION = 0.05  # mean landmark motion between frames, as a fraction of the hand's size
 
 
 def _say(msg: str) -> None:
@@ -66,7 +66,8 @@ def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, nee
 
 
 def camera_takes(model: HandPipeline, spec: str, letters: list[str], need: int, save: str | None, pause: float,
-                 say: Callable[[str], None] = _say) -> Iterator[tuple[str, list[np.ndarray], int]]:
+                 steady: float = STEADY_MOTION, say: Callable[[str], None] = _say,
+                 ) -> Iterator[tuple[str, list[np.ndarray], int]]:
     """Guided capture: name the letter, wait for a steady hand, collect ``need`` frames with a hand."""
     from .sources import camera_frames
 
@@ -76,14 +77,14 @@ def camera_takes(model: HandPipeline, spec: str, letters: list[str], need: int, 
             say(f"[{n + 1}/{len(letters)}] sign {letter} and hold it ({need} frames)")
             if pause:
                 time.sleep(pause)
-            yield letter, *_collect(model, frames, spec, letter, need, save)
+            yield letter, *_collect(model, frames, spec, letter, need, save, steady)
     finally:
         close = getattr(frames, "close", None)
         if close:
             close()
 
 
-def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, save: str | None):
+def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, save: str | None, steady_motion: float):
     feats, dropped, steady, previous = [], 0, 0, None
     for frame in frames:
         p = model.prepare(frame.image, track=True)
@@ -94,7 +95,7 @@ def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, sav
         size = float(np.ptp(p.hand.landmarks[:, :2], axis=0).max()) or 1.0
         motion = np.inf if previous is None else float(np.abs(p.hand.landmarks[:, :2] - previous).mean()) / size
         previous = p.hand.landmarks[:, :2]
-        steady = steady + 1 if motion < STEADY_MOTION else 0
+        steady = steady + 1 if motion < steady_motion else 0
         if steady >= STEADY_FRAMES:
             feats.append(p.features)
             _save_frame(save, f"{letter}_{len(feats)}", frame.image, letter, p)
@@ -141,7 +142,7 @@ def write_personal(model: HandPipeline, enrolment: Enrolment, personal: Personal
 
 def run_enrolment(base: str | None, out: str, *, source_folder: str | None = None, camera: str | None = None,
                   letters: list[str] | None = None, frames: int = 10, holdback: int = 3, save: str | None = None,
-                  pause: float = 2.0, hand_models: str | None = None) -> dict[str, Any]:
+                  pause: float = 2.0, steady: float = STEADY_MOTION, hand_models: str | None = None) -> dict[str, Any]:
     """Enrol (or extend an earlier enrolment, when ``base`` is a personal file); returns the report."""
     if bool(source_folder) == bool(camera):
         raise EdgesignError("enrol needs exactly one source: --from FOLDER or --camera SPEC")
@@ -155,7 +156,7 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
     if camera and not letters:
         letters = [name for name in model.labels if name != model.labels[model.no_hand]]
     takes = (folder_takes(model, Path(source_folder), letters, frames + holdback, save) if source_folder else
-             camera_takes(model, camera, letters, frames + holdback, save, pause))
+             camera_takes(model, camera, letters, frames + holdback, save, pause, steady))
     for letter, feats, dropped in takes:
         if len(feats) < frames + holdback:
             raise EdgesignError(f"too few frames with a hand for {letter}: {len(feats)} of {frames + holdback} "

@@ -58,7 +58,7 @@ def test_gate_fails_when_budget_exceeded(e2e, asl_test, tmp_path):
     # the run's first epoch is much weaker than its best: convert the untrained architecture instead
     from edgesign.training import create_model
 
-    model = create_model("resnet18", (32, 32, 3), 29)
+    model = create_model("cnn", (48, 48, 3), 29)  # the e2e model's architecture and input
     keras_path = tmp_path / "untrained.keras"
     model.save(keras_path)
     r = run_cli("convert", keras_path, "--int8", "--calib", asl_test, "--calib-size", "58", "-o", weak)
