@@ -121,16 +121,19 @@ def _measure_pipeline(model, model_path: str, load_s: float, runs: int, warmup: 
 
 def benchmark(models: list[str], **kwargs: Any) -> list[dict[str, Any]]:
     """Measure each model in a fresh process; one row per model."""
+    from .runtime import resolve_model_path
+
     rows = []
-    for m in models:
+    for name in models:
+        m = str(resolve_model_path(name))
         if not Path(m).is_file():
-            raise EdgesignError(f"model not found: {m}")
+            raise EdgesignError(f"model not found: {name}")
         args = json.dumps({"model_path": m, **kwargs})
         proc = subprocess.run([sys.executable, "-m", "edgesign.benchmark", args], capture_output=True, text=True,
                               env={**os.environ, "EDGESIGN_QUIET": "1"})
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
-            raise EdgesignError(f"benchmark of {m} failed: {last}")
+            raise EdgesignError(f"benchmark of {name} failed: {last.removeprefix('error: ')}")
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     return rows
 

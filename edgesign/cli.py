@@ -152,6 +152,8 @@ def predict(
     """Classify images, videos or a camera with a .tflite model (the shipped model by default)."""
     from .predict import run_predict
 
+    if not 0.0 <= threshold <= 1.0:  # NaN fails this too
+        raise EdgesignError(f"--threshold must be a probability between 0 and 1, got {threshold}")
     model_path, sources = _split_model_and_sources(list(args or []))
     if not sources and not camera:
         raise EdgesignError("nothing to predict: give image/video paths or --camera")
@@ -354,6 +356,9 @@ def convert(
     from .extras import require_train
 
     budget, floor = validate_budget(max_drop), validate_floor(min_accuracy)
+    if budget is not None and not eval_data:
+        raise EdgesignError("--max-drop needs held-out data to measure the drop on: pass --eval DIR "
+                            "(without it nothing is certified, and a CI gate would always pass)")
     require_train("edgesign convert")
     from edgesign.converters.convert import ConvertOptions, convert_model
     from edgesign.converters.targets import resolve_target
@@ -432,12 +437,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     except typer.Abort:
         _echo_err("aborted")
         sys.exit(130)
-    except _USAGE_ERROR as exc:  # usage errors: bad option, missing argument
-        if hasattr(exc, "show"):
-            exc.show()
-        else:
-            _echo_err(f"error: {exc.format_message()}")
-        sys.exit(exc.exit_code)
+    except _USAGE_ERROR as exc:  # usage errors: bad option, missing argument, unknown command
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "edgesign"
+        _echo_err(f"error: {exc.format_message()} (see '{where} --help')")
+        sys.exit(2)
     except KeyboardInterrupt:
         _echo_err("interrupted")
         sys.exit(130)

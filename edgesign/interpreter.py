@@ -79,6 +79,10 @@ def edgetpu_library() -> str:
 
 def make_interpreter(content: bytes, backend: Backend, threads: int | None = None, edgetpu: bool = False):
     """An interpreter over model bytes, with the Edge TPU delegate when asked for."""
+    limit = 4 * (os.cpu_count() or 1)
+    if threads is not None and not 1 <= threads <= limit:
+        raise EdgesignError(f"--threads must be between 1 and {limit} (4x this machine's {os.cpu_count()} cores), "
+                            f"got {threads}")
     delegates = []
     if edgetpu:
         lib = edgetpu_library()

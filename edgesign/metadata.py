@@ -51,7 +51,7 @@ def read_metadata(content: bytes, schema: Any = None) -> dict[str, Any] | None:
                 buf = model.Buffers(entry.Buffer())
                 data = buf.DataAsNumpy()
                 return json.loads(bytes(data).decode("utf-8")) if not isinstance(data, int) else None
-    except (IndexError, ValueError, UnicodeDecodeError, json.JSONDecodeError, struct.error) as exc:
+    except (IndexError, TypeError, ValueError, UnicodeDecodeError, json.JSONDecodeError, struct.error) as exc:
         raise EdgesignError(f"corrupt TFLite model (its flatbuffer cannot be read: {str(exc)[:120]})") from None
     return None
 

@@ -101,8 +101,17 @@ class EdgeModel:
         shape = [int(v) for v in self._in["shape"]]
         if len(shape) != 4:
             raise EdgesignError(f"{self.path}: expected an image input (N,H,W,C), got shape {shape}")
+        n_in, n_outs = len(self.interpreter.get_input_details()), len(self.interpreter.get_output_details())
+        out_shape = [int(v) for v in self._out["shape"]]
+        if n_in != 1 or n_outs != 1 or len(out_shape) != 2:
+            raise EdgesignError(f"{self.path}: edgesign runs classifiers with one image input and one [1, classes] "
+                                f"output; this model has {n_in} input(s), {n_outs} output(s), output shape {out_shape}")
         meta_pre = self.metadata.get("preprocess")
-        self.preprocess = pp.Preprocess.from_dict(meta_pre) if meta_pre else pp.Preprocess(shape[1], shape[2], shape[3])
+        try:
+            self.preprocess = (pp.Preprocess.from_dict(meta_pre) if meta_pre else
+                               pp.Preprocess(shape[1], shape[2], shape[3]))
+        except (TypeError, ValueError) as exc:
+            raise EdgesignError(f"{self.path}: its edgesign metadata is invalid ({exc})") from None
         n_out = int(self._out["shape"][-1])
         labels = self.metadata.get("labels")
         self.labels: list[str] = list(labels) if labels else [str(i) for i in range(n_out)]

@@ -49,6 +49,8 @@ def expand_images(sources: list[str]) -> list[Path]:
                 raise EdgesignError(f"no images in {p}")
             out.extend(found)
         elif p.exists():
+            if not p.is_file():
+                raise EdgesignError(f"not a regular file (a pipe or a device?): {s}")
             out.append(p)
         else:
             raise EdgesignError(f"not found: {s}")
