@@ -25,13 +25,8 @@ from edgesign.training.landmarks import known_subset, pipeline_probabilities, st
 from edgesign.training.tf_env import tf
 from edgesign.training.train import load_keras_model
 
+from .convert import _log
 from .targets import Target
-
-
-def _log(msg: str) -> None:
-    import sys
-
-    print(msg, file=sys.stderr, flush=True)
 
 
 def _calibration(cfg: dict[str, Any], settings: HandSettings, n: int, seed: int = 0) -> np.ndarray:

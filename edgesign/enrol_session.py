@@ -56,12 +56,13 @@ def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, nee
         for f, c in items:
             if c != by_folder[letter] or len(feats) == need:
                 continue
-            p = model.prepare(open_image(f))
+            image = open_image(f)
+            p = model.prepare(image)
             if p.features is None:
                 dropped += 1
                 continue
             feats.append(p.features)
-            _save_frame(save, f"{letter}_{len(feats)}", open_image(f), letter, p)
+            _save_frame(save, f"{letter}_{len(feats)}", image, letter, p)
         yield letter, feats, dropped
 
 

@@ -11,7 +11,7 @@ the centre crop and is accepted at its own presence score.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -235,6 +235,3 @@ def as_rgb(image: Image.Image | np.ndarray) -> Image.Image:
         image = Image.fromarray(image[..., :3] if image.ndim == 3 else image)
     return image if image.mode == "RGB" else image.convert("RGB")
 
-
-def mirrored(hand: Hand) -> Hand:
-    return replace(hand, world=hand.world * np.array([-1, 1, 1], np.float32))

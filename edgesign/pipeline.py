@@ -23,6 +23,7 @@ from .handfeatures import FEATURE_VERSION, N_FEATURES, hand_features
 from .handfiles import FILES
 from .hands import Hand, HandSettings, HandStage, as_rgb
 from .interpreter import load_backend, make_interpreter
+from .runtime import Classifier
 
 NO_HAND_LABEL = "Nothing"
 
@@ -63,7 +64,7 @@ class Prepared:
     seconds: float
 
 
-class HandPipeline:
+class HandPipeline(Classifier):
     """Hand stage + landmark classifier, with the surface of :class:`edgesign.runtime.EdgeModel`."""
 
     edgetpu = False
@@ -166,20 +167,5 @@ class HandPipeline:
     def classify_frame(self, frame: np.ndarray) -> np.ndarray:
         return self.classify_input(self.prepare(frame))
 
-    def top(self, probs: np.ndarray, k: int = 3):
-        from .runtime import Prediction
-
-        return [Prediction(self.label(i), i, p) for i, p in pp.top_k(probs, k)]
-
-    def label(self, index: int) -> str:
-        return self.labels[index] if 0 <= index < len(self.labels) else str(index)
-
     def probabilities_files(self, files: list[str], progress: str | None = None) -> np.ndarray:
-        from .progress import Progress
-
-        out = np.zeros((len(files), len(self.labels)), np.float32)
-        with Progress(progress or "", len(files), enabled=bool(progress) and None) as bar:
-            for i, f in enumerate(files):
-                out[i] = self.classify_file(f)
-                bar.update()
-        return out
+        return self._rows(self.classify_file, files, progress)

@@ -57,6 +57,7 @@ def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", 
     """An :class:`EdgeModel`, or a :class:`edgesign.pipeline.HandPipeline` when the model's metadata
     names a hand stage: the one door through which every runtime command opens a model."""
     p = resolve_model_path(path)
+    content = None
     if p.is_file():
         content = p.read_bytes()
         meta = read_metadata(content) if is_tflite(content) else None
@@ -66,7 +67,7 @@ def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", 
             from .pipeline import HandPipeline
 
             return HandPipeline(p, content, meta, backend=backend, threads=threads, hand_models=hand_models)
-    return EdgeModel(p, backend=backend, threads=threads, device=device, warn=warn)
+    return EdgeModel(p, backend=backend, threads=threads, device=device, warn=warn, content=content)
 
 
 @dataclass
@@ -76,16 +77,40 @@ class Prediction:
     probability: float
 
 
-class EdgeModel:
+class Classifier:
+    """What every runnable model shares: its labels, top-k over them, probabilities over many inputs."""
+
+    labels: list[str]
+
+    def top(self, probs: np.ndarray, k: int = 3) -> list[Prediction]:
+        return [Prediction(self.label(i), i, p) for i, p in pp.top_k(probs, k)]
+
+    def label(self, index: int) -> str:
+        return self.labels[index] if 0 <= index < len(self.labels) else str(index)
+
+    def _rows(self, classify, items, progress: str | None) -> np.ndarray:
+        """``classify(item)`` for each item, one probability row each, with progress when labelled."""
+        from .progress import Progress
+
+        out = np.zeros((len(items), len(self.labels)), np.float32)
+        with Progress(progress or "", len(items), enabled=bool(progress) and None) as bar:
+            for i, item in enumerate(items):
+                out[i] = classify(item)
+                bar.update()
+        return out
+
+
+class EdgeModel(Classifier):
     """A TFLite classifier with its preprocessing and labels, ready to run on images or frames."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, backend: str = "auto",
-                 threads: int | None = None, device: str = "auto", warn: bool = True) -> None:
+                 threads: int | None = None, device: str = "auto", warn: bool = True,
+                 content: bytes | None = None) -> None:
         self.path = resolve_model_path(path)
         t0 = time.perf_counter()
         if not self.path.is_file():
             raise EdgesignError(f"model not found: {self.path}")
-        content = self.path.read_bytes()
+        content = self.path.read_bytes() if content is None else content
         if not is_tflite(content):
             raise EdgesignError(f"{self.path} is not a TFLite model")
         self.size_bytes = len(content)
@@ -222,19 +247,6 @@ class EdgeModel:
         """Class probabilities for an input tensor from ``frame_input`` or ``file_input``."""
         return self.from_output(self.invoke(tensor))
 
-    def top(self, probs: np.ndarray, k: int = 3) -> list[Prediction]:
-        return [Prediction(self.label(i), i, p) for i, p in pp.top_k(probs, k)]
-
-    def label(self, index: int) -> str:
-        return self.labels[index] if 0 <= index < len(self.labels) else str(index)
-
     def probabilities_batch(self, images: np.ndarray, progress: str | None = None) -> np.ndarray:
         """Probabilities for N uint8 images at the model's input size, one invoke each."""
-        from .progress import Progress
-
-        out = np.zeros((len(images), len(self.labels)), np.float32)
-        with Progress(progress or "", len(images), enabled=bool(progress) and None) as bar:
-            for i, img in enumerate(images):
-                out[i] = self.probabilities(img)
-                bar.update()
-        return out
+        return self._rows(self.probabilities, images, progress)

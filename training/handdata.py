@@ -18,7 +18,7 @@ import numpy as np
 from edgesign import atomic
 from edgesign.data import list_image_folder
 from edgesign.handfeatures import hand_features
-from edgesign.handfiles import cache_folder
+from edgesign.handfiles import cache_folder, hand_model_path
 from edgesign.hands import HandSettings, HandStage, as_rgb
 from edgesign.preprocess import open_image
 from edgesign.progress import Progress
@@ -78,7 +78,8 @@ def extract_folder(root: str | os.PathLike, settings: HandSettings = HandSetting
         return HandSet(str(root), names, labels, class_names, z["found"], z["world"], z["image"], z["right"])
     # A worker per core, each with its own one-thread interpreters: the landmark models do not scale past that.
     hand_stage_folder = folder or os.environ.get("EDGESIGN_HAND_MODELS")
-    _init(settings, hand_stage_folder)  # fetches and verifies the files once, in this process
+    for name in settings.files():  # fetch and verify once, here, not in every worker
+        hand_model_path(name, hand_stage_folder)
     with Progress(f"hand landmarks {root}", len(names)) as bar, \
             get_context("spawn").Pool(workers, _init, (settings, hand_stage_folder)) as pool:
         results = []

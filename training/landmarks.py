@@ -20,7 +20,7 @@ import numpy as np
 from edgesign import atomic
 from edgesign.errors import EdgesignError
 from edgesign.evaluate import compute_metrics, write_metrics_files
-from edgesign.handfeatures import FEATURE_VERSION, N_FEATURES, hand_features
+from edgesign.handfeatures import FEATURE_VERSION, FINGERS, N_FEATURES, hand_features
 from edgesign.hands import HandSettings
 from edgesign.pipeline import NO_HAND_LABEL, class_index
 
@@ -95,8 +95,6 @@ def _rotation(rng: np.random.Generator, degrees: float) -> np.ndarray:
 
 def augment_hand(world: np.ndarray, image_xy: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Another hand: bones 10 % longer or shorter, turned a little in 3-D, landmark noise of a few mm."""
-    from edgesign.handfeatures import FINGERS
-
     new = world.copy()
     for chain in FINGERS:
         for parent, child in zip(chain[:-1], chain[1:]):
