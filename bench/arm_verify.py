@@ -186,7 +186,9 @@ class Chroot:
         env = {"PATH": f"{VENV}/bin:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8",
                "QEMU_CPU": self.persona.qemu_cpu, "EDGESIGN_HAND_MODELS": "/opt/hands",
                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_DEFAULT_TIMEOUT": "180"}
-        proc = subprocess.run(["chroot", str(self.root), *argv], env=env, text=True, capture_output=True,
+        # the host's chroot, found on the host's PATH (the child's PATH is the chroot's)
+        chroot = shutil.which("chroot") or "/usr/sbin/chroot"
+        proc = subprocess.run([chroot, str(self.root), *argv], env=env, text=True, capture_output=True,
                               timeout=timeout)
         if check and proc.returncode != 0:
             raise Failure(f"{' '.join(argv[:4])} ... failed under {self.persona.name} (exit {proc.returncode}): "
