@@ -170,6 +170,10 @@ class Chroot:
             (cpu / name).write_text("0-3\n")
         (r / "etc/edgesign-cpuinfo").write_text(self.persona.cpuinfo())
         shutil.copy("/etc/resolv.conf", r / "etc/resolv.conf")
+        # the host's CA bundle: pip inside trusts what pip outside trusts (a proxy's CA included)
+        bundle = os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt"
+        if Path(bundle).is_file():
+            shutil.copy(bundle, r / "etc/edgesign-ca.crt")
         try:
             sh(["mount", "-t", "proc", "proc", str(r / "proc")])
             sh(["mount", "--bind", str(r / "etc/edgesign-cpuinfo"), str(r / "proc/cpuinfo")])
@@ -186,6 +190,8 @@ class Chroot:
         env = {"PATH": f"{VENV}/bin:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8",
                "QEMU_CPU": self.persona.qemu_cpu, "EDGESIGN_HAND_MODELS": "/opt/hands",
                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_DEFAULT_TIMEOUT": "180"}
+        if (self.root / "etc/edgesign-ca.crt").is_file():
+            env["PIP_CERT"] = env["SSL_CERT_FILE"] = "/etc/edgesign-ca.crt"
         # the host's chroot, found on the host's PATH (the child's PATH is the chroot's)
         chroot = shutil.which("chroot") or "/usr/sbin/chroot"
         proc = subprocess.run([chroot, str(self.root), *argv], env=env, text=True, capture_output=True,
