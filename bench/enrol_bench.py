@@ -31,7 +31,7 @@ SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-seco
 def base_pipeline(train: Path, work: Path, epochs: int) -> Path:
     """Train on one signer and convert: the pipeline file a user would enrol on."""
     from edgesign.converters.landmarks import convert_landmark_run
-    from edgesign.converters.targets import get_target
+    from edgesign.targets import get_target
     from edgesign.training.landmarks import LandmarkConfig, load_config, train_landmarks
 
     run = work / "run"

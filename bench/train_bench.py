@@ -26,8 +26,10 @@ from edgesign.training import create_model, get_spec, list_models  # noqa: E402
 from edgesign.training.pipeline import Augment, make_dataset  # noqa: E402
 from edgesign.training.tf_env import keras  # noqa: E402
 
-SIZES = {"resnet18": 64, "resnet18-standard": 96, "resnet50": 64, "vgg16-transfer": 96,
-         "resnet50-transfer": 96, "cnn": 64}
+
+def size_of(name: str) -> int:
+    """Each model is timed at its registry's default input size (the size `edgesign train` uses)."""
+    return get_spec(name).default_size
 
 
 def _compile(name, pre, n_classes, weights: str | None = None):
@@ -38,7 +40,7 @@ def _compile(name, pre, n_classes, weights: str | None = None):
 
 
 def throughput(name: str, ds, batch: int, steps: int, augment: bool, weights: str | None = None) -> float:
-    pre = get_spec(name).preprocess(SIZES.get(name), 3)
+    pre = get_spec(name).preprocess(size_of(name), 3)
     model = _compile(name, pre, len(ds.class_names), weights)
     data = make_dataset(ds, pre, batch, training=True, augment=Augment() if augment else None).repeat()
     t0 = time.perf_counter()
@@ -53,7 +55,7 @@ def pipeline_vs_plain_fit(name: str, ds, batch: int, steps: int, rounds: int = 3
 
     Rounds alternate the two so both see the same machine state; the medians are compared.
     """
-    pre = get_spec(name).preprocess(SIZES.get(name), 3)
+    pre = get_spec(name).preprocess(size_of(name), 3)
     model = _compile(name, pre, len(ds.class_names))
     n = steps * batch
     x = normalize(ds.images[:n], pre)
@@ -104,17 +106,17 @@ def main() -> None:
 
     rows = []
     for name in args.models.split(","):
-        ds = data_at(SIZES[name])
+        ds = data_at(size_of(name))
         variants = [(name, None)]
         if get_spec(name).transfer:  # from scratch (--weights none), and frozen as with ImageNet weights
-            variants = [(f"{name} (from scratch)", None), (f"{name} (frozen base)", _base_weights(name, SIZES[name]))]
+            variants = [(f"{name} (from scratch)", None), (f"{name} (frozen base)", _base_weights(name, size_of(name)))]
         for label, weights in variants:
             ips = throughput(name, ds, args.batch, args.steps, augment=True, weights=weights)
-            rows.append({"model": label, "input": f"{SIZES[name]}x{SIZES[name]}x3", "train_images_per_s": round(ips, 1)})
+            rows.append({"model": label, "input": f"{size_of(name)}x{size_of(name)}x3", "train_images_per_s": round(ips, 1)})
             print(json.dumps(rows[-1]), file=sys.stderr)
     comparisons = []
     for name in args.compare.split(","):
-        ds = data_at(SIZES[name])
+        ds = data_at(size_of(name))
         steps = min(args.steps * 3, len(ds) // args.batch)
         comparisons.append(pipeline_vs_plain_fit(name, ds, args.batch, steps))
         print(json.dumps(comparisons[-1]), file=sys.stderr)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from edgesign import atomic
+from edgesign.certify import certificate_figures
 
 
 def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None, title: str) -> str:
@@ -19,6 +20,7 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
     summary = json.loads((run / "summary.json").read_text())
     test = json.loads((run / "test_metrics.json").read_text()) if (run / "test_metrics.json").exists() else None
     t, pre, ev, sz = config["train"], config["preprocess"], report["evaluation"], report["sizes"]
+    cert = certificate_figures(ev, report["max_drop"], report.get("min_accuracy"))
     lines = [
         f"# {title}",
         "",
@@ -52,12 +54,10 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
         "| figure | value |",
         "| --- | --- |",
         f"| best validation accuracy (float) | {100 * summary['best_val_accuracy']:.2f} % |",
-        f"| test accuracy, float (Keras) | {100 * ev['float_accuracy']:.2f} % |",
-        f"| test accuracy, int8 (device runtime) | {100 * ev['quantized_accuracy']:.2f} % |",
-        f"| drop | {ev['drop_points']:.2f} points (budget {report['max_drop']}) |",
-        f"| accuracy floor (`--min-accuracy`) | {100 * report['min_accuracy']:.2f} % |"
-        if report.get("min_accuracy") is not None else None,
-        f"| top-1 agreement float vs int8 | {100 * ev['top1_agreement']:.2f} % |",
+        f"| test accuracy, float (Keras) | {cert['float']} |",
+        f"| test accuracy, int8 (device runtime) | {cert['int8']} |",
+        f"| drop | {cert['drop']} |",
+        f"| top-1 agreement float vs int8 | {cert['agreement']} |",
         f"| size float32 / int8 | {sz['float32_bytes'] / 1e6:.2f} MB / {sz['bytes_with_metadata'] / 1e6:.2f} MB "
         f"({sz['ratio_to_float32']:.3f}x) |",
         f"| gzip size int8 | {sz['gzip_bytes'] / 1e6:.2f} MB |",

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +31,11 @@ from edgesign.errors import EdgesignError
 from edgesign.metadata import write_metadata
 from edgesign.preprocess import Preprocess
 from edgesign.runtime import EdgeModel
+from edgesign.targets import Target, get_target, resolve_io
 from edgesign.training.pipeline import Augment
-from edgesign.training.train import load_run, predict_probs
+from edgesign.training.run import load_run, predict_probs
 
 from . import optimize
-from .targets import Target, get_target
 from .tflite import convert, kernel_sparsity, tflite_sparsity
 
 EDGETPU_FLOAT_WARNING = ("layers kept in float do not run on the Edge TPU: they split the graph and run on the "
@@ -52,14 +51,39 @@ class ConvertOptions:
     max_drop: float | None = None
     min_accuracy: float | None = None  # floor on the converted model's accuracy on eval_data (0-1)
     out: str | None = None
-    io_type: str = "int8"
+    io_type: str | None = None  # None: the target's default (edgetpu: uint8)
     sparsity: float = 0.5
     finetune_epochs: int = 2
     train_data: str | None = None
     auto: bool = False
-    debug_csv: bool = True
     seed: int = 0
-    extra_meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Sources:
+    """What a conversion reads: the float model, its preprocessing and classes, and the data around it."""
+
+    path: Path
+    model: Any
+    pre: Preprocess
+    classes: list[str]
+    run_cfg: dict[str, Any]
+    calib_full: Dataset | None
+    calib: Dataset | None
+    evalset: Dataset | None
+    augment: Augment
+    augment_from_run: bool
+
+
+@dataclass
+class Gate:
+    """The pass rule: the drop within the budget and the converted accuracy above the floor."""
+
+    max_drop: float | None
+    min_accuracy: float | None
+
+    def passes(self, c: dict[str, Any]) -> bool:
+        return passes(c, self.max_drop, self.min_accuracy)
 
 
 def _log(msg: str) -> None:
@@ -73,34 +97,55 @@ def _default_out(source: Path, target: Target) -> Path:
 
 
 def _evaluate_tflite(content: bytes, data: Dataset) -> np.ndarray:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "candidate.tflite"
-        path.write_bytes(content)
-        model = EdgeModel(path, warn=False)
-        return model.probabilities_batch(data.images, progress=f"evaluating {path.name} on the device runtime")
+    """A candidate's probabilities through the device runtime, from memory."""
+    model = EdgeModel("candidate.tflite", content=content, device="cpu", warn=False)
+    return model.probabilities_batch(data.images, progress="evaluating the converted model on the device runtime")
 
 
 def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
     """Convert ``source`` (a run folder or a Keras model file); returns the report (also written)."""
-    src = Path(source)
-    target = opts.target
-    max_drop = validate_budget(opts.max_drop)
-    min_accuracy = validate_floor(opts.min_accuracy)
-    if min_accuracy is not None and not opts.eval_data:
-        raise EdgesignError("--min-accuracy needs held-out data to measure it on: pass --eval DIR")
-    if target.edgetpu and target.activations != "int8":
-        raise EdgesignError("--edgetpu needs a full-int8 model")
     t_start = time.perf_counter()
-    model, pre, classes, run_cfg = load_run(src)
-    n_out = int(model.output_shape[-1])
+    target, src = opts.target, Path(source)
+    gate = Gate(validate_budget(opts.max_drop), validate_floor(opts.min_accuracy))
+    if gate.min_accuracy is not None and not opts.eval_data:
+        raise EdgesignError("--min-accuracy needs held-out data to measure it on: pass --eval DIR")
+    io_type = resolve_io(target, opts.io_type)
     out = Path(opts.out) if opts.out else _default_out(src, target)
     if out.suffix != ".tflite":
         raise EdgesignError(f"output must end in .tflite: {out}")
+    s = load_sources(src, opts)
+    variant, steps = _optimized_variant(s, target, opts)
+    _log(f"converting to {target.name} ({target.description})")
+    content = convert(variant, target, s.calib, s.pre, io_type)
+    float_content = content if target.name == "float32" else convert(s.model, get_target("float32"), None, s.pre)
+    report = _report_head(s, target, io_type, gate, steps)
+    if target.prune:
+        report["sparsity_keras"] = kernel_sparsity(variant)
+    comparison = None
+    if s.evalset is not None:
+        content, comparison, auto = _measure(s, content, opts, gate, out)
+        if auto:
+            report["auto"] = auto
+    if target.integer and s.calib is not None and "auto" not in report:
+        report["layer_error"] = _layer_error_summary(variant if not target.qat else s.model, s.calib, s.pre, out)
+    report["sizes"] = _sizes(content, float_content)
+    report["sparsity_tflite"] = round(tflite_sparsity(content), 4)
+    if comparison is not None:
+        report["evaluation"] = {"data": s.evalset.source, "digest": s.evalset.digest, **comparison}
+    report["passed"] = comparison is None or gate.passes(comparison)
+    report["seconds"] = round(time.perf_counter() - t_start, 1)
+    _log_comparison(comparison, target, report["sizes"])
+    return _write(out, content, _metadata(s, target, report, comparison, gate), report, comparison, gate)
 
-    calib = calib_full = None
-    if target.calibrated:
+
+def load_sources(src: Path, opts: ConvertOptions) -> Sources:
+    """The float model and the calibration and evaluation sets, checked against its classes."""
+    model, pre, classes, run_cfg = load_run(src)
+    n_out = int(model.output_shape[-1])
+    calib = calib_full = evalset = None
+    if opts.target.calibrated:
         if not opts.calib_data:
-            raise EdgesignError(f"target {target.name} needs real calibration images: pass --calib DIR")
+            raise EdgesignError(f"target {opts.target.name} needs real calibration images: pass --calib DIR")
         calib_full = load_dataset(opts.calib_data, pre)
         calib_full.check_classes(classes, n_out, "calibration")
         classes = calib_full.class_names
@@ -108,114 +153,114 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
             raise EdgesignError(f"fewer calibration images than asked: {len(calib_full)} in {opts.calib_data}, "
                                 f"--calib-size {opts.calib_size}")
         calib = calib_full.stratified_sample(opts.calib_size, opts.seed)
-    evalset = None
     if opts.eval_data:
         evalset = load_dataset(opts.eval_data, pre)
         evalset.check_classes(classes, n_out, "evaluation")
         classes = evalset.class_names
-    if not classes:
-        classes = [str(i) for i in range(n_out)]
-
     # fine-tunes (pruning, QAT) use the augmentation the model was trained with: without it, background
     # swap above all, a fine-tune unlearns the robustness that augmentation gave
     run_augment = run_cfg.get("train", {}).get("augment")
     augment = Augment.from_dict(run_augment) if run_augment is not None else Augment()
-    variant, steps = _optimized_variant(model, target, opts, pre, calib_full, classes, augment)
-    _log(f"converting to {target.name} ({target.description})")
-    content = convert(variant, target, calib, pre, opts.io_type)
-    float_content = content if target.name == "float32" else convert(model, get_target("float32"), None, pre)
+    return Sources(src, model, pre, classes or [str(i) for i in range(n_out)], run_cfg, calib_full, calib, evalset,
+                   augment, run_augment is not None)
 
+
+def _report_head(s: Sources, target: Target, io_type: str, gate: Gate, steps: list[str]) -> dict[str, Any]:
     report: dict[str, Any] = {
-        "edgesign": __version__, "date": _dt.date.today().isoformat(), "source": str(src),
-        "model": run_cfg.get("train", {}).get("model", model.name), "target": target.name,
-        "io_type": opts.io_type if target.activations == "int8" else "float32",
-        "preprocess": pre.to_dict(), "labels": classes, "max_drop": max_drop, "min_accuracy": min_accuracy,
-        "steps": steps,
+        "edgesign": __version__, "date": _dt.date.today().isoformat(), "source": str(s.path),
+        "model": s.run_cfg.get("train", {}).get("model", s.model.name), "target": target.name,
+        "io_type": io_type, "preprocess": s.pre.to_dict(), "labels": s.classes, "max_drop": gate.max_drop,
+        "min_accuracy": gate.min_accuracy, "steps": steps,
     }
-    if calib is not None:
-        report["calibration"] = {"data": calib_full.source, "digest": calib_full.digest, "n": len(calib),
+    if s.calib is not None:
+        report["calibration"] = {"data": s.calib_full.source, "digest": s.calib_full.digest, "n": len(s.calib),
                                  "sampling": "stratified"}
     if target.prune or target.qat:
-        report["finetune_augment"] = {"from": "run" if run_augment is not None else "defaults", **augment.to_dict()}
-    if target.prune:
-        report["sparsity_keras"] = kernel_sparsity(variant)
+        report["finetune_augment"] = {"from": "run" if s.augment_from_run else "defaults", **s.augment.to_dict()}
+    return report
 
-    comparison = None
-    float_probs = None
-    if evalset is not None:
-        _log(f"evaluating the float model on {len(evalset)} images of {evalset.source}")
-        float_probs = predict_probs(model, evalset, pre)
-        comparison = compare(evalset.labels, float_probs, _evaluate_tflite(content, evalset), classes)
-        if opts.auto and max_drop is not None and comparison["drop_points"] > max_drop and target.activations == "int8":
-            content, comparison, auto_steps = _auto(model, target, opts, pre, calib_full, evalset, float_probs, augment,
-                                                    classes, comparison, max_drop, out)
-            report["auto"] = auto_steps
-    gz = gzip_size(content)  # after the ladder, which may replace content
+
+def _measure(s: Sources, content: bytes, opts: ConvertOptions, gate: Gate, out: Path):
+    """Float vs converted on the held-out set; with ``--auto``, the ladder when the gate is missed.
+    Returns (content, comparison, the ladder's record or None)."""
+    _log(f"evaluating the float model on {len(s.evalset)} images of {s.evalset.source}")
+    float_probs = predict_probs(s.model, s.evalset, s.pre)
+    comparison = compare(s.evalset.labels, float_probs, _evaluate_tflite(content, s.evalset), s.classes)
+    if not (opts.auto and opts.target.integer and not gate.passes(comparison)):
+        return content, comparison, None
+    return _auto(s, opts, float_probs, comparison, gate, out)
+
+
+def _sizes(content: bytes, float_content: bytes) -> dict[str, Any]:
+    gz = gzip_size(content)
     float_gz = gz if float_content is content else gzip_size(float_content)
-    report["sizes"] = {"float32_bytes": len(float_content), "float32_gzip_bytes": float_gz,
-                       "bytes": len(content), "gzip_bytes": gz,
-                       "ratio_to_float32": round(len(content) / len(float_content), 4),
-                       "gzip_ratio_to_float32": round(gz / len(float_content), 4)}
-    report["sparsity_tflite"] = round(tflite_sparsity(content), 4)
-    if target.activations == "int8" and calib is not None and opts.debug_csv and "auto" not in report:
-        report["layer_error"] = _layer_error_summary(variant if not target.qat else model, calib, pre, out)
-    if comparison is not None:
-        report["evaluation"] = {"data": evalset.source, "digest": evalset.digest, **comparison}
-    passed = comparison is None or passes(comparison, max_drop, min_accuracy)
-    report["passed"] = bool(passed)
-    report["seconds"] = round(time.perf_counter() - t_start, 1)
+    return {"float32_bytes": len(float_content), "float32_gzip_bytes": float_gz, "bytes": len(content),
+            "gzip_bytes": gz, "ratio_to_float32": round(len(content) / len(float_content), 4),
+            "gzip_ratio_to_float32": round(gz / len(float_content), 4)}
 
-    meta = {"labels": classes, "preprocess": pre.to_dict(), "target": target.name, "model": report["model"],
-            "recipe": run_cfg.get("train", {}).get("recipe"), "created": report["date"], "edgesign": __version__,
-            **opts.extra_meta}
+
+def _metadata(s: Sources, target: Target, report: dict, comparison: dict | None, gate: Gate) -> dict[str, Any]:
+    meta = {"labels": s.classes, "preprocess": s.pre.to_dict(), "target": target.name, "model": report["model"],
+            "recipe": s.run_cfg.get("train", {}).get("recipe"), "created": report["date"], "edgesign": __version__}
     if comparison is not None:
         meta["certificate"] = {
-            "data": evalset.source, "data_digest": evalset.digest, "n": comparison["n"],
+            "data": s.evalset.source, "data_digest": s.evalset.digest, "n": comparison["n"],
             "float_accuracy": round(comparison["float_accuracy"], 6),
             "quantized_accuracy": round(comparison["quantized_accuracy"], 6),
             "drop_points": comparison["drop_points"], "top1_agreement": round(comparison["top1_agreement"], 6),
-            "max_drop": max_drop, "min_accuracy": min_accuracy, "passed": bool(passed),
+            "max_drop": gate.max_drop, "min_accuracy": gate.min_accuracy, "passed": report["passed"],
             "calibration": report.get("calibration", {}).get("data"),
         }
-    report_path = out.with_suffix(".report.json")
+    return meta
+
+
+def _log_comparison(comparison: dict | None, target: Target, sizes: dict[str, Any]) -> None:
+    if comparison is None:
+        _log(f"{target.name}: {sizes['bytes'] / 1e6:.2f} MB (float32 {sizes['float32_bytes'] / 1e6:.2f} MB); "
+             "no --eval data, not certified")
+        return
     _log(format_comparison(comparison, "float (Keras)", target.name, {
-        "float": len(float_content), "float_gzip": float_gz, "quantized": len(content), "quantized_gzip": gz}) if comparison else
-        f"{target.name}: {len(content) / 1e6:.2f} MB (float32 {len(float_content) / 1e6:.2f} MB); no --eval data, "
-        "not certified")
-    if not passed:
+        "float": sizes["float32_bytes"], "float_gzip": sizes["float32_gzip_bytes"], "quantized": sizes["bytes"],
+        "quantized_gzip": sizes["gzip_bytes"]}))
+
+
+def _write(out: Path, content: bytes, meta: dict, report: dict, comparison: dict | None, gate: Gate) -> dict:
+    """The model (with its metadata) and its report; a model that fails the gate is not written."""
+    report_path = out.with_suffix(".report.json")
+    if not report["passed"]:
         report["output"] = None
         atomic.write_json(report_path, report)
-        enforce(comparison, max_drop, f"{target.name} model not written ({report_path} has the details)", min_accuracy)
+        enforce(comparison, gate.max_drop, f"{report['target']} model not written ({report_path} has the details)",
+                gate.min_accuracy)
     final = write_metadata(content, meta)
     atomic.write_bytes(out, final)
     report["output"] = str(out)
     report["sizes"]["bytes_with_metadata"] = len(final)
-    atomic.write_json(report_path, report)
-    if target.edgetpu:
+    if get_target(report["target"]).edgetpu:
         from .edgetpu import compile_or_check
 
         report["edgetpu"] = compile_or_check(out)
-        atomic.write_json(report_path, report)
+    atomic.write_json(report_path, report)
     _log(f"wrote {out} ({len(final) / 1e6:.2f} MB) and {report_path}")
     return report
 
 
-def _optimized_variant(model, target: Target, opts: ConvertOptions, pre: Preprocess, calib_full: Dataset | None,
-                       classes: list[str], augment: Augment):
+def _optimized_variant(s: Sources, target: Target, opts: ConvertOptions):
+    """The model to convert: the float model itself, or a pruned and/or QAT fine-tuned copy."""
     steps: list[str] = []
     if not (target.prune or target.qat):
-        return model, steps
-    train = load_dataset(opts.train_data, pre) if opts.train_data else calib_full
+        return s.model, steps
+    train = load_dataset(opts.train_data, s.pre) if opts.train_data else s.calib_full
     if train is None:
         raise EdgesignError(f"target {target.name} fine-tunes on training data: pass --train-data or --calib")
-    train.check_classes(classes, int(model.output_shape[-1]), "training")
-    variant = model
+    train.check_classes(s.classes, int(s.model.output_shape[-1]), "training")
+    variant = s.model
     if target.prune:
-        variant = optimize.prune(variant, train, pre, opts.sparsity, opts.finetune_epochs, augment=augment)
+        variant = optimize.prune(variant, train, s.pre, opts.sparsity, opts.finetune_epochs, augment=s.augment)
         steps.append(f"pruned to {opts.sparsity:.0%} sparsity ({opts.finetune_epochs} epochs)")
     if target.qat:
-        variant = optimize.quantize_aware(variant, train, pre, opts.finetune_epochs, preserve_sparsity=target.prune,
-                                          augment=augment)
+        variant = optimize.quantize_aware(variant, train, s.pre, opts.finetune_epochs, preserve_sparsity=target.prune,
+                                          augment=s.augment)
         steps.append(f"QAT ({opts.finetune_epochs} epochs{', prune-preserving' if target.prune else ''})")
     return variant, steps
 
@@ -237,34 +282,36 @@ def _layer_error_summary(model, calib: Dataset, pre: Preprocess, out: Path, wors
     return {"csv": str(csv_path), "worst": top}
 
 
-def _auto(model, target, opts, pre, calib_full, evalset, float_probs, augment, classes, first, max_drop, out):
-    """Accuracy-aware conversion: stop at the first step that meets the budget."""
+def _auto(s: Sources, opts: ConvertOptions, float_probs: np.ndarray, first: dict, gate: Gate, out: Path):
+    """Accuracy-aware conversion: stop at the first step that passes the gate (budget and floor).
+    Returns (content, comparison, the record of the steps tried)."""
     from .debugger import layer_errors, selective_model
 
     tried = [{"step": "int8", "drop_points": first["drop_points"], "passed": False}]
+    io_type = resolve_io(opts.target, opts.io_type)
 
     def attempt(name: str, content: bytes, **extra):
-        c = compare(evalset.labels, float_probs, _evaluate_tflite(content, evalset), classes)
-        ok = c["drop_points"] <= max_drop
+        c = compare(s.evalset.labels, float_probs, _evaluate_tflite(content, s.evalset), s.classes)
+        ok = gate.passes(c)
         tried.append({"step": name, "drop_points": c["drop_points"], "passed": ok, **extra})
         _log(f"auto: {name}: drop {c['drop_points']:.2f} points -> {'pass' if ok else 'miss'}")
         return c, ok
 
-    n_big = min(len(calib_full), max(opts.calib_size * 4, 1000))
-    big = calib_full.stratified_sample(n_big, opts.seed + 1)
-    content = convert(model, target, big, pre, opts.io_type)
+    n_big = min(len(s.calib_full), max(opts.calib_size * 4, 1000))
+    big = s.calib_full.stratified_sample(n_big, opts.seed + 1)
+    content = convert(s.model, opts.target, big, s.pre, io_type)
     c, ok = attempt(f"larger calibration set ({n_big} images)", content)
     if ok:
         return content, c, {"tried": tried, "passed_step": tried[-1]["step"]}
-    qat = optimize.quantize_aware(model, calib_full, pre, epochs=2, augment=augment)
-    content = convert(qat, get_target("qat-int8"), big, pre, opts.io_type)
+    qat = optimize.quantize_aware(s.model, s.calib_full, s.pre, epochs=2, augment=s.augment)
+    content = convert(qat, get_target("qat-int8"), big, s.pre, io_type)
     c, ok = attempt("QAT (2 epochs)", content)
     if ok:
         return content, c, {"tried": tried, "passed_step": tried[-1]["step"]}
-    rows = layer_errors(model, big.stratified_sample(64), pre, out.with_suffix(".layers.csv"))
+    rows = layer_errors(s.model, big.stratified_sample(64), s.pre, out.with_suffix(".layers.csv"))
     for k in (1, 3, 5):
         names = [r["tensor_name"] for r in rows[:k]]
-        content = selective_model(model, big, pre, names)
+        content = selective_model(s.model, big, s.pre, names)
         c, ok = attempt(f"worst {k} layer(s) kept in float", content, float_layers=names)
         if ok:
             _log(f"warning: {EDGETPU_FLOAT_WARNING}")

@@ -11,9 +11,9 @@ import numpy as np
 from edgesign import atomic
 from edgesign.data import Dataset
 from edgesign.preprocess import Preprocess
+from edgesign.targets import get_target
 from edgesign.training.tf_env import tf
 
-from .targets import get_target
 from .tflite import make_converter, representative_dataset
 
 

@@ -20,13 +20,13 @@ from edgesign.errors import EdgesignError
 from edgesign.hands import HandSettings
 from edgesign.metadata import write_metadata
 from edgesign.pipeline import files_digest, hand_stage_metadata
+from edgesign.targets import Target
 from edgesign.training.handdata import extract_folder
 from edgesign.training.landmarks import known_subset, pipeline_probabilities, standardize
+from edgesign.training.run import load_keras_model
 from edgesign.training.tf_env import tf
-from edgesign.training.train import load_keras_model
 
 from .convert import _log
-from .targets import Target
 
 
 def _calibration(cfg: dict[str, Any], settings: HandSettings, n: int, seed: int = 0) -> np.ndarray:
@@ -50,25 +50,11 @@ def _tflite(model, target: Target, calib: np.ndarray) -> bytes:
 
 
 def _tflite_predict(content: bytes):
+    from edgesign.adapters import invoke_vector
     from edgesign.interpreter import load_backend, make_interpreter
-    from edgesign.preprocess import dequantize, quantize
 
     it = make_interpreter(content, load_backend("auto"), 1)
-    i, o = it.get_input_details()[0], it.get_output_details()[0]
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        out = []
-        for row in x:
-            v = row[None]
-            if i["dtype"] != np.float32:
-                v = quantize(v, *i["quantization"], i["dtype"])
-            it.set_tensor(i["index"], v)
-            it.invoke()
-            r = it.get_tensor(o["index"])
-            out.append(dequantize(r, *o["quantization"])[0] if r.dtype != np.float32 else r[0])
-        return np.stack(out)
-
-    return predict
+    return lambda x: np.stack([invoke_vector(it, row) for row in x])
 
 
 def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Path | None, eval_data: str | None,

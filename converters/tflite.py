@@ -8,9 +8,8 @@ from edgesign.data import Dataset
 from edgesign.errors import EdgesignError
 from edgesign.preprocess import Preprocess, normalize
 from edgesign.progress import Progress
+from edgesign.targets import Target
 from edgesign.training.tf_env import tf
-
-from .targets import Target
 
 IO_TYPES = {"int8": "int8", "uint8": "uint8", "float32": "float32"}
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from .certify import compare, enforce, format_comparison, validate_budget, validate_floor
+from .certify import compare, gate_failure, validate_budget, validate_floor
 from .data import Dataset, load_dataset
 from .errors import EdgesignError
 from .evaluate import Metrics, compute_metrics, write_metrics_files
@@ -59,33 +58,28 @@ def pipeline_files(model_labels: list[str], data: str) -> tuple[list[str], np.nd
     return [str(f) for f, _ in items], index[np.array([c for _, c in items])]
 
 
-def float_probabilities(against: str, ds: Dataset) -> np.ndarray:
-    """Probabilities of the float model: a float .tflite (runtime) or a Keras model/run folder (TensorFlow)."""
-    if against.endswith(".tflite"):
-        ref = EdgeModel(against, warn=False)
-        return ref.probabilities_batch(ds.images, progress=f"evaluating {Path(against).name}")
-    from .extras import require_train
+def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy: Any = None,
+               reference: Callable[[Dataset], np.ndarray] | None = None) -> dict[str, Any]:
+    """The CI gate for an existing (converted, float) pair; returns the comparison with ``passed`` and,
+    when it fails, ``failure`` (one line). Nothing is printed.
 
-    require_train(f"checking against the Keras model {against}")
-    from edgesign.training.train import load_run, predict_probs
-
-    model, pre, _, _ = load_run(against)
-    return predict_probs(model, ds, pre)
-
-
-def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy: Any = None) -> dict[str, Any]:
-    """The CI gate for an existing pair: raises GateFailed when the drop exceeds ``max_drop`` points
-    or the quantized accuracy is under ``min_accuracy`` (a fraction)."""
+    ``against`` is a float .tflite run here, or anything ``reference(dataset)`` computes probabilities
+    for (a Keras model: the CLI passes TensorFlow's side in, the runtime never imports it).
+    """
     budget = validate_budget(max_drop)
     floor = validate_floor(min_accuracy)
     quant = EdgeModel(model)
+    if reference is None and not against.endswith(".tflite"):
+        raise EdgesignError(f"--against {against}: a float .tflite, or a Keras model through 'edgesign check'")
     ds = _dataset_for(quant, data)
     q = quant.probabilities_batch(ds.images, progress=f"evaluating {quant.path.name}")
-    f = float_probabilities(against, ds)
+    if reference is None:
+        f = EdgeModel(against, warn=False).probabilities_batch(ds.images, progress=f"evaluating {Path(against).name}")
+    else:
+        f = reference(ds)
     result = compare(ds.labels, f, q, ds.class_names)
-    print(format_comparison(result, Path(against).name, quant.path.name), file=sys.stderr)
-    result.update({"data": ds.source, "digest": ds.digest, "max_drop": budget, "min_accuracy": floor})
-    enforce(result, budget, f"{quant.path.name} vs {Path(against).name}", floor)
-    floor_note = f", accuracy {100 * result['quantized_accuracy']:.2f} % >= {100 * floor:.2f} %" if floor is not None else ""
-    print(f"pass: drop {result['drop_points']:.2f} points within the budget of {budget}{floor_note}", file=sys.stderr)
+    result.update({"data": ds.source, "digest": ds.digest, "max_drop": budget, "min_accuracy": floor,
+                   "model": quant.path.name, "against": Path(against).name})
+    result["failure"] = gate_failure(result, budget, f"{quant.path.name} vs {Path(against).name}", floor)
+    result["passed"] = result["failure"] is None
     return result

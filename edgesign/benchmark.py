@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,16 +33,63 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def invoke_times_ms(model, tensor: np.ndarray, runs: int = 200, warmup: int = 20) -> np.ndarray:
-    """Milliseconds of ``runs`` invokes of one prepared input, after ``warmup`` untimed ones."""
+def time_calls_ms(call: Callable[[], Any], runs: int = 200, warmup: int = 20) -> np.ndarray:
+    """Milliseconds of ``runs`` calls, after ``warmup`` untimed ones: the one timing loop (benchmark, benches and
+    the firmware suite all time through it)."""
     for _ in range(warmup):
-        model.invoke(tensor)
+        call()
     times = np.empty(runs)
     for i in range(runs):
         s = time.perf_counter()
-        model.invoke(tensor)
+        call()
         times[i] = time.perf_counter() - s
     return times * 1e3
+
+
+def invoke_times_ms(model, tensor: np.ndarray, runs: int = 200, warmup: int = 20) -> np.ndarray:
+    """Milliseconds of ``runs`` invokes of one prepared input, after ``warmup`` untimed ones."""
+    return time_calls_ms(lambda: model.invoke(tensor), runs, warmup)
+
+
+def latency_stats(ms: np.ndarray) -> dict[str, float]:
+    return {"min_ms": round(float(ms.min()), 4), "p50_ms": round(float(np.percentile(ms, 50)), 4),
+            "p90_ms": round(float(np.percentile(ms, 90)), 4), "p99_ms": round(float(np.percentile(ms, 99)), 4),
+            "fps": round(float(1e3 * len(ms) / ms.sum()), 1), "runs": len(ms)}
+
+
+@dataclass
+class Workload:
+    """What one timed call runs, and the labelled data to measure accuracy on (if any)."""
+
+    call: Callable[[], Any]
+    what: str  # "invoke" or "still image"
+    accuracy: Callable[[], tuple[float, str]] | None = None
+
+
+def workload(model, data: str | None = None) -> Workload:
+    """An image model: one invoke of a prepared input (the first image of ``data``, else mid-grey).
+    A hand pipeline: a whole still image through both stages (a photo of ``data``, else mid-grey: no hand)."""
+    from .runtime import EdgeModel
+
+    if isinstance(model, EdgeModel):
+        ds = None
+        if data:
+            from .data import load_dataset
+
+            ds = load_dataset(data, model.preprocess, progress=False)
+        tensor = model.to_input(ds.images[0] if ds is not None else np.full(model.preprocess.shape, 128, np.uint8))
+        acc = (lambda: (float((model.probabilities_batch(ds.images).argmax(1) == ds.labels).mean()), ds.source)) if ds else None
+        return Workload(lambda: model.invoke(tensor), "invoke", acc)
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    if not data:
+        return Workload(lambda: model.classify_frame(frame), "still image")
+    from .api import pipeline_files
+    from .preprocess import open_image
+
+    files, labels = pipeline_files(model.labels, data)
+    frame = np.asarray(open_image(files[0]).convert("RGB"))
+    acc = lambda: (float((model.probabilities_files(files).argmax(1) == labels).mean()), data)  # noqa: E731
+    return Workload(lambda: model.classify_frame(frame), "still image", acc)
 
 
 def measure(model_path: str, *, runs: int = 200, warmup: int = 20, data: str | None = None, backend: str = "auto",
@@ -52,71 +100,36 @@ def measure(model_path: str, *, runs: int = 200, warmup: int = 20, data: str | N
     t0 = time.perf_counter()
     model = open_model(model_path, backend=backend, threads=threads, device=device, warn=False)
     load_s = time.perf_counter() - t0
-    if not isinstance(model, EdgeModel):
-        return _measure_pipeline(model, model_path, load_s, runs, warmup, data)
-    ds = None
-    if data:
-        from .data import load_dataset
-
-        ds = load_dataset(data, model.preprocess, progress=False)
-        pixels = ds.images[0]
-    else:
-        pixels = np.full(model.preprocess.shape, 128, np.uint8)
-    tensor = model.to_input(pixels)
+    work = workload(model, data)
     t1 = time.perf_counter()
-    model.invoke(tensor)
+    work.call()
     first_s = time.perf_counter() - t1
-    ms = invoke_times_ms(model, tensor, runs, warmup)
+    pipeline = not isinstance(model, EdgeModel)
+    if pipeline:  # a still image costs milliseconds: fewer runs
+        runs, warmup = min(runs, 100), min(warmup, 5)
+    target = model.metadata.get("target", "?")
     row: dict[str, Any] = {
-        "model": str(model_path), "target": model.metadata.get("target", "?"), "backend": model.backend.name,
-        "device": "edgetpu" if model.edgetpu else "cpu", "size_mb": round(model.size_bytes / 1e6, 3),
-        "load_ms": round(load_s * 1e3, 2), "first_ms": round(first_s * 1e3, 3),
-        "min_ms": round(float(ms.min()), 4), "p50_ms": round(float(np.percentile(ms, 50)), 4),
-        "p90_ms": round(float(np.percentile(ms, 90)), 4), "p99_ms": round(float(np.percentile(ms, 99)), 4),
-        "fps": round(float(1e3 * runs / ms.sum()), 1), "runs": runs,
+        "model": str(model_path), "target": f"hand pipeline ({target})" if pipeline else target,
+        "backend": model.backend.name, "device": "edgetpu" if model.edgetpu else "cpu",
+        "size_mb": round(model.size_bytes / 1e6, 3), "load_ms": round(load_s * 1e3, 2),
+        "first_ms": round(first_s * 1e3, 3), **latency_stats(time_calls_ms(work.call, runs, warmup)),
     }
-    if ds is not None:
-        probs = model.probabilities_batch(ds.images)
-        row["accuracy"] = round(float((probs.argmax(1) == ds.labels).mean()), 6)
-        row["data"] = ds.source
+    if work.accuracy is not None:
+        accuracy, row["data"] = work.accuracy()
+        row["accuracy"] = round(accuracy, 6)
     row["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     return row
 
 
-def _measure_pipeline(model, model_path: str, load_s: float, runs: int, warmup: int, data: str | None) -> dict[str, Any]:
-    """A hand pipeline: a still image through both stages (a photo of ``data``, else mid-grey: no hand)."""
-    frame = np.full((480, 640, 3), 128, np.uint8)
-    files: list[str] = []
-    if data:
-        from .api import pipeline_files
-        from .preprocess import open_image
-
-        files, labels = pipeline_files(model.labels, data)
-        frame = np.asarray(open_image(files[0]).convert("RGB"))
-    t1 = time.perf_counter()
-    model.classify_frame(frame)
-    first_s = time.perf_counter() - t1
-    runs = min(runs, 100)
-    ms = np.empty(runs)
-    for i in range(-min(warmup, 5), runs):
-        s = time.perf_counter()
-        model.classify_frame(frame)
-        if i >= 0:
-            ms[i] = (time.perf_counter() - s) * 1e3
-    row: dict[str, Any] = {
-        "model": str(model_path), "target": f"hand pipeline ({model.metadata.get('target', '?')})",
-        "backend": model.backend.name, "device": "cpu", "size_mb": round(model.size_bytes / 1e6, 3),
-        "load_ms": round(load_s * 1e3, 2), "first_ms": round(first_s * 1e3, 3),
-        "min_ms": round(float(ms.min()), 4), "p50_ms": round(float(np.percentile(ms, 50)), 4),
-        "p90_ms": round(float(np.percentile(ms, 90)), 4), "p99_ms": round(float(np.percentile(ms, 99)), 4),
-        "fps": round(float(1e3 * runs / ms.sum()), 1), "runs": runs,
-    }
-    if files:
-        probs = model.probabilities_files(files)
-        row["accuracy"] = round(float((probs.argmax(1) == labels).mean()), 6)
-        row["data"] = data
-    row["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-    return row
+def accuracy_failure(rows: list[dict[str, Any]], min_accuracy: float | None) -> str | None:
+    """The ``--min-accuracy`` gate over benchmark rows: why it fails, or None."""
+    if min_accuracy is None:
+        return None
+    low = [r for r in rows if r.get("accuracy", 1.0) < min_accuracy]
+    if not low:
+        return None
+    return (", ".join(f"{Path(r['model']).name} {100 * r['accuracy']:.2f} %" for r in low)
+            + f" below --min-accuracy {100 * min_accuracy:.2f} %")
 
 
 def benchmark(models: list[str], **kwargs: Any) -> list[dict[str, Any]]:

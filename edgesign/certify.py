@@ -95,28 +95,47 @@ def format_comparison(c: dict[str, Any], float_name: str = "float", quant_name: 
     return "\n".join(lines)
 
 
-def enforce(c: dict[str, Any], max_drop: float | None, what: str, min_accuracy: float | None = None) -> None:
-    """Raise :class:`GateFailed` when the drop exceeds the budget or the accuracy is under the floor.
+def gate_failure(c: dict[str, Any], max_drop: float | None, what: str, min_accuracy: float | None = None) -> str | None:
+    """Why the comparison ``c`` fails the gate, or None when it passes.
 
     The budget alone passes a model that is useless in both forms (a model at chance loses nothing
     to quantization); the floor catches it.
     """
     accuracies = f"float {100 * c['float_accuracy']:.2f} %, quantized {100 * c['quantized_accuracy']:.2f} %"
     if not check_budget(c["drop_points"], max_drop):
-        raise GateFailed(f"{what}: accuracy drop {c['drop_points']:.2f} points exceeds the budget of {max_drop} "
-                         f"({accuracies})")
+        return (f"{what}: accuracy drop {c['drop_points']:.2f} points exceeds the budget of {max_drop} "
+                f"({accuracies})")
     if not check_floor(c["quantized_accuracy"], min_accuracy):
-        raise GateFailed(f"{what}: quantized accuracy {100 * c['quantized_accuracy']:.2f} % is under "
-                         f"--min-accuracy {100 * min_accuracy:.2f} % ({accuracies})")
+        return (f"{what}: quantized accuracy {100 * c['quantized_accuracy']:.2f} % is under "
+                f"--min-accuracy {100 * min_accuracy:.2f} % ({accuracies})")
+    return None
+
+
+def enforce(c: dict[str, Any], max_drop: float | None, what: str, min_accuracy: float | None = None) -> None:
+    """Raise :class:`GateFailed` when the drop exceeds the budget or the accuracy is under the floor."""
+    failure = gate_failure(c, max_drop, what, min_accuracy)
+    if failure:
+        raise GateFailed(failure)
+
+
+def format_pass(c: dict[str, Any], max_drop: float | None, min_accuracy: float | None) -> str:
+    floor = f", accuracy {100 * c['quantized_accuracy']:.2f} % >= {100 * min_accuracy:.2f} %" if min_accuracy is not None else ""
+    return f"pass: drop {c['drop_points']:.2f} points within the budget of {max_drop}{floor}"
+
+
+def certificate_figures(c: dict[str, Any], max_drop: Any, min_accuracy: float | None) -> dict[str, str]:
+    """The certified figures as text: one formatting for ``edgesign info`` and the model cards."""
+    floor = f", floor {100 * min_accuracy:.2f} %" if min_accuracy is not None else ""
+    return {"float": f"{100 * c['float_accuracy']:.2f} %", "int8": f"{100 * c['quantized_accuracy']:.2f} %",
+            "drop": f"{c['drop_points']:.2f} points (budget {max_drop}{floor})",
+            "agreement": f"{100 * c['top1_agreement']:.2f} %"}
 
 
 def format_certificate(cert: dict[str, Any] | None) -> str:
-    """The certificate as one line, for ``edgesign info`` and the model cards."""
+    """The certificate as one line, for ``edgesign info``."""
     if not cert:
         return "certified no"
     what = "pipeline (hand stage + classifier) " if cert.get("pipeline") else ""
-    floor = f", floor {100 * cert['min_accuracy']:.2f} %" if cert.get("min_accuracy") is not None else ""
-    return (f"certified {what}float {100 * cert['float_accuracy']:.2f} %, int8 {100 * cert['quantized_accuracy']:.2f} %, "
-            f"drop {cert['drop_points']:.2f} points (budget {cert.get('max_drop')}{floor}), agreement "
-            f"{100 * cert['top1_agreement']:.2f} % on {cert['n']} images of {cert['data']} "
-            f"(sha256 {cert['data_digest'][:12]})")
+    f = certificate_figures(cert, cert.get("max_drop"), cert.get("min_accuracy"))
+    return (f"certified {what}float {f['float']}, int8 {f['int8']}, drop {f['drop']}, agreement {f['agreement']} "
+            f"on {cert['n']} images of {cert['data']} (sha256 {cert['data_digest'][:12]})")

@@ -14,6 +14,7 @@ from typing import List, Optional
 import typer
 
 from .errors import EdgesignError
+from .targets import target_help
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Sign-language classifiers from training to a certified int8 model on the device.")
@@ -66,20 +67,17 @@ def train(
     list_: bool = typer.Option(False, "--list", help="List the registered models and exit."),
 ) -> None:
     """Train a model and write a run folder (model, labels, config, history, plots)."""
+    if list_:
+        _list_models()
+        return
     from .extras import require_train
 
     require_train("edgesign train")
-    from edgesign.training import get_spec, list_models
+    from edgesign.training import get_spec
     from edgesign.training.recipe import load_recipe
     from edgesign.training.train import TrainConfig
     from edgesign.training.train import train as run_training
 
-    if list_:
-        for name in list_models():
-            s = get_spec(name)
-            shape = "hand landmarks" if s.inputs == "hand-landmarks" else f"{s.default_size}x{s.default_size}x{s.default_channels}"
-            typer.echo(f"{name:20s} {shape:14s} {s.description}")
-        return
     if recipe:
         cfg = load_recipe(recipe, data_root, out).train
     else:
@@ -90,16 +88,12 @@ def train(
             return
         if len(data) > 1 or len(test_data or []) > 1:
             raise EdgesignError(f"{model} trains on one --data and one --test-data (landmark models take several)")
-        data, test_data = data[0], (test_data[0] if test_data else None)
-        aug = {} if augment == "default" else ({"rotation": 0, "zoom": 0, "shift": 0, "brightness": 0,
-                                                 "contrast": 0, "saturation": 0, "hue": 0} if augment == "none"
-                                                else _parse_json(augment, "--augment"))
-        options = {"head": head} if head else {}
-        cfg = TrainConfig(model=model, data=data, test_data=test_data, out=out or f"runs/{model}", input_size=size,
-                          channels=channels, epochs=epochs, batch_size=batch_size, learning_rate=lr,
-                          label_smoothing=label_smoothing, patience=patience, val_fraction=val_fraction, val_split=val_split, seed=seed,
-                          augment=aug, weights=weights, model_options=options, fine_tune_epochs=fine_tune_epochs,
-                          distribute=distribute, mixed_precision=mixed_precision)
+        cfg = TrainConfig(model=model, data=data[0], test_data=test_data[0] if test_data else None,
+                          out=out or f"runs/{model}", input_size=size, channels=channels, epochs=epochs,
+                          batch_size=batch_size, learning_rate=lr, label_smoothing=label_smoothing, patience=patience,
+                          val_fraction=val_fraction, val_split=val_split, seed=seed, augment=_augment_option(augment),
+                          weights=weights, model_options={"head": head} if head else {},
+                          fine_tune_epochs=fine_tune_epochs, distribute=distribute, mixed_precision=mixed_precision)
     get_spec(cfg.model)
     result = run_training(cfg, resume=resume)
     typer.echo(f"best validation accuracy {100 * result.best_val_accuracy:.2f} % after {result.epochs_run} epochs "
@@ -107,6 +101,27 @@ def train(
     if result.test is not None:
         typer.echo(f"test accuracy {100 * result.test.accuracy:.2f} % on {result.test.n} images ({result.test.data})")
     typer.echo(f"run folder: {result.run_dir}")
+
+
+def _list_models() -> None:
+    """The registry, without TensorFlow."""
+    from edgesign.training import get_spec, list_models
+
+    for name in list_models():
+        s = get_spec(name)
+        shape = "hand landmarks" if s.inputs == "hand-landmarks" else f"{s.default_size}x{s.default_size}x{s.default_channels}"
+        typer.echo(f"{name:20s} {shape:14s} {s.description}")
+
+
+def _augment_option(text: str) -> dict:
+    """``--augment``: default (the run's defaults), none, or a JSON object of options."""
+    if text == "default":
+        return {}
+    if text == "none":
+        from edgesign.training.pipeline import Augment
+
+        return Augment.none().to_dict()
+    return _parse_json(text, "--augment")
 
 
 def _train_landmarks(model: str, data: List[str], test_data: List[str], out: Optional[str], epochs: int, seed: int) -> None:
@@ -157,9 +172,25 @@ def predict(
     model_path, sources = _split_model_and_sources(list(args or []))
     if not sources and not camera:
         raise EdgesignError("nothing to predict: give image/video paths or --camera")
-    run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, as_json=as_json, smooth=smooth,
-                spell=spell, stable=stable, max_frames=max_frames, backend=backend, threads=threads, device=device,
-                save=save, hand_models=hand_models)
+    last = None
+    for last in run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
+                            spell=spell, stable=stable, max_frames=max_frames, backend=backend, threads=threads,
+                            device=device, save=save, hand_models=hand_models):
+        typer.echo(json.dumps(last) if as_json else _format_prediction(last))
+        if "first_inference_ms" in last:
+            _echo_err(f"first inference on the Edge TPU {last['first_inference_ms']:.1f} ms "
+                      "(loads the model onto the TPU; later ones are fast)")
+    if spell and not as_json and last is not None:
+        typer.echo(f"text: {last.get('text', '')}")
+
+
+def _format_prediction(result: dict) -> str:
+    line = f"{result['source']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in result["top"])
+    if "fps" in result:
+        line += f"  ({result['fps']:.1f} fps)"
+    if "text" in result:
+        line += f"  text: {result['text']!r}"
+    return line
 
 
 @app.command()
@@ -314,19 +345,17 @@ def benchmark(
     min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Fail (exit 1) below this accuracy (0-1)."),
 ) -> None:
     """Latency (min/p50/p90/p99), first inference, load time, FPS, peak RSS, size and accuracy."""
+    from .benchmark import accuracy_failure, format_table
     from .benchmark import benchmark as run_benchmark
-    from .benchmark import format_table
     from .errors import GateFailed
 
     if min_accuracy is not None and not data:
         raise EdgesignError("--min-accuracy needs --data")
     rows = run_benchmark(models, runs=runs, warmup=warmup, data=data, backend=backend, threads=threads, device=device)
     typer.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
-    if min_accuracy is not None:
-        low = [r for r in rows if r.get("accuracy", 1.0) < min_accuracy]
-        if low:
-            raise GateFailed(", ".join(f"{Path(r['model']).name} {100 * r['accuracy']:.2f} %" for r in low)
-                             + f" below --min-accuracy {100 * min_accuracy:.2f} %")
+    failure = accuracy_failure(rows, min_accuracy)
+    if failure:
+        raise GateFailed(failure)
 
 
 # ----------------------------------------------------------------------------- conversion
@@ -335,7 +364,8 @@ def benchmark(
 def convert(
     source: str = typer.Argument(..., help="A run folder (from edgesign train) or a Keras model file."),
     out: Optional[str] = typer.Option(None, "-o", "--out", help="Output .tflite (a JSON report is written next to it)."),
-    target: Optional[str] = typer.Option(None, "--target", help="float32, float16, dynamic, int8, int8-pruned, qat-int8, pqat-int8, edgetpu."),
+    target: Optional[str] = typer.Option(None, "--target", help="One of: " + target_help()
+                                         + ". Default: float32, or what --int8/--prune/--qat/--edgetpu imply."),
     int8: bool = typer.Option(False, "--int8", help="Full int8, calibrated on real images."),
     prune: Optional[float] = typer.Option(None, "--prune", help="Target sparsity (0-1), with --int8 or --qat."),
     qat: bool = typer.Option(False, "--qat", help="Quantization-aware training before conversion."),
@@ -347,7 +377,8 @@ def convert(
     min_accuracy: Optional[str] = typer.Option(None, "--min-accuracy",
                                                help="Floor (0-1) on the converted model's --eval accuracy; under it -> exit 1."),
     auto: bool = typer.Option(False, "--auto", help="If the budget is missed: larger calibration, QAT, float layers."),
-    io: str = typer.Option("int8", "--io", help="int8 models: int8, uint8 or float32 input/output."),
+    io: Optional[str] = typer.Option(None, "--io", help="Integer models: int8, uint8 or float32 input/output "
+                                     "(default: int8; edgetpu: uint8)."),
     train_data: Optional[str] = typer.Option(None, "--train-data", help="Fine-tune data for pruning/QAT (default: --calib)."),
     finetune_epochs: int = typer.Option(2, "--finetune-epochs"),
 ) -> None:
@@ -361,11 +392,9 @@ def convert(
                             "(without it nothing is certified, and a CI gate would always pass)")
     require_train("edgesign convert")
     from edgesign.converters.convert import ConvertOptions, convert_model
-    from edgesign.converters.targets import resolve_target
+    from edgesign.targets import resolve_target
 
     tgt = resolve_target(target, int8=int8, prune=prune, qat=qat, edgetpu=edgetpu)
-    if target and edgetpu and not tgt.edgetpu:
-        raise EdgesignError("--edgetpu needs a full-int8 model: use --int8 (not --target " + target + ")")
     from edgesign.training.landmarks import load_config
 
     landmark_cfg = load_config(Path(source)) if Path(source).is_dir() else None
@@ -376,8 +405,6 @@ def convert(
                                       calib_size, budget, floor)
         typer.echo(f"wrote {report['output']}")
         return
-    if edgetpu:
-        io = "uint8" if io == "int8" else io
     report = convert_model(source, ConvertOptions(
         target=tgt, calib_data=calib, calib_size=calib_size, eval_data=eval_data, max_drop=budget, min_accuracy=floor,
         out=out, io_type=io, sparsity=prune or 0.5, finetune_epochs=finetune_epochs, train_data=train_data, auto=auto))
@@ -395,11 +422,26 @@ def check(
 ) -> None:
     """Re-run the accuracy gate for an existing (quantized, float) pair: the CI check."""
     from .api import check_pair
+    from .certify import format_comparison, format_pass
+    from .errors import GateFailed
 
-    result = check_pair(model, against, data, max_drop, min_accuracy)
+    reference = None
+    if not against.endswith(".tflite"):
+        from .extras import require_train
+
+        require_train(f"checking against the Keras model {against}")
+        from functools import partial
+
+        from edgesign.training.run import run_probabilities
+
+        reference = partial(run_probabilities, against)
+    result = check_pair(model, against, data, max_drop, min_accuracy, reference=reference)
+    _echo_err(format_comparison(result, result["against"], result["model"]))
     if as_json:
         typer.echo(json.dumps(result, indent=2))
-
+    if not result["passed"]:
+        raise GateFailed(result["failure"])
+    _echo_err(format_pass(result, result["max_drop"], result["min_accuracy"]))
 
 
 def _parse_json(text: str, option: str) -> dict:

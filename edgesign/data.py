@@ -44,10 +44,6 @@ class Dataset:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    @property
-    def name(self) -> str:
-        return self.source
-
     def subset(self, indices: np.ndarray, source: str | None = None) -> Dataset:
         return Dataset(self.images[indices], self.labels[indices], self.class_names,
                        source or self.source, self.digest)

@@ -37,9 +37,9 @@ def weights_sha256(content: bytes) -> str:
 
     Metadata is left out: rewriting it (a personal file) keeps this hash, changing a weight does not.
     """
-    from .metadata import _schema
+    from .metadata import schema_module
 
-    model = _schema().Model.GetRootAs(content, 0)
+    model = schema_module().Model.GetRootAs(content, 0)
     h = hashlib.sha256()
     for g in range(model.SubgraphsLength()):
         graph = model.Subgraphs(g)

@@ -11,8 +11,15 @@ from typing import Any
 import numpy as np
 
 from .errors import EdgesignError
+from .metadata import flatbuffer_name, schema_module
 
-_TYPE_NAMES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8", 7: "int16"}
+
+@functools.lru_cache(maxsize=1)
+def _tensor_types() -> tuple[dict[int, str], set[int]]:
+    """Names of the schema's ``TensorType`` values, and the types the Edge TPU maps (8-bit, int32 biases)."""
+    T = schema_module().TensorType
+    names = {getattr(T, n): n.lower() for n in dir(T) if n.isupper()}
+    return names, {T.UINT8, T.INT8, T.INT32}
 
 
 def _model_object(content: bytes):
@@ -35,12 +42,17 @@ def operator_histogram(content: bytes) -> Counter:
     return hist
 
 
+def tensor_type_histogram(content: bytes) -> Counter:
+    """How many tensors of each type (float32, float16, int8, ...) the model holds."""
+    _, model = _model_object(content)
+    names, _ = _tensor_types()
+    return Counter(names.get(t.type, str(t.type)) for sg in model.subgraphs for t in sg.tensors)
+
+
 @functools.lru_cache(maxsize=1)
 def edgetpu_table() -> dict[str, Any]:
     """The Edge TPU's documented supported operations (one data table, with its source)."""
-    from edgesign import converters  # its __init__ imports nothing heavy: no TensorFlow
-
-    return json.loads((Path(converters.__file__).parent / "edgetpu_ops.json").read_text())
+    return json.loads((Path(__file__).parent / "edgetpu_ops.json").read_text())
 
 
 def edgetpu_compatibility(content: bytes) -> dict[str, Any]:
@@ -48,6 +60,7 @@ def edgetpu_compatibility(content: bytes) -> dict[str, Any]:
     fb, model = _model_object(content)
     spec = edgetpu_table()
     table = spec["operations"]
+    type_names, eight_bit = _tensor_types()
     problems: list[str] = []
     unmapped: Counter = Counter()
     for sg in model.subgraphs:
@@ -64,13 +77,13 @@ def edgetpu_compatibility(content: bytes) -> dict[str, Any]:
                     tensor = tensors[t]
                     ttype = tensor.type
                     shape = [int(v) for v in (tensor.shape if tensor.shape is not None else [])]
-                    if ttype not in (3, 9, 2) and name not in ("QUANTIZE", "DEQUANTIZE"):
-                        reason = f"tensor {_decode(tensor.name)} is {_TYPE_NAMES.get(ttype, ttype)}, not 8-bit"
+                    if ttype not in eight_bit and name not in ("QUANTIZE", "DEQUANTIZE"):
+                        reason = f"tensor {flatbuffer_name(tensor.name)} is {type_names.get(ttype, ttype)}, not 8-bit"
                         break
                     buf = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
                     constant = buf is not None and buf.data is not None and len(buf.data) > 0
                     if not constant and len(shape) > 3 and any(d > 1 for d in shape[:-3]):
-                        reason = f"tensor {_decode(tensor.name)} has shape {shape} (more than 3 dimensions > 1)"
+                        reason = f"tensor {flatbuffer_name(tensor.name)} has shape {shape} (more than 3 dimensions > 1)"
                         break
             if reason:
                 unmapped[f"{name}: {reason}"] += 1
@@ -85,7 +98,3 @@ def tensor_summary(detail: dict[str, Any]) -> str:
     scale, zero = detail.get("quantization", (0.0, 0))
     q = f", scale {scale:.6g}, zero point {zero}" if scale else ""
     return f"{detail['name']}: {list(np.asarray(detail['shape']).tolist())} {np.dtype(detail['dtype']).name}{q}"
-
-
-def _decode(v: Any) -> str:
-    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v)

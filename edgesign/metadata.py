@@ -21,7 +21,7 @@ METADATA_VERSION = 1
 TFLITE_IDENTIFIER = b"TFL3"
 
 
-def _schema():
+def schema_module():
     """The generated TFLite flatbuffer schema: from ai-edge-litert, the ``tflite`` package
     (installed with the 'legacy' extra next to tflite-runtime), or TensorFlow."""
     for name in ("ai_edge_litert.schema_py_generated", "tflite", "tensorflow.lite.python.schema_py_generated"):
@@ -40,7 +40,7 @@ def read_metadata(content: bytes, schema: Any = None) -> dict[str, Any] | None:
     """edgesign's metadata dict from the model bytes, or None when the model has none."""
     if not is_tflite(content):
         raise EdgesignError("not a TFLite model (no TFL3 identifier)")
-    schema = schema or _schema()
+    schema = schema or schema_module()
     if schema is None:
         return None
     try:
@@ -64,7 +64,7 @@ def write_metadata(content: bytes, meta: dict[str, Any]) -> bytes:
     except ImportError:
         raise EdgesignError("writing model metadata needs ai-edge-litert: pip install ai-edge-litert") from None
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_NAME]
+    model.metadata = [m for m in (model.metadata or []) if flatbuffer_name(m.name) != METADATA_NAME]
     buf = schema.BufferT()
     buf.data = list(json.dumps({"version": METADATA_VERSION, **meta}, sort_keys=True).encode("utf-8"))
     model.buffers.append(buf)
@@ -75,5 +75,6 @@ def write_metadata(content: bytes, meta: dict[str, Any]) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def _name(value: Any) -> str:
+def flatbuffer_name(value: Any) -> str:
+    """A name field of a flatbuffer object (bytes in the object API) as text."""
     return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import preprocess as pp
+from .adapters import invoke_vector
 from .errors import EdgesignError
 from .handfeatures import FEATURE_VERSION, N_FEATURES, hand_features
 from .handfiles import FILES
@@ -146,18 +147,11 @@ class HandPipeline(Classifier):
         return probs
 
     def base_probabilities(self, features: np.ndarray) -> np.ndarray:
-        x = ((features - self.mean) / self.std)[None].astype(np.float32)
-        scale, zero = self._in["quantization"]
-        if self._in["dtype"] != np.float32:
-            x = pp.quantize(x, scale, zero, self._in["dtype"])
-        self.interpreter.set_tensor(self._in["index"], x)
         t0 = time.perf_counter()
-        self.interpreter.invoke()
+        probs = invoke_vector(self.interpreter, (features - self.mean) / self.std)
         if self.first_inference_seconds is None:
             self.first_inference_seconds = time.perf_counter() - t0
-        raw = self.interpreter.get_tensor(self._out["index"])
-        scale, zero = self._out["quantization"]
-        return (pp.dequantize(raw, scale, zero) if raw.dtype != np.float32 else raw)[0]
+        return probs
 
     # --- single calls -----------------------------------------------------------------------------
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -37,9 +35,8 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
                     smoother, current, t_start, count = Smoother(smooth), source, time.perf_counter(), 0
                 probs = smoother(probs)
                 count += 1
-            tops = [{"label": p.label, "probability": round(p.probability, 4)} for p in model.top(probs, k)]
-            # the threshold is applied here only, and never hides the top class
-            result = {"source": frame.source, "top": [t for t in tops if t["probability"] >= threshold] or tops[:1]}
+            result = {"source": frame.source, "top": [{"label": p.label, "probability": round(p.probability, 4)}
+                                                      for p in model.top(probs, k, threshold)]}
             last = getattr(model, "last", None)
             if last is not None:
                 result["hand"] = None if last.hand is None else {"found_by": last.hand.found_by,
@@ -75,31 +72,21 @@ def _save(folder: str, frame: Frame, result: dict, prepared) -> object:
                        prepared.hand if prepared is not None else None)
 
 
-def _format(result: dict) -> str:
-    line = f"{result['source']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in result["top"])
-    if "fps" in result:
-        line += f"  ({result['fps']:.1f} fps)"
-    if "text" in result:
-        line += f"  text: {result['text']!r}"
-    return line
-
-
 def run_predict(model_path: str | None, sources: list[str], *, camera: str | None = None, k: int = 3,
-                threshold: float = 0.0, as_json: bool = False, smooth: int = 5, spell: bool = False,
-                stable: int = 8, max_frames: int | None = None, backend: str = "auto", threads: int | None = None,
-                device: str = "auto", save: str | None = None, hand_models: str | None = None) -> None:
+                threshold: float = 0.0, smooth: int = 5, spell: bool = False, stable: int = 8,
+                max_frames: int | None = None, backend: str = "auto", threads: int | None = None,
+                device: str = "auto", save: str | None = None, hand_models: str | None = None) -> Iterator[dict]:
+    """Open the model and yield one result per image or frame; the first result of an Edge TPU model
+    carries ``first_inference_ms`` (loading the model onto the TPU). Raises when there was nothing to do."""
     model = open_model(model_path, backend=backend, threads=threads, device=device, hand_models=hand_models)
     speller = Speller(stable=stable) if spell else None
     frames = camera_frames(camera) if camera else iter_frames(sources)
-    printed = 0
+    count = 0
     for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller, max_frames=max_frames,
                                      threshold=threshold, save=save):
-        print(json.dumps(result) if as_json else _format(result), flush=True)
-        printed += 1
-        if printed == 1 and model.edgetpu and model.first_inference_seconds is not None:
-            print(f"first inference on the Edge TPU {1e3 * model.first_inference_seconds:.1f} ms "
-                  "(loads the model onto the TPU; later ones are fast)", file=sys.stderr)
-    if printed == 0:
+        count += 1
+        if count == 1 and model.edgetpu and model.first_inference_seconds is not None:
+            result["first_inference_ms"] = round(1e3 * model.first_inference_seconds, 1)
+        yield result
+    if count == 0:
         raise EdgesignError("no images or frames to predict on")
-    if speller is not None and not as_json:
-        print(f"text: {speller.text}")

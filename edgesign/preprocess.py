@@ -161,25 +161,3 @@ def normalize(pixels: np.ndarray, pre: Preprocess) -> np.ndarray:
         x = x[..., ::-1]
     a, b = pre.affine()
     return x * a + b
-
-
-def quantize(values: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
-    """Float values to an int8/uint8 tensor with the tensor's scale and zero point."""
-    info = np.iinfo(dtype)
-    q = np.round(values / scale) + zero_point
-    return np.clip(q, info.min, info.max).astype(dtype)
-
-
-def dequantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """An int8/uint8 tensor to float32 with the tensor's scale and zero point."""
-    if not scale:
-        return values.astype(np.float32)
-    return (values.astype(np.float32) - zero_point) * np.float32(scale)
-
-
-def top_k(probs: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The k largest entries of a probability vector as (index, probability), best first."""
-    k = max(1, min(k, probs.shape[-1]))
-    # a stable sort: tied classes come out in index order on every platform (argpartition's order differs)
-    idx = np.argsort(-probs, kind="stable")[:k]
-    return [(int(i), float(probs[i])) for i in idx]

@@ -9,16 +9,17 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import preprocess as pp
+from .adapters import Prediction, from_output, quantize, top_k
 from .errors import EdgesignError
 from .interpreter import load_backend, make_interpreter
 from .metadata import is_tflite, read_metadata
+from .targets import for_model_file
 
 DEFAULT_MODEL_NAME = "asl29-hands.tflite"
 
@@ -70,20 +71,14 @@ def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", 
     return EdgeModel(p, backend=backend, threads=threads, device=device, warn=warn, content=content)
 
 
-@dataclass
-class Prediction:
-    label: str
-    index: int
-    probability: float
-
-
 class Classifier:
     """What every runnable model shares: its labels, top-k over them, probabilities over many inputs."""
 
     labels: list[str]
 
-    def top(self, probs: np.ndarray, k: int = 3) -> list[Prediction]:
-        return [Prediction(self.label(i), i, p) for i, p in pp.top_k(probs, k)]
+    def top(self, probs: np.ndarray, k: int = 3, threshold: float = 0.0) -> list[Prediction]:
+        """The ``k`` most probable classes at or above ``threshold``; the best class is always kept."""
+        return [Prediction(self.label(i), i, p) for i, p in top_k(probs, k, threshold)]
 
     def label(self, index: int) -> str:
         return self.labels[index] if 0 <= index < len(self.labels) else str(index)
@@ -106,21 +101,23 @@ class EdgeModel(Classifier):
     def __init__(self, path: str | os.PathLike | None = None, *, backend: str = "auto",
                  threads: int | None = None, device: str = "auto", warn: bool = True,
                  content: bytes | None = None) -> None:
+        """Load ``path`` (the shipped model when None); ``content``, when given, is the file's bytes
+        (a model not yet written: the converter's candidates are evaluated from memory)."""
         self.path = resolve_model_path(path)
-        t0 = time.perf_counter()
-        if not self.path.is_file():
-            raise EdgesignError(f"model not found: {self.path}")
-        content = self.path.read_bytes() if content is None else content
+        if content is None:
+            if not self.path.is_file():
+                raise EdgesignError(f"model not found: {self.path}")
+            content = self.path.read_bytes()
         if not is_tflite(content):
             raise EdgesignError(f"{self.path} is not a TFLite model")
         self.size_bytes = len(content)
         self.metadata: dict[str, Any] = read_metadata(content) or {}
         if device not in ("auto", "cpu", "edgetpu"):
             raise EdgesignError(f"unknown device {device!r}: auto, cpu or edgetpu")
-        self.edgetpu = device == "edgetpu" or (device == "auto" and self.path.stem.endswith("_edgetpu"))
+        compiled = for_model_file(self.path)
+        self.edgetpu = device == "edgetpu" or (device == "auto" and compiled is not None and compiled.edgetpu)
         self.backend = load_backend(backend)
         self.interpreter = make_interpreter(content, self.backend, threads, self.edgetpu)
-        self.load_seconds = time.perf_counter() - t0
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]
         shape = [int(v) for v in self._in["shape"]]
@@ -175,7 +172,7 @@ class EdgeModel(Classifier):
         if dtype in (np.int8, np.uint8):
             if not scale:
                 raise EdgesignError(f"{self.path}: {np.dtype(dtype).name} input without quantization parameters")
-            return pp.quantize(values, scale, zero, dtype)
+            return quantize(values, scale, zero, dtype)
         return values.astype(dtype)
 
     def _lookup(self, pixels: np.ndarray, out: np.ndarray) -> None:
@@ -197,8 +194,7 @@ class EdgeModel(Classifier):
         return tensor
 
     def from_output(self, raw: np.ndarray) -> np.ndarray:
-        scale, zero = self._out["quantization"]
-        return pp.dequantize(raw, scale, zero)[0] if raw.dtype != np.float32 else raw[0]
+        return from_output(raw, self._out)[0]
 
     def invoke(self, tensor: np.ndarray) -> np.ndarray:
         """Run one prepared input tensor and return the raw output tensor."""

@@ -66,20 +66,17 @@ def get_target(name: str) -> Target:
     return _BY_NAME[name]
 
 
-def target_names() -> list[str]:
-    return [t.name for t in TARGETS]
-
-
 def target_help() -> str:
     """``--target``'s help, from the table."""
     return "; ".join(f"{t.name}: {t.description}" for t in TARGETS)
 
 
-def for_model_file(path: str | os.PathLike, metadata: dict | None = None) -> Target | None:
-    """The target a model file was converted to: its metadata's, else the one its file name ends with."""
-    name = (metadata or {}).get("target")
-    if name in _BY_NAME:
-        return _BY_NAME[name]
+def for_model_file(path: str | os.PathLike) -> Target | None:
+    """The target a model's file name ends with (``m_edgetpu.tflite``: edgetpu), or None.
+
+    The name, not the metadata, decides where ``--device auto`` runs a model: the Edge TPU compiler
+    writes ``*_edgetpu.tflite``, and a converted model it has not compiled yet must still run on the CPU.
+    """
     stem = Path(path).stem
     return next((t for t in sorted(TARGETS, key=lambda t: -len(t.suffix)) if stem.endswith(t.suffix)), None)
 

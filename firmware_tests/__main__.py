@@ -1,9 +1,11 @@
-"""Run the acceptance suite: options become environment variables read by the tests."""
+"""Run the acceptance suite: ``python -m edgesign.firmware_tests --model m.tflite --data photos/``.
+
+Each option is passed to pytest as ``--edgesign-<option>`` (the suite's own options, see its conftest).
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -23,12 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("error: the acceptance suite needs pytest: pip install 'edgesign[firmware]'", file=sys.stderr)
         return 2
+    pytest_args = [str(Path(__file__).parent), "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                   "--rootdir", str(Path(__file__).parent)]
     for key in ("model", "data", "min_accuracy", "max_latency_ms", "device", "camera"):
         value = getattr(args, key)
         if value is not None:
-            os.environ[f"EDGESIGN_FW_{key.upper()}"] = str(value)
-    pytest_args = [str(Path(__file__).parent), "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                   "--rootdir", str(Path(__file__).parent)]
+            pytest_args.append(f"--edgesign-{key.replace('_', '-')}={value}")
     if args.junit:
         pytest_args.append(f"--junitxml={args.junit}")
     return int(pytest.main(pytest_args))

@@ -8,15 +8,14 @@ import sys
 import numpy as np
 import pytest
 
+from edgesign.benchmark import time_calls_ms, workload
 from edgesign.runtime import EdgeModel, open_model
-
-ENV = os.environ.get
 
 
 @pytest.fixture(scope="module")
-def model():
+def model(option):
     """The deployed model: an image classifier, or a hand pipeline (hand stage + landmark classifier)."""
-    return open_model(ENV("EDGESIGN_FW_MODEL") or None, device=ENV("EDGESIGN_FW_DEVICE", "cpu"))
+    return open_model(option("model"), device=option("device"))
 
 
 def _is_pipeline(model) -> bool:
@@ -47,15 +46,15 @@ def test_output_is_a_distribution(model):
     assert abs(float(probs.sum()) - 1.0) < 0.02
 
 
-def test_accuracy_on_device(model):
-    data = ENV("EDGESIGN_FW_DATA")
+def test_accuracy_on_device(model, option):
+    data = option("data")
     if not data:
         pytest.skip("no --data given")
     from edgesign.api import evaluate_model
 
     metrics, _ = evaluate_model(model, data, out_dir=os.path.join(os.getcwd(), "acceptance_eval"))
     cert = model.certificate or {}
-    floor = ENV("EDGESIGN_FW_MIN_ACCURACY")
+    floor = option("min-accuracy")
     if floor:
         assert metrics.accuracy >= float(floor), f"accuracy {metrics.accuracy:.4f} below {floor}"
     if _is_pipeline(model):
@@ -73,43 +72,17 @@ def test_accuracy_on_device(model):
             f"device accuracy {metrics.accuracy:.4f} differs from the certified {cert['quantized_accuracy']:.4f}")
 
 
-def test_latency(model):
-    """p50 of one inference; for a hand pipeline, a whole still image (hand stage + classifier) on a photo."""
-    import time
-
-    if _is_pipeline(model):
-        run = _pipeline_runner(model)
-    else:
-        tensor = model.to_input(np.full(model.preprocess.shape, 128, np.uint8))
-
-        def run():
-            model.invoke(tensor)
-    for _ in range(5):
-        run()
-    times = []
-    for _ in range(50):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    p50 = 1e3 * float(np.median(times))
-    assert p50 <= float(ENV("EDGESIGN_FW_MAX_LATENCY_MS", "100")), f"p50 latency {p50:.2f} ms"
-
-
-def _pipeline_runner(model):
-    """A still image through the whole pipeline: the first photo of --data, else a mid-grey frame (no hand)."""
-    frame = np.full((480, 640, 3), 128, np.uint8)
-    data = ENV("EDGESIGN_FW_DATA")
-    if data:
-        from edgesign.api import pipeline_files
-        from edgesign.preprocess import open_image
-
-        frame = np.asarray(open_image(pipeline_files(model.labels, data)[0][0]).convert("RGB"))
-    return lambda: model.classify_frame(frame)
+def test_latency(model, option):
+    """p50 through the benchmark's own loop: one invoke, or for a hand pipeline a whole still image (hand stage +
+    classifier) on the first photo of --edgesign-data."""
+    ms = time_calls_ms(workload(model, option("data")).call, runs=50, warmup=5)
+    p50 = float(np.median(ms))
+    assert p50 <= float(option("max-latency-ms")), f"p50 latency {p50:.2f} ms"
 
 
 @pytest.mark.device
-def test_camera_delivers_frames(model):
-    spec = ENV("EDGESIGN_FW_CAMERA")
+def test_camera_delivers_frames(model, option):
+    spec = option("camera")
     if not spec:
         pytest.skip("no --camera given")
     from edgesign.sources import camera_frames

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from conftest import run_cli
 from edgesign.errors import EdgesignError
 from edgesign.metadata import read_metadata, write_metadata
 from edgesign.runtime import EdgeModel
+from edgesign.targets import TARGETS, get_target
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,7 @@ def cnn_run(tmp_path_factory, small_subset):
 
 
 def test_target_table_drives_resolution():
-    from edgesign.converters.targets import TARGETS, resolve_target
+    from edgesign.targets import TARGETS, resolve_target
 
     names = [t.name for t in TARGETS]
     assert names == ["float32", "float16", "dynamic", "int8", "int8-pruned", "qat-int8", "pqat-int8", "edgetpu"]
@@ -33,6 +35,28 @@ def test_target_table_drives_resolution():
     assert resolve_target(None, int8=True, prune=None, qat=False, edgetpu=True).name == "edgetpu"
     with pytest.raises(EdgesignError, match="--int8"):
         resolve_target(None, int8=False, prune=None, qat=False, edgetpu=True)
+
+
+@pytest.mark.parametrize("name", [t.name for t in TARGETS])
+def test_every_target_of_the_table_converts_loads_and_says_what_it_is(cnn_run, small_subset, tmp_path, name):
+    """One case per row of the target table: the file's I/O type, weight types and metadata are the row's."""
+    from edgesign.inspect import tensor_type_histogram
+
+    t = get_target(name)
+    out = tmp_path / f"m{t.suffix}.tflite"
+    r = run_cli("convert", cnn_run, "--target", name, "--calib", small_subset, "--calib-size", "20",
+                "--finetune-epochs", "1", "-o", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = EdgeModel(out, device="cpu")
+    assert m.metadata["target"] == name and m.labels == json.loads(out.with_suffix(".report.json").read_text())["labels"]
+    assert np.dtype(m.input_details["dtype"]).name == t.io_types[0] == np.dtype(m.output_details["dtype"]).name
+    types = tensor_type_histogram(out.read_bytes())
+    assert (types["float16"] > 0) == (t.weights == "float16")
+    assert (types["int8"] > 0) == (t.weights == "int8")
+    if t.integer:  # activations too: floats only at a float32 boundary, never inside
+        assert types["float32"] == 0
+    probs = m.classify_file(sorted(Path(small_subset).rglob("*.jpg"))[0])
+    assert probs.shape == (len(m.labels),) and abs(float(probs.sum()) - 1) < 0.05
 
 
 @pytest.mark.parametrize("target,max_ratio", [("float16", 0.55), ("dynamic", 0.30)])
@@ -136,6 +160,7 @@ def test_metadata_roundtrip(cnn_run, tmp_path):
 def test_input_table_matches_normalize_then_quantize(cnn_run, small_subset, tmp_path):
     """The runtime's lookup-table input path equals the reference scaling + quantization for each I/O type."""
     from edgesign import preprocess as pp
+    from edgesign.adapters import quantize
 
     pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     for io in ("int8", "uint8", "float32"):
@@ -145,7 +170,7 @@ def test_input_table_matches_normalize_then_quantize(cnn_run, small_subset, tmp_
         m = EdgeModel(out)
         ref = pp.normalize(pixels, m.preprocess)
         if io != "float32":
-            ref = pp.quantize(ref, *m.input_details["quantization"], np.dtype(io).type)
+            ref = quantize(ref, *m.input_details["quantization"], np.dtype(io).type)
         got = m.to_input(pixels)[0]
         assert got.dtype == np.dtype(io)
         np.testing.assert_allclose(got.astype(np.float32), ref.astype(np.float32), atol=1e-6)
@@ -153,20 +178,16 @@ def test_input_table_matches_normalize_then_quantize(cnn_run, small_subset, tmp_
 
 def test_auto_steps_in_order(cnn_run, small_subset, tmp_path):
     """--auto's ladder on real models: larger calibration, then QAT, then the worst layers kept in float."""
-    from edgesign.converters.convert import ConvertOptions, _auto
-    from edgesign.converters.targets import get_target
-    from edgesign.data import load_dataset
-    from edgesign.training.pipeline import Augment
-    from edgesign.training.train import load_run, predict_probs
+    from edgesign.converters.convert import ConvertOptions, Gate, _auto, load_sources
+    from edgesign.training.run import predict_probs
 
-    model, pre, classes, _ = load_run(cnn_run)
-    data = load_dataset(small_subset, pre, progress=False)
-    float_probs = predict_probs(model, data, pre)
-    opts = ConvertOptions(target=get_target("int8"), calib_size=20)
+    opts = ConvertOptions(target=get_target("int8"), calib_data=str(small_subset), calib_size=20,
+                          eval_data=str(small_subset))
+    sources = load_sources(Path(cnn_run), opts)
+    float_probs = predict_probs(sources.model, sources.evalset, sources.pre)
     first = {"drop_points": 9.9}
     # an impossible budget (a drop is never below -100 points): every step is tried, in order, and fails
-    content, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, Augment(), classes, first, -1000.0,
-                              tmp_path / "m.tflite")
+    content, _, steps = _auto(sources, opts, float_probs, first, Gate(-1000.0, None), tmp_path / "m.tflite")
     names = [s["step"] for s in steps["tried"]]
     assert names[0] == "int8" and names[1].startswith("larger calibration") and names[2].startswith("QAT")
     assert [n for n in names if "kept in float" in n] == ["worst 1 layer(s) kept in float",
@@ -174,15 +195,14 @@ def test_auto_steps_in_order(cnn_run, small_subset, tmp_path):
                                                            "worst 5 layer(s) kept in float"]
     assert steps["passed_step"] is None and content[4:8] == b"TFL3"
     # a generous budget: the first step passes and the ladder stops there
-    _, _, steps = _auto(model, opts.target, opts, pre, data, data, float_probs, Augment(), classes, first, 100.0,
-                        tmp_path / "m.tflite")
+    _, _, steps = _auto(sources, opts, float_probs, first, Gate(100.0, None), tmp_path / "m.tflite")
     assert steps["passed_step"].startswith("larger calibration") and len(steps["tried"]) == 2
 
 
 def test_fine_tuning_variants_leave_the_float_model_untouched(cnn_run, small_subset):
     """The gate's baseline must stay the original float model: pruning and QAT work on copies."""
     from edgesign.converters import optimize
-    from edgesign.training.train import load_run
+    from edgesign.training.run import load_run
 
     model, pre, _, _ = load_run(cnn_run)
     data = load_dataset_for(small_subset, pre)

@@ -9,7 +9,7 @@ import numpy as np
 from conftest import ROOT, run_cli
 
 from edgesign import atomic
-from edgesign.preprocess import top_k
+from edgesign.adapters import top_k
 
 
 def test_predict_prints_no_library_logs_unless_verbose():

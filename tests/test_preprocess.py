@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from edgesign import preprocess as pp
+from edgesign.adapters import dequantize, quantize, top_k
 from edgesign.errors import EdgesignError
 
 
@@ -43,16 +44,16 @@ def test_scalings():
 def test_quantize_roundtrip_int8_and_uint8():
     x = np.linspace(-1, 1, 101).astype(np.float32)
     for dtype, zp in ((np.int8, 0), (np.uint8, 128)):
-        q = pp.quantize(x, 1 / 127, zp, dtype)
+        q = quantize(x, 1 / 127, zp, dtype)
         assert q.dtype == dtype
-        np.testing.assert_allclose(pp.dequantize(q, 1 / 127, zp), x, atol=0.5 / 127 + 1e-6)
-    assert pp.quantize(np.array([1e9]), 0.1, 0, np.int8)[0] == 127  # saturates
+        np.testing.assert_allclose(dequantize(q, 1 / 127, zp), x, atol=0.5 / 127 + 1e-6)
+    assert quantize(np.array([1e9]), 0.1, 0, np.int8)[0] == 127  # saturates
 
 
 def test_top_k_order_and_bounds():
     probs = np.array([0.1, 0.5, 0.05, 0.35])
-    assert pp.top_k(probs, 2) == [(1, 0.5), (3, 0.35)]
-    assert len(pp.top_k(probs, 10)) == 4 and len(pp.top_k(probs, 0)) == 1
+    assert top_k(probs, 2) == [(1, 0.5), (3, 0.35)]
+    assert len(top_k(probs, 10)) == 4 and len(top_k(probs, 0)) == 1
 
 
 def test_preprocess_dict_roundtrip():

@@ -39,7 +39,8 @@ class Augment:
 
     @classmethod
     def none(cls) -> Augment:
-        return cls(0, 0, 0, 0, 0, 0, 0, 0, False, 0)
+        """No augmentation at all (``--augment none``)."""
+        return cls(**{name: 0.0 for name in cls.__dataclass_fields__ if name != "flip"}, flip=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Augment:

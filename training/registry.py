@@ -1,7 +1,8 @@
 """The model registry: name -> builder, default input size and channels, preprocessing.
 
 Adding a model is one decorated builder function in ``training/models.py``; the CLI, the recipes
-and the tests (parametrized over :func:`list_models`) pick it up with no other change.
+and the tests (parametrized over :func:`list_models`) pick it up with no other change. The package's
+``__init__`` imports the builders after this module, as timm's does: the registry imports no model.
 """
 
 from __future__ import annotations
@@ -53,18 +54,12 @@ def register_model(name: str, *, default_size: int, default_channels: int = 3, s
     return wrap
 
 
-def _ensure_loaded() -> None:
-    from . import models  # noqa: F401  (registers the builders)
-
-
 def list_models(pattern: str = "*", inputs: str | None = None) -> list[str]:
     """Registered names matching ``pattern``; ``inputs="image"`` or ``"hand-landmarks"`` filters by input."""
-    _ensure_loaded()
     return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern) and inputs in (None, _REGISTRY[n].inputs))
 
 
 def get_spec(name: str) -> ModelSpec:
-    _ensure_loaded()
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=1, cutoff=0.3)
         hint = f"; did you mean {close[0]}?" if close else ""

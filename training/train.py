@@ -8,7 +8,6 @@ A run folder holds: ``model.keras`` (the best epoch by validation accuracy), ``l
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -28,6 +27,7 @@ from edgesign.preprocess import Preprocess
 from .models import FINE_TUNE_PREFIX, load_weights_file, pretrained
 from .pipeline import Augment, make_dataset
 from .registry import create_model, get_spec
+from .run import predict_probs, read_history
 from .tf_env import keras, tf
 
 # TF checkpoint format (not HDF5): it restores distributed (MirroredStrategy) variables too.
@@ -138,14 +138,6 @@ class _EpochLog(keras.callbacks.Callback):
               f"  {dt:.1f} s  {self.n_train / dt:.0f} img/s", file=sys.stderr, flush=True)
 
 
-def _best_so_far(history_csv: Path) -> float | None:
-    if not history_csv.exists():
-        return None
-    with history_csv.open() as f:
-        vals = [float(r["val_accuracy"]) for r in csv.DictReader(f) if r.get("val_accuracy")]
-    return max(vals) if vals else None
-
-
 def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, initial_epoch: int,
          lr: float, n_train: int, class_weight, tag: str):
     steps_per_epoch = int(np.ceil(n_train / cfg.batch_size))
@@ -156,7 +148,7 @@ def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, init
     best_ckpt = run / BEST_CHECKPOINT
     checkpoint = keras.callbacks.ModelCheckpoint(str(best_ckpt), monitor="val_accuracy", mode="max",
                                                  save_best_only=True, save_weights_only=True)
-    prior_best = _best_so_far(run / "history.csv")
+    prior_best = max(read_history(run / "history.csv").get("val_accuracy", []), default=None)
     if prior_best is not None and (run / f"{BEST_CHECKPOINT}.index").exists():
         checkpoint.best = prior_best  # a resumed run keeps the best epoch of its first part
     callbacks = [
@@ -174,8 +166,36 @@ def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, init
 
 def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     """Train ``cfg.model`` on ``cfg.data``; the best epoch by validation accuracy is kept."""
-    spec = get_spec(cfg.model)
     pre = cfg.preprocess()
+    run, chief = _run_folder(cfg, resume)
+    keras.utils.set_random_seed(cfg.seed)
+    policy = _set_precision(cfg.mixed_precision)
+    full, train_part, val_part = _load_splits(cfg, pre)
+    strategy = get_strategy(cfg.distribute)
+    batch = cfg.batch_size * strategy.num_replicas_in_sync
+    train_ds = make_dataset(train_part, pre, batch, training=True, augment=Augment.from_dict(cfg.augment), seed=cfg.seed)
+    val_ds = make_dataset(val_part, pre, batch, training=False)
+    if not resume:
+        atomic.write_json(run / "config.json", {
+            "train": asdict(cfg), "preprocess": pre.to_dict(), "classes": full.class_names, "data_digest": full.digest,
+            "n_train": len(train_part), "n_val": len(val_part), "precision": policy,
+            "replicas": strategy.num_replicas_in_sync, "tensorflow": tf.__version__})
+        atomic.write_text(run / "labels.txt", "\n".join(full.class_names) + "\n")
+    print(f"training {cfg.model} on {len(train_part)} images ({len(val_part)} for validation), "
+          f"{len(full.class_names)} classes, input {pre.height}x{pre.width}x{pre.channels}, "
+          f"{strategy.num_replicas_in_sync} replica(s), {policy}", file=sys.stderr)
+    options = _model_options(cfg)
+    t0 = time.perf_counter()
+    rates = _fit_stages(cfg, options, strategy, pre, len(full.class_names), train_part, train_ds, val_ds, run)
+    seconds = time.perf_counter() - t0
+    rate = float(np.median(rates)) if rates else 0.0
+    if not chief:  # the chief holds the best checkpoint and writes the run
+        return RunResult(run, 0.0, len(rates), seconds, rate, None)
+    return _finish_run(cfg, options, pre, full.class_names, run, len(rates), seconds, rate)
+
+
+def _run_folder(cfg: TrainConfig, resume: bool) -> tuple[Path, bool]:
+    """The run folder (a worker's own beside the chief's in a multi-worker run) and whether this is the chief."""
     run = Path(cfg.out)
     chief, index = worker_role()
     if not chief:  # other workers of a MultiWorkerMirroredStrategy write beside the chief's run, not over it
@@ -186,9 +206,11 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     if resume and not (run / "config.json").exists():
         raise EdgesignError(f"nothing to resume in {run} (no config.json)")
     run.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(cfg.seed)
-    policy = _set_precision(cfg.mixed_precision)
+    return run, chief
 
+
+def _load_splits(cfg: TrainConfig, pre: Preprocess) -> tuple[Dataset, Dataset, Dataset]:
+    """The whole training set and its (train, validation) split."""
     full = load_dataset(cfg.data, pre)
     counts = full.class_counts()
     if len(full.class_names) < 2:
@@ -197,64 +219,58 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
         few = [n for n, c in zip(full.class_names, counts) if c < 2]
         raise EdgesignError(f"classes with fewer than 2 images cannot be split for validation: {', '.join(few)}")
     train_part, val_part = full.split(cfg.val_fraction, cfg.seed, cfg.val_split)
-    aug = Augment.from_dict(cfg.augment)
-    strategy = get_strategy(cfg.distribute)
-    batch = cfg.batch_size * strategy.num_replicas_in_sync
-    train_ds = make_dataset(train_part, pre, batch, training=True, augment=aug, seed=cfg.seed)
-    val_ds = make_dataset(val_part, pre, batch, training=False)
+    return full, train_part, val_part
 
-    config = {"train": asdict(cfg), "preprocess": pre.to_dict(), "classes": full.class_names,
-              "data_digest": full.digest, "n_train": len(train_part), "n_val": len(val_part),
-              "precision": policy, "replicas": strategy.num_replicas_in_sync,
-              "tensorflow": tf.__version__}
-    if not resume:
-        atomic.write_json(run / "config.json", config)
-        atomic.write_text(run / "labels.txt", "\n".join(full.class_names) + "\n")
-    print(f"training {cfg.model} on {len(train_part)} images ({len(val_part)} for validation), "
-          f"{len(full.class_names)} classes, input {pre.height}x{pre.width}x{pre.channels}, "
-          f"{strategy.num_replicas_in_sync} replica(s), {policy}", file=sys.stderr)
 
+def _model_options(cfg: TrainConfig) -> dict[str, Any]:
     options = dict(cfg.model_options)
-    if spec.transfer:
+    if get_spec(cfg.model).transfer:
         options.setdefault("weights", cfg.weights or "imagenet")
     elif cfg.weights not in (None, "none"):
         options["_init_weights"] = cfg.weights
+    return options
+
+
+def _fit_stages(cfg: TrainConfig, options: dict[str, Any], strategy, pre: Preprocess, n_classes: int,
+                train_part: Dataset, train_ds, val_ds, run: Path) -> list[float]:
+    """The main stage, then (transfer models) the fine-tune with the top block unfrozen; images/s per epoch."""
+    options = dict(options)
     init = options.pop("_init_weights", None)
     with strategy.scope():
-        model = create_model(cfg.model, pre.shape, len(full.class_names), **options)
+        model = create_model(cfg.model, pre.shape, n_classes, **options)
         if init:
             load_weights_file(model, init)
     class_weight = _class_weights(train_part) if cfg.class_weights else None
-    t0 = time.perf_counter()
     _, rates = _fit(model, train_ds, val_ds, cfg, run, cfg.epochs, 0, cfg.learning_rate,
                     len(train_part), class_weight, "main")
-    epochs_run = len(rates)
-    if spec.transfer and cfg.fine_tune_epochs > 0 and pretrained(options.get("weights")):
+    if get_spec(cfg.model).transfer and cfg.fine_tune_epochs > 0 and pretrained(options.get("weights")):
         model.load_weights(str(run / BEST_CHECKPOINT))
         _unfreeze_top(model)
         trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
         print(f"fine-tuning with the top block unfrozen: {trainable:,} trainable parameters, "
               f"learning rate {cfg.fine_tune_lr}", file=sys.stderr)
-        done = _epochs_in_history(run / "history.csv")
+        done = len(read_history(run / "history.csv").get("loss", []))
         with strategy.scope():
             _, more = _fit(model, train_ds, val_ds, cfg, run, cfg.fine_tune_epochs, done, cfg.fine_tune_lr,
                            len(train_part), class_weight, "finetune")
         rates += more
-        epochs_run += len(more)
-    seconds = time.perf_counter() - t0
+    return rates
 
-    if not chief:  # the chief holds the best checkpoint and writes the run
-        return RunResult(run, 0.0, epochs_run, seconds, float(np.median(rates)) if rates else 0.0, None)
+
+def _finish_run(cfg: TrainConfig, options: dict[str, Any], pre: Preprocess, classes: list[str], run: Path,
+                epochs_run: int, seconds: float, rate: float) -> RunResult:
+    """The best epoch saved as model.keras, the curves, the test metrics and the summary."""
     # The final model is rebuilt outside the distribution strategy, so that saving and evaluating it
     # need no collective ops (every worker of a multi-worker run does this on its own).
-    final_options = ({**options, "weights": "none", "freeze": pretrained(options.get("weights"))}
-                     if spec.transfer else options)
-    model = create_model(cfg.model, pre.shape, len(full.class_names), **final_options)
+    options = {k: v for k, v in options.items() if k != "_init_weights"}
+    if get_spec(cfg.model).transfer:
+        options = {**options, "weights": "none", "freeze": pretrained(options.get("weights"))}
+    model = create_model(cfg.model, pre.shape, len(classes), **options)
     model.load_weights(str(run / BEST_CHECKPOINT)).expect_partial()
     with atomic.atomic_path(run / "model.keras") as tmp:
         model.save(str(tmp.with_suffix(".keras")))
         os.replace(tmp.with_suffix(".keras"), tmp)
-    history = _read_history(run / "history.csv")
+    history = read_history(run / "history.csv")
     from .plots import plot_learning_curves
 
     plot_learning_curves(history, run / "learning_curves.png", title=f"{cfg.model} on {Path(cfg.data).name}")
@@ -262,13 +278,13 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     test = None
     if cfg.test_data:
         test_set = load_dataset(cfg.test_data, pre)
-        test_set.check_classes(full.class_names, what="test")
-        probs = predict_probs(model, test_set, pre, cfg.batch_size)
-        test = compute_metrics(test_set.labels, probs, full.class_names, test_set.source)
+        test_set.check_classes(classes, what="test")
+        test = compute_metrics(test_set.labels, predict_probs(model, test_set, pre, cfg.batch_size), classes,
+                               test_set.source)
         write_metrics_files(test, run, prefix="test")
     summary = {"best_val_accuracy": best_val, "epochs_run": epochs_run, "train_seconds": round(seconds, 1),
-               "train_images_per_second": round(float(np.median(rates)) if rates else 0.0, 1),
-               "test_accuracy": test.accuracy if test else None, "params": int(model.count_params())}
+               "train_images_per_second": round(rate, 1), "test_accuracy": test.accuracy if test else None,
+               "params": int(model.count_params())}
     atomic.write_json(run / "summary.json", summary)
     return RunResult(run, best_val, epochs_run, seconds, summary["train_images_per_second"], test)
 
@@ -282,51 +298,3 @@ def _unfreeze_top(model) -> None:
             for sub in layer.layers:
                 sub.trainable = bool(prefix and sub.name.startswith(prefix)) and not isinstance(
                     sub, keras.layers.BatchNormalization)
-
-
-def _epochs_in_history(path: Path) -> int:
-    with path.open() as f:
-        return sum(1 for _ in csv.DictReader(f))
-
-
-def _read_history(path: Path) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {}
-    with path.open() as f:
-        for row in csv.DictReader(f):
-            for k, v in row.items():
-                if k != "epoch" and v not in (None, ""):
-                    out.setdefault(k, []).append(float(v))
-    return out
-
-
-def predict_probs(model, ds: Dataset, pre: Preprocess, batch_size: int = 64) -> np.ndarray:
-    """Float (Keras) model probabilities over a dataset, through the training pipeline's scaling."""
-    data = make_dataset(ds, pre, batch_size, training=False)
-    return np.concatenate([model(x, training=False).numpy() for x, _ in data]).astype(np.float32)
-
-
-def load_run(path: str | os.PathLike) -> tuple[Any, Preprocess, list[str], dict]:
-    """(Keras model, preprocessing, class names, config) of a run folder or a bare model file."""
-    p = Path(path)
-    if p.is_dir():
-        cfg_path, model_path = p / "config.json", p / "model.keras"
-        if not cfg_path.exists() or not model_path.exists():
-            raise EdgesignError(f"{p} is not a run folder (needs model.keras and config.json)")
-        config = json.loads(cfg_path.read_text())
-        model = load_keras_model(model_path)
-        return model, Preprocess.from_dict(config["preprocess"]), list(config["classes"]), config
-    model = load_keras_model(p)
-    shape = model.input_shape[1:]
-    pre = Preprocess(int(shape[0]), int(shape[1]), int(shape[2]))
-    return model, pre, [], {}
-
-
-def load_keras_model(path: str | os.PathLike):
-    p = Path(path)
-    if not p.exists():
-        raise EdgesignError(f"model not found: {p}")
-    try:
-        return keras.models.load_model(str(p), compile=False)
-    except Exception as exc:  # Keras raises many types for a file that is not a model
-        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise EdgesignError(f"{p} is not a Keras model: {msg}") from None
