@@ -23,7 +23,8 @@ import numpy as np  # noqa: E402
 from edgesign.data import load_dataset  # noqa: E402
 from edgesign.preprocess import normalize  # noqa: E402
 from edgesign.training import create_model, get_spec, list_models  # noqa: E402
-from edgesign.training.pipeline import Augment, make_dataset  # noqa: E402
+from edgesign.training.augment import Augment  # noqa: E402
+from edgesign.training.pipeline import make_dataset  # noqa: E402
 from edgesign.training.tf_env import keras  # noqa: E402
 
 

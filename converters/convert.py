@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -28,15 +28,14 @@ from edgesign.certify import (
 )
 from edgesign.data import Dataset, load_dataset
 from edgesign.errors import EdgesignError
+from edgesign.inspect import weight_sparsity
 from edgesign.metadata import write_metadata
-from edgesign.preprocess import Preprocess
+from edgesign.preprocess import Overrides, Preprocess
 from edgesign.runtime import EdgeModel
 from edgesign.targets import Target, get_target, resolve_io
-from edgesign.training.pipeline import Augment
-from edgesign.training.run import load_run, predict_probs
+from edgesign.training.augment import Augment
 
-from . import optimize
-from .tflite import convert, kernel_sparsity, tflite_sparsity
+from .float_models import FINE_TUNE_NEEDS_KERAS2, FloatModel, load_float_model
 
 EDGETPU_FLOAT_WARNING = ("layers kept in float do not run on the Edge TPU: they split the graph and run on the "
                          "CPU, with a round trip per split")
@@ -57,6 +56,8 @@ class ConvertOptions:
     train_data: str | None = None
     auto: bool = False
     seed: int = 0
+    overrides: Overrides = Overrides()  # a foreign model's preprocessing and labels (refused for runs)
+    on_report: Callable[[dict[str, Any]], None] | None = None  # sees the report before the gate decides
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Sources:
     """What a conversion reads: the float model, its preprocessing and classes, and the data around it."""
 
     path: Path
-    model: Any
+    float_model: FloatModel
     pre: Preprocess
     classes: list[str]
     run_cfg: dict[str, Any]
@@ -73,6 +74,11 @@ class Sources:
     evalset: Dataset | None
     augment: Augment
     augment_from_run: bool
+
+    @property
+    def model(self):
+        """The Keras model (edgesign runs, tf_keras and Keras 3 files)."""
+        return self.float_model.keras
 
 
 @dataclass
@@ -116,32 +122,46 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
     s = load_sources(src, opts)
     variant, steps = _optimized_variant(s, target, opts)
     _log(f"converting to {target.name} ({target.description})")
-    content = convert(variant, target, s.calib, s.pre, io_type)
-    float_content = content if target.name == "float32" else convert(s.model, get_target("float32"), None, s.pre)
+    if variant is None:
+        content = s.float_model.to_tflite(target, s.calib, s.pre, io_type)
+    else:
+        from .tflite import convert
+
+        content = convert(variant, target, s.calib, s.pre, io_type)
+    float_content = content if target.name == "float32" else s.float_model.to_tflite(
+        get_target("float32"), None, s.pre, "float32")
     report = _report_head(s, target, io_type, gate, steps)
     if target.prune:
+        from .tflite import kernel_sparsity
+
         report["sparsity_keras"] = kernel_sparsity(variant)
     comparison = None
     if s.evalset is not None:
         content, comparison, auto = _measure(s, content, opts, gate, out)
         if auto:
             report["auto"] = auto
-    if target.integer and s.calib is not None and "auto" not in report:
-        report["layer_error"] = _layer_error_summary(variant if not target.qat else s.model, s.calib, s.pre, out)
+    if target.integer and s.calib is not None and "auto" not in report and s.float_model.fine_tunable:
+        report["layer_error"] = _layer_error_summary(
+            variant if variant is not None and not target.qat else s.model, s.calib, s.pre, out)
     report["sizes"] = _sizes(content, float_content)
-    report["sparsity_tflite"] = round(tflite_sparsity(content), 4)
+    report["sparsity_tflite"] = round(weight_sparsity(content), 4)
     if comparison is not None:
         report["evaluation"] = {"data": s.evalset.source, "digest": s.evalset.digest, **comparison}
     report["passed"] = comparison is None or gate.passes(comparison)
     report["seconds"] = round(time.perf_counter() - t_start, 1)
     _log_comparison(comparison, target, report["sizes"])
+    if opts.on_report is not None:
+        opts.on_report(report)
     return _write(out, content, _metadata(s, target, report, comparison, gate), report, comparison, gate)
 
 
 def load_sources(src: Path, opts: ConvertOptions) -> Sources:
     """The float model and the calibration and evaluation sets, checked against its classes."""
-    model, pre, classes, run_cfg = load_run(src)
-    n_out = int(model.output_shape[-1])
+    fm = load_float_model(src)
+    pre, classes = _preprocessing(fm, opts.overrides)
+    n_out = fm.n_classes
+    if (opts.target.prune or opts.target.qat or opts.auto) and not fm.fine_tunable:
+        raise EdgesignError(FINE_TUNE_NEEDS_KERAS2.format(what=fm.describe()))
     calib = calib_full = evalset = None
     if opts.target.calibrated:
         if not opts.calib_data:
@@ -159,16 +179,33 @@ def load_sources(src: Path, opts: ConvertOptions) -> Sources:
         classes = evalset.class_names
     # fine-tunes (pruning, QAT) use the augmentation the model was trained with: without it, background
     # swap above all, a fine-tune unlearns the robustness that augmentation gave
-    run_augment = run_cfg.get("train", {}).get("augment")
+    run_augment = fm.run_config.get("train", {}).get("augment")
     augment = Augment.from_dict(run_augment) if run_augment is not None else Augment()
-    return Sources(src, model, pre, classes or [str(i) for i in range(n_out)], run_cfg, calib_full, calib, evalset,
-                   augment, run_augment is not None)
+    return Sources(src, fm, pre, classes or [str(i) for i in range(n_out)], fm.run_config, calib_full, calib,
+                   evalset, augment, run_augment is not None)
+
+
+def _preprocessing(fm: FloatModel, overrides: Overrides) -> tuple[Preprocess, list[str]]:
+    """A run's own preprocessing and classes; a foreign model's as the user describes it (default: [0, 1] input)."""
+    if fm.kind == "run":
+        if overrides:
+            raise EdgesignError(f"{fm.path} is an edgesign run: its preprocessing and labels come from its config.json")
+        return Preprocess.from_dict(fm.run_config["preprocess"]), list(fm.run_config["classes"])
+    h, w, c = fm.input_shape
+    if overrides.labels and len(overrides.labels) != fm.n_classes:
+        raise EdgesignError(f"{len(overrides.labels)} labels for a model with {fm.n_classes} outputs")
+    if overrides.mean is None:
+        _log(f"note: {fm.path.name}: no --input-range or --mean/--std given, assuming input in [0, 1]")
+    pre = Preprocess(h, w, c, resize=overrides.resize or "center_crop", mean=overrides.mean or (),
+                     std=overrides.std or ())
+    return pre, list(overrides.labels or [])
 
 
 def _report_head(s: Sources, target: Target, io_type: str, gate: Gate, steps: list[str]) -> dict[str, Any]:
     report: dict[str, Any] = {
         "edgesign": __version__, "date": _dt.date.today().isoformat(), "source": str(s.path),
-        "model": s.run_cfg.get("train", {}).get("model", s.model.name), "target": target.name,
+        "model": s.run_cfg.get("train", {}).get("model", s.float_model.name), "target": target.name,
+        "source_kind": s.float_model.kind,
         "io_type": io_type, "preprocess": s.pre.to_dict(), "labels": s.classes, "max_drop": gate.max_drop,
         "min_accuracy": gate.min_accuracy, "steps": steps,
     }
@@ -184,7 +221,7 @@ def _measure(s: Sources, content: bytes, opts: ConvertOptions, gate: Gate, out: 
     """Float vs converted on the held-out set; with ``--auto``, the ladder when the gate is missed.
     Returns (content, comparison, the ladder's record or None)."""
     _log(f"evaluating the float model on {len(s.evalset)} images of {s.evalset.source}")
-    float_probs = predict_probs(s.model, s.evalset, s.pre)
+    float_probs = s.float_model.probabilities(s.evalset, s.pre)
     comparison = compare(s.evalset.labels, float_probs, _evaluate_tflite(content, s.evalset), s.classes)
     if not (opts.auto and opts.target.integer and not gate.passes(comparison)):
         return content, comparison, None
@@ -249,7 +286,9 @@ def _optimized_variant(s: Sources, target: Target, opts: ConvertOptions):
     """The model to convert: the float model itself, or a pruned and/or QAT fine-tuned copy."""
     steps: list[str] = []
     if not (target.prune or target.qat):
-        return s.model, steps
+        return None, steps
+    from . import optimize
+
     train = load_dataset(opts.train_data, s.pre) if opts.train_data else s.calib_full
     if train is None:
         raise EdgesignError(f"target {target.name} fine-tunes on training data: pass --train-data or --calib")
@@ -285,7 +324,9 @@ def _layer_error_summary(model, calib: Dataset, pre: Preprocess, out: Path, wors
 def _auto(s: Sources, opts: ConvertOptions, float_probs: np.ndarray, first: dict, gate: Gate, out: Path):
     """Accuracy-aware conversion: stop at the first step that passes the gate (budget and floor).
     Returns (content, comparison, the record of the steps tried)."""
+    from . import optimize
     from .debugger import layer_errors, selective_model
+    from .tflite import convert
 
     tried = [{"step": "int8", "drop_points": first["drop_points"], "passed": False}]
     io_type = resolve_io(opts.target, opts.io_type)

@@ -7,7 +7,8 @@ import sys
 from edgesign.data import Dataset
 from edgesign.errors import EdgesignError
 from edgesign.preprocess import Preprocess
-from edgesign.training.pipeline import Augment, make_dataset
+from edgesign.training.augment import Augment
+from edgesign.training.pipeline import make_dataset
 from edgesign.training.tf_env import keras, tfmot
 
 

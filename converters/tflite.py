@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from edgesign.data import Dataset
 from edgesign.errors import EdgesignError
 from edgesign.preprocess import Preprocess, normalize
@@ -27,7 +25,9 @@ def representative_dataset(calib: Dataset, pre: Preprocess, progress: bool = Tru
 
 
 def make_converter(model, target: Target, calib: Dataset | None, pre: Preprocess, io_type: str = "int8"):
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    """A converter for a Keras model (tf_keras or Keras 3), or a SavedModel folder given by its path."""
+    converter = (tf.lite.TFLiteConverter.from_saved_model(model) if isinstance(model, str)
+                 else tf.lite.TFLiteConverter.from_keras_model(model))
     if target.weights == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -79,29 +79,3 @@ def _flat_layers(model):
             yield from _flat_layers(layer)
         else:
             yield layer
-
-
-def tflite_sparsity(content: bytes) -> float:
-    """Fraction of zeros among the weights of Conv/Dense ops (int8 or float) in a .tflite file."""
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    zeros = total = 0
-    weight_ops = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
-    for sg in model.subgraphs:
-        for op in sg.operators:
-            name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
-            if name in weight_ops and len(op.inputs) > 1:
-                buf = model.buffers[sg.tensors[op.inputs[1]].buffer]
-                if buf.data is not None and len(buf.data):
-                    data = np.asarray(buf.data, np.uint8)
-                    ttype = sg.tensors[op.inputs[1]].type
-                    if ttype == 0:  # FLOAT32
-                        arr = data.view(np.float32)
-                    elif ttype == 1:
-                        arr = data.view(np.float16)
-                    else:
-                        arr = data.view(np.int8)
-                    zeros += int((arr == 0).sum())
-                    total += arr.size
-    return zeros / total if total else 0.0

@@ -11,21 +11,23 @@ from .certify import compare, gate_failure, validate_budget, validate_floor
 from .data import Dataset, load_dataset
 from .errors import EdgesignError
 from .evaluate import Metrics, compute_metrics, write_metrics_files
+from .preprocess import Overrides, Preprocess
 from .runtime import EdgeModel, open_model
 
 
 def _dataset_for(model: EdgeModel, data: str, split: str = "auto") -> Dataset:
     ds = load_dataset(data, model.preprocess, split=split)
-    ds.check_classes(model.labels if model.metadata.get("labels") else None, len(model.labels))
+    ds.check_classes(model.labels if model.described_by != "nothing" else None, len(model.labels))
     return ds
 
 
 def evaluate_model(model: str | EdgeModel | None, data: str, out_dir: str | None = None, split: str = "auto",
                    backend: str = "auto", threads: int | None = None,
-                   hand_models: str | None = None) -> tuple[Metrics, dict[str, Path]]:
+                   hand_models: str | None = None, overrides: Overrides | None = None) -> tuple[Metrics, dict[str, Path]]:
     """Evaluate a .tflite model (or hand pipeline) on a dataset; writes metrics JSON and a confusion-matrix PNG."""
     m = model if model is not None and not isinstance(model, str) else open_model(model, backend=backend,
-                                                                                 threads=threads, hand_models=hand_models)
+                                                                                 threads=threads, hand_models=hand_models,
+                                                                                 overrides=overrides)
     if isinstance(m, EdgeModel):
         ds = _dataset_for(m, data, split)
         probs = m.probabilities_batch(ds.images, progress=f"evaluating {m.path.name}")
@@ -59,12 +61,13 @@ def pipeline_files(model_labels: list[str], data: str) -> tuple[list[str], np.nd
 
 
 def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy: Any = None,
-               reference: Callable[[Dataset], np.ndarray] | None = None) -> dict[str, Any]:
+               reference: Callable[[Dataset, Preprocess], np.ndarray] | None = None) -> dict[str, Any]:
     """The CI gate for an existing (converted, float) pair; returns the comparison with ``passed`` and,
     when it fails, ``failure`` (one line). Nothing is printed.
 
-    ``against`` is a float .tflite run here, or anything ``reference(dataset)`` computes probabilities
-    for (a Keras model: the CLI passes TensorFlow's side in, the runtime never imports it).
+    ``against`` is a float .tflite run here, or anything ``reference(dataset, preprocess)`` computes
+    probabilities for (a run, Keras file or SavedModel: the CLI passes TensorFlow's side in, the runtime
+    never imports it).
     """
     budget = validate_budget(max_drop)
     floor = validate_floor(min_accuracy)
@@ -76,7 +79,7 @@ def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy:
     if reference is None:
         f = EdgeModel(against, warn=False).probabilities_batch(ds.images, progress=f"evaluating {Path(against).name}")
     else:
-        f = reference(ds)
+        f = reference(ds, quant.preprocess)
     result = compare(ds.labels, f, q, ds.class_names)
     result.update({"data": ds.source, "digest": ds.digest, "max_drop": budget, "min_accuracy": floor,
                    "model": quant.path.name, "against": Path(against).name})

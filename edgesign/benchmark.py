@@ -93,12 +93,14 @@ def workload(model, data: str | None = None) -> Workload:
 
 
 def measure(model_path: str, *, runs: int = 200, warmup: int = 20, data: str | None = None, backend: str = "auto",
-            threads: int | None = None, device: str = "auto") -> dict[str, Any]:
-    """Measure one model in this process."""
+            threads: int | None = None, device: str = "auto", overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Measure one model in this process (``overrides``: the fields of :class:`edgesign.preprocess.Overrides`)."""
+    from .preprocess import Overrides
     from .runtime import EdgeModel, open_model
 
+    ov = Overrides(**{k: tuple(v) if isinstance(v, list) else v for k, v in (overrides or {}).items()})
     t0 = time.perf_counter()
-    model = open_model(model_path, backend=backend, threads=threads, device=device, warn=False)
+    model = open_model(model_path, backend=backend, threads=threads, device=device, warn=False, overrides=ov)
     load_s = time.perf_counter() - t0
     work = workload(model, data)
     t1 = time.perf_counter()
@@ -184,3 +186,75 @@ def _main() -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+# ----------------------------------------------------------------------------- --profile: LiteRT's own tool
+
+def litert_benchmark_tool() -> str:
+    """``litert-benchmark``, which ai-edge-litert installs beside the interpreter."""
+    import shutil
+
+    here = Path(sys.executable).parent / "litert-benchmark"
+    tool = str(here) if here.exists() else shutil.which("litert-benchmark")
+    if tool is None:
+        raise EdgesignError("benchmark --profile runs LiteRT's own benchmark tool, litert-benchmark, which comes with "
+                            "ai-edge-litert (not with tflite-runtime)")
+    return tool
+
+
+def litert_latency(model_file: str | os.PathLike, runs: int, warmup: int, threads: int) -> dict[str, Any]:
+    """``litert-benchmark`` on one .tflite file: its init, warm-up and latency figures (milliseconds)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="edgesign-profile-") as tmp:
+        out = Path(tmp) / "result.json"
+        proc = subprocess.run([litert_benchmark_tool(), "--model", str(model_file), "--num_runs", str(runs),
+                               "--warmup_runs", str(warmup), "--num_threads", str(threads), "--result_json", str(out)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0 or not out.exists():
+            last = (proc.stderr.strip().splitlines() or ["no result"])[-1]
+            raise EdgesignError(f"litert-benchmark failed on {Path(model_file).name}: {last[:200]}")
+        return json.loads(out.read_text())["latency"]
+
+
+def profile(model_path: str, runs: int = 200, warmup: int = 20, threads: int | None = None) -> list[dict[str, Any]]:
+    """One row per .tflite the model runs: the model itself, or a hand pipeline's three stages (palm detector,
+    landmark model, classifier), timed by LiteRT's own benchmark tool. Per-operator times are not among what
+    the ai-edge-litert wheel's tool reports."""
+    from .interpreter import default_threads
+    from .metadata import read_metadata
+    from .runtime import resolve_model_path
+
+    path = resolve_model_path(model_path)
+    threads = threads or default_threads()
+    files = [("model", path)]
+    meta = read_metadata(path.read_bytes()) or {}
+    if "hand_stage" in meta:
+        from .handfiles import hand_model_path
+
+        stage_files = list(meta["hand_stage"]["files"])
+        files = [(f"hand stage: {name}", hand_model_path(name)) for name in stage_files] + [("classifier", path)]
+    rows = []
+    for stage, f in files:
+        lat = litert_latency(f, runs, warmup, threads)
+        rows.append({"model": str(path), "stage": stage, "threads": threads, "init_ms": lat["init_ms"],
+                     "median_ms": lat["median_ms"], "p5_ms": lat["p5_ms"], "p95_ms": lat["p95_ms"]})
+    return rows
+
+
+def format_profile(rows: list[dict[str, Any]], measured: list[dict[str, Any]]) -> str:
+    """litert-benchmark's figures beside edgesign's own p50 for the same model, one run of both."""
+    p50 = {r["model"]: r["p50_ms"] for r in measured}
+    lines = ["model                 stage                                      litert-benchmark median   p5 / p95 ms   init ms"]
+    for r in rows:
+        lines.append(f"{Path(r['model']).name:21s} {r['stage']:42s} {r['median_ms']:9.3f} ms"
+                     f"{'':12s}{r['p5_ms']:.3f} / {r['p95_ms']:.3f}   {r['init_ms']:.1f}")
+    for model in dict.fromkeys(r["model"] for r in rows):
+        stages = [r for r in rows if r["model"] == model]
+        total = sum(r["median_ms"] for r in stages)
+        mine = p50.get(model)
+        if mine is not None:
+            what = "the stages' sum" if len(stages) > 1 else "litert-benchmark"
+            lines.append(f"{Path(model).name}: edgesign benchmark p50 {mine:.3f} ms, {what} {total:.3f} ms "
+                         f"(ratio {mine / total:.2f})")
+    return "\n".join(lines)

@@ -35,6 +35,27 @@ def _root(verbose: bool = typer.Option(False, "--verbose", help="Show the librar
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
 
 
+# options shared by the runtime commands, for models that carry no metadata of their own
+LABELS = typer.Option(None, "--labels", help="Models without metadata: a labels file, one class a line, in output order.")
+INPUT_RANGE = typer.Option(None, "--input-range", help="Models without metadata: the input range the model expects, "
+                           "LOW,HIGH (0,1 / -1,1 / 0,255).")
+MEAN = typer.Option(None, "--mean", help="Models without metadata: per-channel mean on 0-255 pixels (127.5 or R,G,B), "
+                    "with --std: input = (pixel - mean) / std.")
+STD = typer.Option(None, "--std", help="Models without metadata: per-channel std on 0-255 pixels, with --mean.")
+SUMMARY = typer.Option(None, "--summary", help="Write the gate's result as Markdown here (it is also appended to "
+                       "$GITHUB_STEP_SUMMARY when that is set).")
+JUNIT = typer.Option(None, "--junit", help="Write the gate's result as JUnit XML here (CI test reports).")
+THREADS = typer.Option(None, "--threads", help="Interpreter threads (default: the cores this process may use).")
+BACKEND = typer.Option("auto", "--backend", help="auto, ai-edge-litert, tflite-runtime or tensorflow (tf.lite).")
+RESIZE = typer.Option(None, "--resize", help="Models without metadata: center_crop (default) or stretch.")
+
+
+def _overrides(labels, input_range, mean, std, resize):
+    from .preprocess import Overrides
+
+    return Overrides.from_options(labels, input_range, mean, std, resize)
+
+
 # ----------------------------------------------------------------------------- train
 
 @app.command()
@@ -118,7 +139,7 @@ def _augment_option(text: str) -> dict:
     if text == "default":
         return {}
     if text == "none":
-        from edgesign.training.pipeline import Augment
+        from edgesign.training.augment import Augment
 
         return Augment.none().to_dict()
     return _parse_json(text, "--augment")
@@ -156,13 +177,15 @@ def predict(
     spell: bool = typer.Option(False, "--spell", help="Streams: fingerspelling reader (letters, Space, Del)."),
     stable: int = typer.Option(8, "--stable", help="--spell: frames a sign must stay on top to be typed."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop streams after N frames."),
-    backend: str = typer.Option("auto", "--backend", help="auto, ai-edge-litert, tflite-runtime, tensorflow."),
-    threads: Optional[int] = typer.Option(None, "--threads"),
+    backend: str = BACKEND,
+    threads: Optional[int] = THREADS,
     device: str = typer.Option("auto", "--device", help="cpu, edgetpu, or auto (edgetpu for *_edgetpu.tflite)."),
     save: Optional[str] = typer.Option(None, "--save", help="Write each image/frame with the hand, its landmarks "
                                        "and the label drawn into this folder."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models "
                                               "(offline devices; default: $EDGESIGN_HAND_MODELS or the user cache)."),
+    labels: Optional[str] = LABELS, input_range: Optional[str] = INPUT_RANGE, mean: Optional[str] = MEAN,
+    std: Optional[str] = STD, resize: Optional[str] = RESIZE,
 ) -> None:
     """Classify images, videos or a camera with a .tflite model (the shipped model by default)."""
     from .predict import run_predict
@@ -175,7 +198,8 @@ def predict(
     last = None
     for last in run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
                             spell=spell, stable=stable, max_frames=max_frames, backend=backend, threads=threads,
-                            device=device, save=save, hand_models=hand_models):
+                            device=device, save=save, hand_models=hand_models,
+                            overrides=_overrides(labels, input_range, mean, std, resize)):
         typer.echo(json.dumps(last) if as_json else _format_prediction(last))
         if "first_inference_ms" in last:
             _echo_err(f"first inference on the Edge TPU {last['first_inference_ms']:.1f} ms "
@@ -196,8 +220,8 @@ def _format_prediction(result: dict) -> str:
 @app.command()
 def info(
     model: Optional[str] = typer.Argument(None, help="A .tflite model (default: the shipped model)."),
-    backend: str = typer.Option("auto", "--backend"),
-    as_json: bool = typer.Option(False, "--json"),
+    backend: str = BACKEND,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
 ) -> None:
     """Inputs, outputs, quantization, operators, metadata, certificate, size, Edge TPU compatibility."""
@@ -211,7 +235,7 @@ def info(
         return
     content = m.path.read_bytes()
     ops = operator_histogram(content)
-    tpu = edgetpu_compatibility(content)
+    tpu = edgetpu_compatibility(content) if ops else None
     if as_json:
         typer.echo(json.dumps({"model": str(m.path), "size_bytes": m.size_bytes, "backend": m.backend.name,
                                "inputs": [tensor_summary(d) for d in m.interpreter.get_input_details()],
@@ -224,7 +248,8 @@ def info(
         typer.echo(f"input     {tensor_summary(d)}")
     for d in m.interpreter.get_output_details():
         typer.echo(f"output    {tensor_summary(d)}")
-    typer.echo("operators " + ", ".join(f"{k} x{v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])))
+    typer.echo("operators " + (", ".join(f"{k} x{v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1]))
+                               or "(listing them needs ai-edge-litert)"))
     if m.metadata:
         p = m.preprocess
         typer.echo(f"preprocess {p.height}x{p.width}x{p.channels}, {p.resize}, scaling {p.scaling}")
@@ -233,8 +258,11 @@ def info(
         typer.echo(format_certificate(m.certificate))
     else:
         typer.echo("metadata  none (labels are indices; input scaled to [0, 1])")
-    typer.echo("edgetpu   " + ("every operator maps to the Edge TPU" if tpu["all_supported"] else
-                               "would not map: " + "; ".join(tpu["problems"])))
+    if tpu is None:
+        typer.echo("edgetpu   not checked: reading operators needs ai-edge-litert")
+    else:
+        typer.echo("edgetpu   " + ("every operator maps to the Edge TPU" if tpu["all_supported"] else
+                                   "would not map: " + "; ".join(tpu["problems"])))
 
 
 def enrol(
@@ -315,16 +343,18 @@ def evaluate(
     data: str = typer.Argument(..., help="Class folders, Sign MNIST .csv or SIGNS .h5."),
     out: Optional[str] = typer.Option(None, "-o", "--out", help="Folder for eval_metrics.json and the confusion PNG."),
     split: str = typer.Option("auto", "--split", help="HDF5 split: train, test or auto."),
-    backend: str = typer.Option("auto", "--backend"),
-    threads: Optional[int] = typer.Option(None, "--threads"),
+    backend: str = BACKEND,
+    threads: Optional[int] = THREADS,
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
+    labels: Optional[str] = LABELS, input_range: Optional[str] = INPUT_RANGE, mean: Optional[str] = MEAN,
+    std: Optional[str] = STD, resize: Optional[str] = RESIZE,
 ) -> None:
     """Accuracy, per-class accuracy and a confusion matrix (PNG and JSON) on a dataset (class folders match in any
     case; a hand pipeline takes a subset of its classes)."""
     from .api import evaluate_model
 
     metrics, files = evaluate_model(model, data, out_dir=out, split=split, backend=backend, threads=threads,
-                                    hand_models=hand_models)
+                                    hand_models=hand_models, overrides=_overrides(labels, input_range, mean, std, resize))
     typer.echo(f"accuracy {100 * metrics.accuracy:.2f} % on {metrics.n} images of {metrics.data}")
     worst = sorted(metrics.per_class.items(), key=lambda kv: kv[1])[:5]
     typer.echo("weakest classes: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in worst))
@@ -338,21 +368,34 @@ def benchmark(
     data: Optional[str] = typer.Option(None, "--data", help="Also measure accuracy on this dataset."),
     runs: int = typer.Option(200, "--runs"),
     warmup: int = typer.Option(20, "--warmup"),
-    backend: str = typer.Option("auto", "--backend"),
-    threads: Optional[int] = typer.Option(None, "--threads"),
+    backend: str = BACKEND,
+    threads: Optional[int] = THREADS,
     device: str = typer.Option("auto", "--device"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
     min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Fail (exit 1) below this accuracy (0-1)."),
+    profile: bool = typer.Option(False, "--profile", help="Also time each .tflite the model runs (a hand pipeline: "
+                                 "its three stages) with LiteRT's own litert-benchmark, side by side."),
+    labels: Optional[str] = LABELS, input_range: Optional[str] = INPUT_RANGE, mean: Optional[str] = MEAN,
+    std: Optional[str] = STD, resize: Optional[str] = RESIZE,
 ) -> None:
     """Latency (min/p50/p90/p99), first inference, load time, FPS, peak RSS, size and accuracy."""
-    from .benchmark import accuracy_failure, format_table
+    from .benchmark import accuracy_failure, format_profile, format_table
     from .benchmark import benchmark as run_benchmark
+    from .benchmark import profile as profile_stages
     from .errors import GateFailed
 
     if min_accuracy is not None and not data:
         raise EdgesignError("--min-accuracy needs --data")
-    rows = run_benchmark(models, runs=runs, warmup=warmup, data=data, backend=backend, threads=threads, device=device)
-    typer.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
+    from dataclasses import asdict
+
+    overrides = {k: v for k, v in asdict(_overrides(labels, input_range, mean, std, resize)).items() if v is not None}
+    rows = run_benchmark(models, runs=runs, warmup=warmup, data=data, backend=backend, threads=threads, device=device,
+                         overrides=overrides)
+    stages = [r for m in rows for r in profile_stages(m["model"], runs, warmup, threads)] if profile else []
+    if as_json:
+        typer.echo(json.dumps({"models": rows, "profile": stages} if profile else rows, indent=2))
+    else:
+        typer.echo(format_table(rows) + ("\n\n" + format_profile(stages, rows) if profile else ""))
     failure = accuracy_failure(rows, min_accuracy)
     if failure:
         raise GateFailed(failure)
@@ -362,7 +405,8 @@ def benchmark(
 
 @app.command()
 def convert(
-    source: str = typer.Argument(..., help="A run folder (from edgesign train) or a Keras model file."),
+    source: str = typer.Argument(..., help="An edgesign run folder, a .keras/.h5 file (tf_keras or Keras 3), a "
+                                 "SavedModel folder, or a float .tflite (quantized without TensorFlow)."),
     out: Optional[str] = typer.Option(None, "-o", "--out", help="Output .tflite (a JSON report is written next to it)."),
     target: Optional[str] = typer.Option(None, "--target", help="One of: " + target_help()
                                          + ". Default: float32, or what --int8/--prune/--qat/--edgetpu imply."),
@@ -373,14 +417,17 @@ def convert(
     calib: Optional[str] = typer.Option(None, "--calib", help="Calibration images (training data, never test data)."),
     calib_size: int = typer.Option(300, "--calib-size", help="Stratified sample size for calibration."),
     eval_data: Optional[str] = typer.Option(None, "--eval", help="Held-out data for the float vs converted gate."),
-    max_drop: Optional[str] = typer.Option(None, "--max-drop", help="Accuracy budget in points; exceeded -> exit 1."),
-    min_accuracy: Optional[str] = typer.Option(None, "--min-accuracy",
+    max_drop: Optional[float] = typer.Option(None, "--max-drop", help="Accuracy budget in points; exceeded -> exit 1."),
+    min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy",
                                                help="Floor (0-1) on the converted model's --eval accuracy; under it -> exit 1."),
     auto: bool = typer.Option(False, "--auto", help="If the budget is missed: larger calibration, QAT, float layers."),
     io: Optional[str] = typer.Option(None, "--io", help="Integer models: int8, uint8 or float32 input/output "
                                      "(default: int8; edgetpu: uint8)."),
     train_data: Optional[str] = typer.Option(None, "--train-data", help="Fine-tune data for pruning/QAT (default: --calib)."),
-    finetune_epochs: int = typer.Option(2, "--finetune-epochs"),
+    finetune_epochs: int = typer.Option(2, "--finetune-epochs", help="Epochs of the pruning/QAT fine-tune."),
+    labels: Optional[str] = LABELS, input_range: Optional[str] = INPUT_RANGE, mean: Optional[str] = MEAN,
+    std: Optional[str] = STD, resize: Optional[str] = RESIZE,
+    summary: Optional[str] = SUMMARY, junit: Optional[str] = JUNIT,
 ) -> None:
     """Convert a trained model to TFLite and certify it: float vs converted accuracy on held-out data."""
     from .certify import validate_budget, validate_floor
@@ -390,7 +437,8 @@ def convert(
     if budget is not None and not eval_data:
         raise EdgesignError("--max-drop needs held-out data to measure the drop on: pass --eval DIR "
                             "(without it nothing is certified, and a CI gate would always pass)")
-    require_train("edgesign convert")
+    if not source.endswith(".tflite"):  # a float .tflite is quantized without TensorFlow
+        require_train("edgesign convert")
     from edgesign.converters.convert import ConvertOptions, convert_model
     from edgesign.targets import resolve_target
 
@@ -407,8 +455,29 @@ def convert(
         return
     report = convert_model(source, ConvertOptions(
         target=tgt, calib_data=calib, calib_size=calib_size, eval_data=eval_data, max_drop=budget, min_accuracy=floor,
-        out=out, io_type=io, sparsity=prune or 0.5, finetune_epochs=finetune_epochs, train_data=train_data, auto=auto))
+        out=out, io_type=io, sparsity=prune or 0.5, finetune_epochs=finetune_epochs, train_data=train_data, auto=auto,
+        overrides=_overrides(labels, input_range, mean, std, resize),
+        on_report=lambda report: _convert_summaries(report, summary, junit)))
     typer.echo(f"wrote {report['output']}")
+
+
+def _convert_summaries(report: dict, summary: Optional[str], junit: Optional[str]) -> None:
+    """convert's gate for CI: a summary and JUnit XML, and a warning that cannot be missed without --eval."""
+    import os
+
+    from .certify import gate_failure
+    from .ci_report import write_gate_reports
+
+    title = f"edgesign convert {report['source']} ({report['target']})"
+    result = None
+    if "evaluation" in report:
+        result = {**report["evaluation"], "max_drop": report["max_drop"], "min_accuracy": report["min_accuracy"],
+                  "passed": report["passed"]}
+        result["failure"] = gate_failure(result, report["max_drop"], title, report["min_accuracy"])
+    elif os.environ.get("CI"):
+        _echo_err("warning: no --eval: this model is NOT certified, and nothing gated it (a CI step that means to "
+                  "gate must pass --eval DIR --max-drop X)")
+    write_gate_reports(result, title, markdown=summary, junit=junit)
 
 
 @app.command()
@@ -416,9 +485,10 @@ def check(
     model: str = typer.Argument(..., help="The converted .tflite model."),
     against: str = typer.Option(..., "--against", help="The float model: a run folder, Keras file or float .tflite."),
     data: str = typer.Option(..., "--data", help="Held-out data."),
-    max_drop: str = typer.Option(..., "--max-drop", help="Budget in accuracy points; exceeded -> exit 1."),
-    min_accuracy: Optional[str] = typer.Option(None, "--min-accuracy", help="Floor (0-1) on the model's accuracy."),
-    as_json: bool = typer.Option(False, "--json"),
+    max_drop: float = typer.Option(..., "--max-drop", help="Budget in accuracy points; exceeded -> exit 1."),
+    min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Floor (0-1) on the model's accuracy."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    summary: Optional[str] = SUMMARY, junit: Optional[str] = JUNIT,
 ) -> None:
     """Re-run the accuracy gate for an existing (quantized, float) pair: the CI check."""
     from .api import check_pair
@@ -430,13 +500,15 @@ def check(
         from .extras import require_train
 
         require_train(f"checking against the Keras model {against}")
-        from functools import partial
+        from edgesign.converters.float_models import load_float_model
 
-        from edgesign.training.run import run_probabilities
-
-        reference = partial(run_probabilities, against)
+        reference = load_float_model(against).probabilities
     result = check_pair(model, against, data, max_drop, min_accuracy, reference=reference)
     _echo_err(format_comparison(result, result["against"], result["model"]))
+    from .ci_report import write_gate_reports
+
+    write_gate_reports(result, f"edgesign check {result['model']} against {result['against']}", markdown=summary,
+                       junit=junit)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     if not result["passed"]:

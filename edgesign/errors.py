@@ -19,4 +19,5 @@ class MissingExtra(EdgesignError):
     """A command needs an optional dependency that is not installed."""
 
     def __init__(self, what: str, extra: str, package: str = "edgesign") -> None:
-        super().__init__(f"{what} needs the '{extra}' extra: pip install '{package}[{extra}]'")
+        super().__init__(f"{what} needs the '{extra}' extra: pip install '{package}[{extra}]' "
+                         f"(from a clone: pip install -e '.[{extra}]')")

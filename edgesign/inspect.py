@@ -22,11 +22,15 @@ def _tensor_types() -> tuple[dict[int, str], set[int]]:
     return names, {T.UINT8, T.INT8, T.INT32}
 
 
+class InspectUnavailable(EdgesignError):
+    """Reading a model's operators needs ai-edge-litert's flatbuffer tools (tflite-runtime has none)."""
+
+
 def _model_object(content: bytes):
     try:
         from ai_edge_litert.tools import flatbuffer_utils
     except ImportError:
-        raise EdgesignError("inspecting operators needs ai-edge-litert") from None
+        raise InspectUnavailable("listing operators needs ai-edge-litert (tflite-runtime has no flatbuffer tools)") from None
     try:
         return flatbuffer_utils, flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     except Exception as exc:  # a corrupt flatbuffer raises anything from struct.error to IndexError
@@ -34,7 +38,11 @@ def _model_object(content: bytes):
 
 
 def operator_histogram(content: bytes) -> Counter:
-    fb, model = _model_object(content)
+    """Operator name -> count; empty when this install cannot read operators (tflite-runtime)."""
+    try:
+        fb, model = _model_object(content)
+    except InspectUnavailable:
+        return Counter()
     hist: Counter = Counter()
     for sg in model.subgraphs:
         for op in sg.operators or []:
@@ -98,3 +106,25 @@ def tensor_summary(detail: dict[str, Any]) -> str:
     scale, zero = detail.get("quantization", (0.0, 0))
     q = f", scale {scale:.6g}, zero point {zero}" if scale else ""
     return f"{detail['name']}: {list(np.asarray(detail['shape']).tolist())} {np.dtype(detail['dtype']).name}{q}"
+
+
+def weight_sparsity(content: bytes) -> float:
+    """Fraction of zeros among the weights of Conv/Dense ops (int8, float16 or float32) in a .tflite file."""
+    fb, model = _model_object(content)
+    names, _ = _tensor_types()
+    views = {"float32": np.float32, "float16": np.float16, "int8": np.int8}
+    zeros = total = 0
+    for sg in model.subgraphs:
+        for op in sg.operators or []:
+            if fb.opcode_to_name(model, op.opcodeIndex) not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+                continue
+            if len(op.inputs) < 2:
+                continue
+            tensor = sg.tensors[op.inputs[1]]
+            buf = model.buffers[tensor.buffer]
+            if buf.data is None or not len(buf.data):
+                continue
+            arr = np.asarray(buf.data, np.uint8).view(views.get(names.get(tensor.type), np.int8))
+            zeros += int((arr == 0).sum())
+            total += arr.size
+    return zeros / total if total else 0.0

@@ -77,8 +77,17 @@ def edgetpu_library() -> str:
     return EDGETPU_LIBRARY.get(platform.system(), "libedgetpu.so.1")
 
 
+def default_threads() -> int:
+    """The cores this process may run on (LiteRT's own default is one thread)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
 def make_interpreter(content: bytes, backend: Backend, threads: int | None = None, edgetpu: bool = False):
-    """An interpreter over model bytes, with the Edge TPU delegate when asked for."""
+    """An interpreter over model bytes, with the Edge TPU delegate when asked for; ``threads`` defaults to
+    the cores this process may use."""
     limit = 4 * (os.cpu_count() or 1)
     if threads is not None and not 1 <= threads <= limit:
         raise EdgesignError(f"--threads must be between 1 and {limit} (4x this machine's {os.cpu_count()} cores), "
@@ -91,9 +100,7 @@ def make_interpreter(content: bytes, backend: Backend, threads: int | None = Non
         except (OSError, ValueError, RuntimeError) as exc:
             raise EdgesignError(f"Edge TPU delegate {lib} could not be loaded ({str(exc).splitlines()[0]}); "
                                 f"{EDGETPU_INSTALL}") from None
-    kwargs: dict[str, Any] = {"model_content": content}
-    if threads:
-        kwargs["num_threads"] = threads
+    kwargs: dict[str, Any] = {"model_content": content, "num_threads": threads or default_threads()}
     if delegates:
         kwargs["experimental_delegates"] = delegates
     try:

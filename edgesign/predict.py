@@ -11,6 +11,7 @@ import numpy as np
 
 from .errors import EdgesignError
 from .prefetch import prefetch
+from .preprocess import Overrides
 from .runtime import EdgeModel, open_model
 from .sources import Frame, camera_frames, iter_frames
 from .stream import Smoother, Speller
@@ -75,10 +76,12 @@ def _save(folder: str, frame: Frame, result: dict, prepared) -> object:
 def run_predict(model_path: str | None, sources: list[str], *, camera: str | None = None, k: int = 3,
                 threshold: float = 0.0, smooth: int = 5, spell: bool = False, stable: int = 8,
                 max_frames: int | None = None, backend: str = "auto", threads: int | None = None,
-                device: str = "auto", save: str | None = None, hand_models: str | None = None) -> Iterator[dict]:
+                device: str = "auto", save: str | None = None, hand_models: str | None = None,
+                overrides: Overrides | None = None) -> Iterator[dict]:
     """Open the model and yield one result per image or frame; the first result of an Edge TPU model
     carries ``first_inference_ms`` (loading the model onto the TPU). Raises when there was nothing to do."""
-    model = open_model(model_path, backend=backend, threads=threads, device=device, hand_models=hand_models)
+    model = open_model(model_path, backend=backend, threads=threads, device=device, hand_models=hand_models,
+                       overrides=overrides)
     speller = Speller(stable=stable) if spell else None
     frames = camera_frames(camera) if camera else iter_frames(sources)
     count = 0

@@ -161,3 +161,65 @@ def normalize(pixels: np.ndarray, pre: Preprocess) -> np.ndarray:
         x = x[..., ::-1]
     a, b = pre.affine()
     return x * a + b
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the user says about a model that does not say it itself (a bare or foreign .tflite, a Keras file).
+
+    ``mean``/``std`` are per channel on 0-255 pixels (value = (pixel - mean) / std), as in TFLite's standard
+    metadata; ``input_range`` ("0,255", "-1,1", ...) is the short way to give them.
+    """
+
+    labels: tuple[str, ...] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    resize: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.labels, self.mean, self.std, self.resize))
+
+    @classmethod
+    def from_options(cls, labels: str | None = None, input_range: str | None = None, mean: str | None = None,
+                     std: str | None = None, resize: str | None = None) -> Overrides:
+        """From the CLI's ``--labels FILE --input-range A,B --mean M[,M,M] --std S[,S,S] --resize MODE``."""
+        if input_range is not None and (mean is not None or std is not None):
+            raise EdgesignError("give --input-range or --mean/--std, not both")
+        if (mean is None) != (std is None):
+            raise EdgesignError("--mean and --std go together")
+        if resize is not None and resize not in ("center_crop", "stretch"):
+            raise EdgesignError(f"--resize must be center_crop or stretch, got {resize!r}")
+        m = s = None
+        if input_range is not None:
+            low, high = _floats(input_range, "--input-range", 2)
+            if not high > low:
+                raise EdgesignError(f"--input-range must be LOW,HIGH with HIGH > LOW, got {input_range!r}")
+            s = (255.0 / (high - low),)
+            m = (-low * s[0],)
+        elif mean is not None:
+            m, s = _floats(mean, "--mean"), _floats(std, "--std")
+            if any(v == 0 for v in s):
+                raise EdgesignError("--std must not be 0")
+        return cls(_read_labels(labels) if labels else None, m, s, resize)
+
+
+def _floats(text: str, option: str, count: int | None = None) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise EdgesignError(f"{option} expects comma-separated numbers, got {text!r}") from None
+    if not all(np.isfinite(values)) or (count is not None and len(values) != count) or len(values) not in (1, 3, count):
+        raise EdgesignError(f"{option} expects {count or '1 or 3'} finite numbers, got {text!r}")
+    return values
+
+
+def _read_labels(path: str) -> tuple[str, ...]:
+    """A labels file: one class a line, in the model's output order (blank lines ignored)."""
+    try:
+        text = open(path, encoding="utf-8").read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EdgesignError(f"cannot read the labels file {path}: {exc}") from None
+    labels = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if not labels:
+        raise EdgesignError(f"the labels file {path} holds no labels")
+    return labels

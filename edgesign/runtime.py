@@ -54,7 +54,8 @@ def resolve_model_path(path: str | os.PathLike | None) -> Path:
 
 
 def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", threads: int | None = None,
-               device: str = "auto", warn: bool = True, hand_models: str | os.PathLike | None = None):
+               device: str = "auto", warn: bool = True, hand_models: str | os.PathLike | None = None,
+               overrides: pp.Overrides | None = None):
     """An :class:`EdgeModel`, or a :class:`edgesign.pipeline.HandPipeline` when the model's metadata
     names a hand stage: the one door through which every runtime command opens a model."""
     p = resolve_model_path(path)
@@ -63,12 +64,14 @@ def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", 
         content = p.read_bytes()
         meta = read_metadata(content) if is_tflite(content) else None
         if meta and "hand_stage" in meta:
+            if overrides:
+                raise EdgesignError(f"{p.name} is a certified hand pipeline: its preprocessing and labels travel in it")
             if device == "edgetpu":
                 raise EdgesignError(f"{p.name} is a hand pipeline: its hand models run on the CPU, not the Edge TPU")
             from .pipeline import HandPipeline
 
             return HandPipeline(p, content, meta, backend=backend, threads=threads, hand_models=hand_models)
-    return EdgeModel(p, backend=backend, threads=threads, device=device, warn=warn, content=content)
+    return EdgeModel(p, backend=backend, threads=threads, device=device, warn=warn, content=content, overrides=overrides)
 
 
 class Classifier:
@@ -95,12 +98,48 @@ class Classifier:
         return out
 
 
+def describe(path: Path, content: bytes, metadata: dict[str, Any], shape: list[int], n_out: int,
+             overrides: pp.Overrides) -> tuple[pp.Preprocess, list[str], str]:
+    """(preprocessing, labels, what described them): edgesign's metadata, else the standard TFLite metadata
+    (Model Maker, MediaPipe, TF Hub) with the user's overrides on top, else the overrides alone, else nothing."""
+    if metadata:
+        if overrides:
+            raise EdgesignError(f"{path.name} carries edgesign metadata (the preprocessing and labels it was certified "
+                                "with): --labels, --input-range, --mean/--std and --resize are for models without it")
+        try:
+            pre = pp.Preprocess.from_dict(metadata["preprocess"]) if metadata.get("preprocess") else \
+                pp.Preprocess(shape[1], shape[2], shape[3])
+        except (TypeError, ValueError) as exc:
+            raise EdgesignError(f"{path}: its edgesign metadata is invalid ({exc})") from None
+        labels = metadata.get("labels")
+        return pre, list(labels) if labels else [str(i) for i in range(n_out)], "edgesign"
+    from .tflite_metadata import read_standard_metadata
+
+    std_meta = read_standard_metadata(content)
+    mean = overrides.mean or (std_meta.mean if std_meta else None)
+    std = overrides.std or (std_meta.std if std_meta else None)
+    labels = list(overrides.labels or (std_meta.labels if std_meta and std_meta.labels else []))
+    if labels and len(labels) != n_out:
+        raise EdgesignError(f"{len(labels)} labels for a model with {n_out} outputs")
+    channels = shape[3]
+    pre = pp.Preprocess(shape[1], shape[2], channels, resize=overrides.resize or "center_crop",
+                        mean=_per_channel(mean, channels) if mean else (), std=_per_channel(std, channels) if std else ())
+    source = "overrides" if overrides else ("standard" if std_meta else "nothing")
+    return pre, labels or [str(i) for i in range(n_out)], source
+
+
+def _per_channel(values: tuple[float, ...], channels: int) -> tuple[float, ...]:
+    if len(values) not in (1, channels):
+        raise EdgesignError(f"{len(values)} normalization values for a {channels}-channel input")
+    return tuple(values)
+
+
 class EdgeModel(Classifier):
     """A TFLite classifier with its preprocessing and labels, ready to run on images or frames."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, backend: str = "auto",
                  threads: int | None = None, device: str = "auto", warn: bool = True,
-                 content: bytes | None = None) -> None:
+                 content: bytes | None = None, overrides: pp.Overrides | None = None) -> None:
         """Load ``path`` (the shipped model when None); ``content``, when given, is the file's bytes
         (a model not yet written: the converter's candidates are evaluated from memory)."""
         self.path = resolve_model_path(path)
@@ -128,18 +167,11 @@ class EdgeModel(Classifier):
         if n_in != 1 or n_outs != 1 or len(out_shape) != 2:
             raise EdgesignError(f"{self.path}: edgesign runs classifiers with one image input and one [1, classes] "
                                 f"output; this model has {n_in} input(s), {n_outs} output(s), output shape {out_shape}")
-        meta_pre = self.metadata.get("preprocess")
-        try:
-            self.preprocess = (pp.Preprocess.from_dict(meta_pre) if meta_pre else
-                               pp.Preprocess(shape[1], shape[2], shape[3]))
-        except (TypeError, ValueError) as exc:
-            raise EdgesignError(f"{self.path}: its edgesign metadata is invalid ({exc})") from None
-        n_out = int(self._out["shape"][-1])
-        labels = self.metadata.get("labels")
-        self.labels: list[str] = list(labels) if labels else [str(i) for i in range(n_out)]
-        if not self.metadata and warn:
-            print(f"warning: {self.path.name} has no edgesign metadata: labels are indices, input scaled to [0, 1]",
-                  file=sys.stderr)
+        self.preprocess, self.labels, self.described_by = describe(
+            self.path, content, self.metadata, shape, int(self._out["shape"][-1]), overrides or pp.Overrides())
+        if self.described_by == "nothing" and warn:
+            print(f"warning: {self.path.name} has no metadata: labels are indices, input scaled to [0, 1] "
+                  "(say otherwise with --labels, --input-range or --mean/--std)", file=sys.stderr)
         self._table = self._input_table()
         self._shared_table = bool((self._table == self._table[:, :1]).all())
         self._input_shape = tuple(shape[1:])

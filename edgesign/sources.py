@@ -33,12 +33,37 @@ class Frame:
     index: int = 0
 
 
+LIST_SUFFIXES = {".txt", ".lst"}
+
+
+def listed_paths(source: str) -> list[str]:
+    """The paths of a list: ``-`` reads them from standard input, a ``.txt`` file one a line (relative to
+    the list's folder); blank lines and lines starting with ``#`` are skipped."""
+    import sys
+
+    if source == "-":
+        text, base = sys.stdin.read(), Path.cwd()
+    else:
+        try:
+            text, base = Path(source).read_text(encoding="utf-8"), Path(source).parent
+        except (OSError, UnicodeDecodeError) as exc:
+            raise EdgesignError(f"cannot read the list {source}: {exc}") from None
+    lines = [line.strip() for line in text.splitlines()]
+    paths = [str(base / line) if not Path(line).is_absolute() else line for line in lines if line and not line.startswith("#")]
+    if not paths:
+        raise EdgesignError(f"no paths in {'standard input' if source == '-' else source}")
+    return paths
+
+
 def expand_images(sources: list[str]) -> list[Path]:
-    """Image files named directly, by glob, or found in folders (recursively, sorted)."""
+    """Image (and video) files named directly, by glob, found in folders (recursively, sorted), or listed in a
+    ``.txt`` file or on standard input (``-``)."""
     out: list[Path] = []
     for s in sources:
         p = Path(s)
-        if any(ch in s for ch in "*?[") and not p.exists():
+        if s == "-" or (p.suffix.lower() in LIST_SUFFIXES and p.is_file()):
+            out.extend(expand_images(listed_paths(s)))
+        elif any(ch in s for ch in "*?[") and not p.exists():
             matches = sorted(Path(m) for m in glob.glob(s, recursive=True))
             if not matches:
                 raise EdgesignError(f"no files match {s}")

@@ -18,7 +18,8 @@ from edgesign.preprocess import Preprocess
 
 
 def test_pipeline_shapes_scaling_and_augmentation(small_subset):
-    from edgesign.training.pipeline import Augment, make_dataset
+    from edgesign.training.augment import Augment
+    from edgesign.training.pipeline import make_dataset
 
     pre = Preprocess(32, 32, 3)
     ds = load_dataset(small_subset, pre, progress=False)

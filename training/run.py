@@ -54,12 +54,6 @@ def predict_probs(model, ds: Dataset, pre: Preprocess, batch_size: int = 64) -> 
     return np.concatenate([model(x, training=False).numpy() for x, _ in data]).astype(np.float32)
 
 
-def run_probabilities(path: str | os.PathLike, ds: Dataset) -> np.ndarray:
-    """Probabilities of a run folder's (or Keras file's) model on a dataset: the float side of a gate."""
-    model, pre, _, _ = load_run(path)
-    return predict_probs(model, ds, pre)
-
-
 def read_history(path: Path) -> dict[str, list[float]]:
     """``history.csv`` as columns (epoch excluded); empty when there is none yet."""
     out: dict[str, list[float]] = {}

@@ -24,8 +24,9 @@ from edgesign.errors import EdgesignError
 from edgesign.evaluate import Metrics, compute_metrics, write_metrics_files
 from edgesign.preprocess import Preprocess
 
+from .augment import Augment
 from .models import FINE_TUNE_PREFIX, load_weights_file, pretrained
-from .pipeline import Augment, make_dataset
+from .pipeline import make_dataset
 from .registry import create_model, get_spec
 from .run import predict_probs, read_history
 from .tf_env import keras, tf
