@@ -18,6 +18,7 @@ import numpy as np
 
 from edgesign import __version__, atomic
 from edgesign.certify import (
+    binding,
     compare,
     enforce,
     format_comparison,
@@ -269,6 +270,8 @@ def _write(out: Path, content: bytes, meta: dict, report: dict, comparison: dict
         atomic.write_json(report_path, report)
         enforce(comparison, gate.max_drop, f"{report['target']} model not written ({report_path} has the details)",
                 gate.min_accuracy)
+    if "certificate" in meta:  # the certificate vouches for these weights and this metadata only
+        meta["certificate"]["binding"] = binding(content, meta)
     final = write_metadata(content, meta)
     atomic.write_bytes(out, final)
     report["output"] = str(out)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgesign import __version__, atomic
-from edgesign.certify import compare, enforce, format_comparison, gzip_size, passes
+from edgesign.certify import binding, compare, enforce, format_comparison, gzip_size, passes
 from edgesign.errors import EdgesignError
 from edgesign.hands import HandSettings
 from edgesign.metadata import write_metadata
@@ -95,6 +95,8 @@ def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Pa
         report["evaluation"] = {"data": held.source, **c}
         if not passed:
             enforce(c, max_drop, f"{target.name} pipeline not written", min_accuracy)
+    if "certificate" in meta:  # the certificate vouches for these weights and this metadata only
+        meta["certificate"]["binding"] = binding(content, meta)
     final = write_metadata(content, meta)
     atomic.write_bytes(out, final)
     report.update(output=str(out), seconds=round(time.perf_counter() - t0, 1))

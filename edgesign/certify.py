@@ -6,6 +6,8 @@ Pure numpy, so the gate can run on the device too (``edgesign check`` with a flo
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 from typing import Any
 
 import numpy as np
@@ -131,11 +133,75 @@ def certificate_figures(c: dict[str, Any], max_drop: Any, min_accuracy: float | 
             "agreement": f"{100 * c['top1_agreement']:.2f} %"}
 
 
-def format_certificate(cert: dict[str, Any] | None) -> str:
+def format_certificate(cert: dict[str, Any] | None, status: str = "valid") -> str:
     """The certificate as one line, for ``edgesign info``."""
     if not cert:
         return "certified no"
+    if status == "MISMATCH":
+        return "certified NO LONGER: the model or its metadata changed after certification (binding mismatch)"
     what = "pipeline (hand stage + classifier) " if cert.get("pipeline") else ""
     f = certificate_figures(cert, cert.get("max_drop"), cert.get("min_accuracy"))
+    bound = " [not bound to the weights: certified before edgesign 0.4]" if status == "unbound" else ""
     return (f"certified {what}float {f['float']}, int8 {f['int8']}, drop {f['drop']}, agreement {f['agreement']} "
-            f"on {cert['n']} images of {cert['data']} (sha256 {cert['data_digest'][:12]})")
+            f"on {cert['n']} images of {cert['data']} (sha256 {cert['data_digest'][:12]}){bound}")
+
+
+# ----------------------------------------------------------------------------- binding a certificate to its model
+
+# what the certificate vouches for besides the weights: how inputs are made and outputs named
+BOUND_FIELDS = ("labels", "preprocess", "target", "hand_stage", "feature_scaling")
+
+
+def weights_sha256(content: bytes) -> str:
+    """sha256 of the graph's constant tensors (weights, biases) with each tensor's type, shape and quantization,
+    in tensor order. The metadata is left out: rewriting it keeps this hash, changing a weight does not."""
+    from .metadata import schema_module
+
+    model = schema_module().Model.GetRootAs(content, 0)
+    h = hashlib.sha256()
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        for t in range(graph.TensorsLength()):
+            tensor = graph.Tensors(t)
+            data = model.Buffers(tensor.Buffer()).DataAsNumpy()
+            h.update(f"{g}/{t}/{tensor.Type()}/{tensor.ShapeAsNumpy()!r}:".encode())
+            h.update(b"" if isinstance(data, int) else data.tobytes())
+    return h.hexdigest()
+
+
+def quantization_sha256(content: bytes) -> str:
+    """sha256 of every tensor's quantization scales and zero points."""
+    from .metadata import schema_module
+
+    model = schema_module().Model.GetRootAs(content, 0)
+    h = hashlib.sha256()
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        for t in range(graph.TensorsLength()):
+            q = graph.Tensors(t).Quantization()
+            if q is not None:
+                h.update(f"{t}:".encode() + q.ScaleAsNumpy().tobytes() if q.ScaleLength() else b"")
+                h.update(q.ZeroPointAsNumpy().tobytes() if q.ZeroPointLength() else b"")
+    return h.hexdigest()
+
+
+def binding(content: bytes, meta: dict[str, Any]) -> dict[str, str]:
+    """What ties a certificate to one model: its weights, its quantization and the metadata it was measured with."""
+    bound = json.dumps({k: meta.get(k) for k in BOUND_FIELDS}, sort_keys=True)
+    return {"weights_sha256": weights_sha256(content), "quantization_sha256": quantization_sha256(content),
+            "metadata_sha256": hashlib.sha256(bound.encode()).hexdigest()}
+
+
+def certificate_status(content: bytes, meta: dict[str, Any]) -> str:
+    """``none`` (not certified), ``unbound`` (certified before certificates were bound), ``valid``, or
+    ``MISMATCH`` (the model or the metadata it was certified with changed after certification)."""
+    cert = meta.get("certificate")
+    if not cert:
+        return "none"
+    if "binding" not in cert:
+        return "unbound"
+    return "valid" if binding(content, meta) == cert["binding"] else "MISMATCH"
+
+
+MISMATCH_WARNING = ("warning: {name}'s certificate does not match it: the weights, quantization, labels or "
+                    "preprocessing changed after certification, so its certified accuracy says nothing about it")

@@ -60,7 +60,7 @@ def _overrides(labels, input_range, mean, std, resize):
 
 @app.command()
 def train(
-    model: Optional[str] = typer.Argument(None, help="Registered model name (see --list)."),
+    model: Optional[str] = typer.Argument(None, metavar="[MODEL]", help="Registered model name (see --list)."),
     data: Optional[List[str]] = typer.Option(None, "--data", help="Training data: class folders, Sign MNIST .csv or SIGNS .h5 "
                                              "(landmark models: repeat for each signer)."),
     test_data: Optional[List[str]] = typer.Option(None, "--test-data", help="Held-out data: evaluated once, never tuned on "
@@ -87,7 +87,7 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
     list_: bool = typer.Option(False, "--list", help="List the registered models and exit."),
 ) -> None:
-    """Train a model and write a run folder (model, labels, config, history, plots)."""
+    """Train a registered MODEL (see --list) and write a run folder (model, labels, config, history, plots)."""
     if list_:
         _list_models()
         return
@@ -168,7 +168,8 @@ def _split_model_and_sources(args: list[str]) -> tuple[Optional[str], list[str]]
 
 @app.command()
 def predict(
-    args: List[str] = typer.Argument(None, help="[MODEL.tflite] then images, globs, folders or video files."),
+    args: List[str] = typer.Argument(None, metavar="[MODEL.tflite] SOURCE...",
+                                     help="[MODEL.tflite] then images, globs, folders, videos, .txt lists or - (stdin)."),
     camera: Optional[str] = typer.Option(None, "--camera", help="pi (Picamera2), an OpenCV device index, or a URL."),
     top: int = typer.Option(3, "-k", "--top", help="How many classes to show."),
     threshold: float = typer.Option(0.0, "--threshold", help="Hide classes below this probability."),
@@ -187,7 +188,11 @@ def predict(
     labels: Optional[str] = LABELS, input_range: Optional[str] = INPUT_RANGE, mean: Optional[str] = MEAN,
     std: Optional[str] = STD, resize: Optional[str] = RESIZE,
 ) -> None:
-    """Classify images, videos or a camera with a .tflite model (the shipped model by default)."""
+    """Classify images, videos or a camera with a .tflite model (the shipped model by default).
+
+    The model, when given, comes first: edgesign predict [MODEL.tflite] SOURCE... A SOURCE is an image, a folder
+    (recursively), a glob, a video file, a .txt list of paths, or - for paths on standard input.
+    """
     from .predict import run_predict
 
     if not 0.0 <= threshold <= 1.0:  # NaN fails this too
@@ -219,12 +224,13 @@ def _format_prediction(result: dict) -> str:
 
 @app.command()
 def info(
-    model: Optional[str] = typer.Argument(None, help="A .tflite model (default: the shipped model)."),
+    model: Optional[str] = typer.Argument(None, metavar="[MODEL.tflite]", help="A .tflite model (default: the shipped model)."),
     backend: str = BACKEND,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
 ) -> None:
-    """Inputs, outputs, quantization, operators, metadata, certificate, size, Edge TPU compatibility."""
+    """What MODEL.tflite is (the shipped model by default): inputs, outputs, quantization, operators, metadata,
+    certificate, size, Edge TPU compatibility."""
     from .certify import format_certificate
     from .inspect import edgetpu_compatibility, operator_histogram, tensor_summary
     from .runtime import EdgeModel, open_model
@@ -255,7 +261,7 @@ def info(
         typer.echo(f"preprocess {p.height}x{p.width}x{p.channels}, {p.resize}, scaling {p.scaling}")
         typer.echo(f"labels    {len(m.labels)}: {' '.join(m.labels)}")
         typer.echo(f"target    {m.metadata.get('target')}  (model {m.metadata.get('model')}, {m.metadata.get('created')})")
-        typer.echo(format_certificate(m.certificate))
+        typer.echo(format_certificate(m.certificate, m.certificate_status))
     else:
         typer.echo("metadata  none (labels are indices; input scaled to [0, 1])")
     if tpu is None:
@@ -326,7 +332,7 @@ def _info_pipeline(m, as_json: bool) -> None:
     typer.echo(f"labels    {len(m.labels)}: {' '.join(m.labels)}")
     if m.metadata.get("trained_on"):
         typer.echo("trained   " + ", ".join(m.metadata["trained_on"]))
-    typer.echo(format_certificate(m.certificate))
+    typer.echo(format_certificate(m.certificate, m.certificate_status))
     personal = m.metadata.get("personal")
     if personal:
         c = personal["check"]
@@ -429,7 +435,11 @@ def convert(
     std: Optional[str] = STD, resize: Optional[str] = RESIZE,
     summary: Optional[str] = SUMMARY, junit: Optional[str] = JUNIT,
 ) -> None:
-    """Convert a trained model to TFLite and certify it: float vs converted accuracy on held-out data."""
+    """Convert SOURCE to TFLite and certify it: float vs converted accuracy on held-out data.
+
+    SOURCE is an edgesign run folder, a .keras/.h5 file (tf_keras or Keras 3), a SavedModel folder or a float
+    .tflite. A foreign model's preprocessing is given with --input-range or --mean/--std (and --labels).
+    """
     from .certify import validate_budget, validate_floor
     from .extras import require_train
 

@@ -10,7 +10,6 @@ features so it can be resumed and extended, the base's weights hash, the user's 
 from __future__ import annotations
 
 import base64
-import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,25 +29,6 @@ def encode(a: np.ndarray, dtype: str = "float32") -> dict[str, Any]:
 
 def decode(d: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(base64.b64decode(d["data"]), dtype=d["dtype"]).reshape(d["shape"]).astype(np.float32)
-
-
-def weights_sha256(content: bytes) -> str:
-    """sha256 of the graph's constant tensors (weights, biases, quantization tables), in tensor order.
-
-    Metadata is left out: rewriting it (a personal file) keeps this hash, changing a weight does not.
-    """
-    from .metadata import schema_module
-
-    model = schema_module().Model.GetRootAs(content, 0)
-    h = hashlib.sha256()
-    for g in range(model.SubgraphsLength()):
-        graph = model.Subgraphs(g)
-        for t in range(graph.TensorsLength()):
-            tensor = graph.Tensors(t)
-            data = model.Buffers(tensor.Buffer()).DataAsNumpy()
-            h.update(f"{g}/{t}/{tensor.Type()}/{tensor.ShapeAsNumpy()!r}:".encode())
-            h.update(b"" if isinstance(data, int) else data.tobytes())
-    return h.hexdigest()
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3, steps: int = 300,

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from . import atomic
-from .enrol import Enrolment, Personal, encode, refit, weights_sha256
+from .certify import weights_sha256
+from .enrol import Enrolment, Personal, encode, refit
 from .errors import EdgesignError
 from .metadata import write_metadata
 from .pipeline import HandPipeline, class_index

@@ -64,14 +64,18 @@ def write_metadata(content: bytes, meta: dict[str, Any]) -> bytes:
     except ImportError:
         raise EdgesignError("writing model metadata needs ai-edge-litert: pip install ai-edge-litert") from None
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    model.metadata = [m for m in (model.metadata or []) if flatbuffer_name(m.name) != METADATA_NAME]
-    buf = schema.BufferT()
-    buf.data = list(json.dumps({"version": METADATA_VERSION, **meta}, sort_keys=True).encode("utf-8"))
-    model.buffers.append(buf)
-    entry = schema.MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    model.metadata.append(entry)
+    data = list(json.dumps({"version": METADATA_VERSION, **meta}, sort_keys=True).encode("utf-8"))
+    old = next((m for m in (model.metadata or []) if flatbuffer_name(m.name) == METADATA_NAME), None)
+    if old is not None:  # rewrite the entry's own buffer: no orphaned copy of the old metadata stays behind
+        model.buffers[old.buffer].data = data
+    else:
+        buf = schema.BufferT()
+        buf.data = data
+        model.buffers.append(buf)
+        entry = schema.MetadataT()
+        entry.name = METADATA_NAME
+        entry.buffer = len(model.buffers) - 1
+        model.metadata = list(model.metadata or []) + [entry]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 

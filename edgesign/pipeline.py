@@ -19,6 +19,7 @@ import numpy as np
 
 from . import preprocess as pp
 from .adapters import invoke_vector
+from .certify import MISMATCH_WARNING, certificate_status
 from .errors import EdgesignError
 from .handfeatures import FEATURE_VERSION, N_FEATURES, hand_features
 from .handfiles import FILES
@@ -94,6 +95,11 @@ class HandPipeline(Classifier):
         self.mean = np.asarray(scaling["mean"], np.float32)
         self.std = np.asarray(scaling["std"], np.float32)
         self.personal = self._personal(content, metadata.get("personal"))
+        self.certificate_status = certificate_status(content, metadata)
+        if self.certificate_status == "MISMATCH":
+            import sys
+
+            print(MISMATCH_WARNING.format(name=path.name), file=sys.stderr)
         self.no_hand = class_index(self.labels, stage.get("no_hand", NO_HAND_LABEL))
         self.first_inference_seconds: float | None = None
         self._previous: Hand | None = None
@@ -132,7 +138,8 @@ class HandPipeline(Classifier):
         """The user's enrolled head, after checking the classifier is the one it was enrolled on."""
         if not personal:
             return None
-        from .enrol import Personal, weights_sha256
+        from .certify import weights_sha256
+        from .enrol import Personal
 
         if weights_sha256(content) != personal["base"]["weights_sha256"]:
             raise EdgesignError(f"{self.path}: the classifier's weights are not those of the base model it was "

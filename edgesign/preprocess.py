@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 from .errors import EdgesignError
 
@@ -99,6 +99,19 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise EdgesignError(f"cannot decode image {name}: {exc}") from None
+    return _upright_8bit(img)
+
+
+def _upright_8bit(img: Image.Image) -> Image.Image:
+    """The image as it is meant to be seen: EXIF orientation applied (phones tag every portrait photo),
+    16- and 32-bit images scaled to 8 bits (Pillow's own conversion clips them: a 16-bit PNG turns white)."""
+    img = ImageOps.exif_transpose(img) or img
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        if img.mode == "F":
+            top = 1.0 if arr.max() <= 1.0 else 255.0
+        img = Image.fromarray(np.clip(np.round(arr * (255.0 / top)), 0, 255).astype(np.uint8), "L")
     return img
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import preprocess as pp
 from .adapters import Prediction, from_output, quantize, top_k
+from .certify import MISMATCH_WARNING, certificate_status
 from .errors import EdgesignError
 from .interpreter import load_backend, make_interpreter
 from .metadata import is_tflite, read_metadata
@@ -172,6 +173,9 @@ class EdgeModel(Classifier):
         if self.described_by == "nothing" and warn:
             print(f"warning: {self.path.name} has no metadata: labels are indices, input scaled to [0, 1] "
                   "(say otherwise with --labels, --input-range or --mean/--std)", file=sys.stderr)
+        self.certificate_status = certificate_status(content, self.metadata)
+        if self.certificate_status == "MISMATCH" and warn:
+            print(MISMATCH_WARNING.format(name=self.path.name), file=sys.stderr)
         self._table = self._input_table()
         self._shared_table = bool((self._table == self._table[:, :1]).all())
         self._input_shape = tuple(shape[1:])

@@ -30,6 +30,7 @@ def test_model_is_certified(model):
     cert = model.certificate
     assert cert is not None, f"{model.path} carries no accuracy certificate (convert it with --eval)"
     assert cert["passed"], f"certificate says the budget was missed: {cert}"
+    assert model.certificate_status != "MISMATCH", f"{model.path}: changed after certification (binding mismatch)"
     out = model.interpreter.get_output_details()[0]
     assert len(model.labels) == int(out["shape"][-1])
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -38,3 +41,46 @@ def test_floor_is_a_fraction(value, expected):
 def test_floor_refuses_what_is_not_a_fraction(value):
     with pytest.raises(EdgesignError, match="--min-accuracy must be a fraction"):
         validate_floor(value)
+
+
+def test_a_certificate_is_bound_to_its_model(tmp_path):
+    """Edit a label, the std, the BGR flag or one weight after certification: every runtime command says so."""
+    import subprocess
+    import sys
+
+    from edgesign.certify import certificate_status
+    from edgesign.metadata import read_metadata, write_metadata
+    from edgesign.runtime import EdgeModel, image_model_path
+
+    content = image_model_path().read_bytes()
+    meta = read_metadata(content)
+    assert certificate_status(content, meta) == "valid"
+
+    def edited(change) -> bytes:
+        m = json.loads(json.dumps(meta))
+        change(m)
+        return write_metadata(content, m)
+
+    cases = {
+        "label": edited(lambda m: m["labels"].__setitem__(0, "a")),
+        "std": edited(lambda m: m["preprocess"].__setitem__("std", [254.0])),
+        "bgr": edited(lambda m: m["preprocess"].__setitem__("bgr", True)),
+    }
+    # one weight byte: the largest constant buffer, its first byte flipped
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    big = max(model.buffers, key=lambda b: 0 if b.data is None else len(b.data))
+    big.data[0] = (int(big.data[0]) + 1) % 256
+    cases["weight"] = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    assert certificate_status(write_metadata(content, meta), meta) == "valid"  # rewriting the same metadata is fine
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(data)
+        assert EdgeModel(path, warn=False).certificate_status == "MISMATCH", name
+        info = subprocess.run([sys.executable, "-m", "edgesign.cli", "info", str(path)], capture_output=True, text=True)
+        assert info.returncode == 0 and "certified NO LONGER" in info.stdout, name
+    photo = Path(__file__).resolve().parent.parent / "docs" / "examples" / "a.jpg"
+    r = subprocess.run([sys.executable, "-m", "edgesign.cli", "predict", str(tmp_path / "weight.tflite"), str(photo)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "certificate does not match" in r.stderr

@@ -80,3 +80,23 @@ def test_decompression_bomb_is_refused(tmp_path):
     Image.new("L", (10_000, 10_000)).save(big)  # 100 megapixels, tiny on disk
     with pytest.raises(EdgesignError, match="too large"):
         pp.open_image(big)
+
+
+def test_exif_orientation_and_16_bit_images_are_read_as_seen(tmp_path):
+    """A phone's portrait photo (stored sideways, EXIF orientation 6) and a 16-bit PNG give the same pixels as
+    the plain 8-bit photo: everything that reads images (training, calibration, evaluation, predict) sees them so."""
+    from pathlib import Path
+
+    photo = Path(__file__).resolve().parent.parent / "docs" / "examples" / "a.jpg"
+    upright = Image.open(photo).convert("RGB").crop((0, 0, 224, 160))
+    upright.save(tmp_path / "upright.png")
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)  # how the sensor stored it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    sideways.save(tmp_path / "tagged.png", exif=exif)
+    assert np.array_equal(np.asarray(pp.open_image(tmp_path / "tagged.png")), np.asarray(upright))
+    gray = np.asarray(upright.convert("L"), dtype=np.uint16)
+    Image.fromarray(gray * 257).save(tmp_path / "sixteen.png")  # the same picture in 16 bits
+    assert Image.open(tmp_path / "sixteen.png").mode.startswith("I")
+    got = np.asarray(pp.open_image(tmp_path / "sixteen.png"))
+    assert got.dtype == np.uint8 and np.abs(got.astype(int) - gray).max() <= 1
