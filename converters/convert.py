@@ -144,6 +144,7 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
     if target.integer and s.calib is not None and "auto" not in report and s.float_model.fine_tunable:
         report["layer_error"] = _layer_error_summary(
             variant if variant is not None and not target.qat else s.model, s.calib, s.pre, out)
+    _check_integer(content, target, io_type, report)
     report["sizes"] = _sizes(content, float_content)
     report["sparsity_tflite"] = round(weight_sparsity(content), 4)
     if comparison is not None:
@@ -227,6 +228,19 @@ def _measure(s: Sources, content: bytes, opts: ConvertOptions, gate: Gate, out: 
     if not (opts.auto and opts.target.integer and not gate.passes(comparison)):
         return content, comparison, None
     return _auto(s, opts, float_probs, comparison, gate, out)
+
+
+def _check_integer(content: bytes, target: Target, io_type: str, report: dict[str, Any]) -> None:
+    """A full-integer target must come out integer: the converter can fall back to float kernels silently."""
+    if not target.integer or report.get("auto", {}).get("float_layers"):
+        return  # --auto's last step keeps named layers in float on purpose (and says so)
+    from edgesign.inspect import tensor_type_histogram
+
+    floats = tensor_type_histogram(content).get("float32", 0)
+    allowed = 2 if io_type == "float32" else 0  # the float input and output around QUANTIZE/DEQUANTIZE
+    if floats > allowed:
+        raise EdgesignError(f"the {target.name} model is not integer: {floats} float32 tensors remain (the "
+                            "converter fell back to float kernels); it is not written")
 
 
 def _sizes(content: bytes, float_content: bytes) -> dict[str, Any]:

@@ -32,12 +32,31 @@ def evaluate_model(model: str | EdgeModel | None, data: str, out_dir: str | None
         ds = _dataset_for(m, data, split)
         probs = m.probabilities_batch(ds.images, progress=f"evaluating {m.path.name}")
         metrics = compute_metrics(ds.labels, probs, ds.class_names, ds.source)
+        metrics.skipped = list(ds.skipped)
     else:
         files, labels = pipeline_files(m.labels, data)
-        probs = m.probabilities_files(files, progress=f"evaluating {m.path.name} (hand stage + classifier)")
-        metrics = compute_metrics(labels, probs, m.labels, str(data))
-    folder = Path(out_dir) if out_dir else m.path.parent / f"{m.path.stem}_eval"
+        probs, bad = _pipeline_rows(m, files)
+        keep = np.array([f not in bad for f in files], bool)
+        metrics = compute_metrics(labels[keep], probs[keep], m.labels, str(data))
+        metrics.skipped = sorted(bad)
+    folder = Path(out_dir) if out_dir else Path("runs") / "eval" / m.path.stem
     return metrics, write_metrics_files(metrics, folder)
+
+
+def _pipeline_rows(m, files: list[str]) -> tuple[np.ndarray, set[str]]:
+    """A pipeline's probabilities per file; files that cannot be read are noted, not fatal."""
+    from .progress import Progress
+
+    probs = np.zeros((len(files), len(m.labels)), np.float32)
+    bad: set[str] = set()
+    with Progress(f"evaluating {m.path.name} (hand stage + classifier)", len(files), enabled=None) as bar:
+        for i, f in enumerate(files):
+            try:
+                probs[i] = m.classify_file(f)
+            except EdgesignError:
+                bad.add(f)
+            bar.update()
+    return probs, bad
 
 
 def pipeline_files(model_labels: list[str], data: str) -> tuple[list[str], np.ndarray]:

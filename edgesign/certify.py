@@ -20,6 +20,9 @@ def compare(y_true: np.ndarray, float_probs: np.ndarray, quant_probs: np.ndarray
     """Accuracy of each, drop in points, top-1 agreement, per-class change, mean output difference."""
     if float_probs.shape != quant_probs.shape:
         raise EdgesignError(f"the two models disagree on the output shape: {float_probs.shape} vs {quant_probs.shape}")
+    for what, probs in (("float", float_probs), ("converted", quant_probs)):
+        if not np.isfinite(probs).all():
+            raise EdgesignError(f"the {what} model outputs NaN or infinity: it cannot be certified (a diverged training?)")
     fp, qp = float_probs.argmax(1), quant_probs.argmax(1)
     f_acc, q_acc = float((fp == y_true).mean()), float((qp == y_true).mean())
     per_class = {}
@@ -52,8 +55,9 @@ def check_floor(accuracy: float, min_accuracy: float | None) -> bool:
 
 
 def passes(c: dict[str, Any], max_drop: float | None, min_accuracy: float | None = None) -> bool:
-    """Both halves of the gate: the drop within the budget, the quantized accuracy above the floor."""
-    return check_budget(c["drop_points"], max_drop) and check_floor(c["quantized_accuracy"], min_accuracy)
+    """The gate: the two models agree, the drop is within the budget, the quantized accuracy above the floor."""
+    return (c["top1_agreement"] >= MIN_AGREEMENT and check_budget(c["drop_points"], max_drop)
+            and check_floor(c["quantized_accuracy"], min_accuracy))
 
 
 def validate_budget(value: Any) -> float | None:
@@ -97,6 +101,11 @@ def format_comparison(c: dict[str, Any], float_name: str = "float", quant_name: 
     return "\n".join(lines)
 
 
+# a converted model agrees with its float original on most images (ours: 97-100 %); two unrelated models do not,
+# and a gate comparing them says nothing, however small the accuracy difference
+MIN_AGREEMENT = 0.5
+
+
 def gate_failure(c: dict[str, Any], max_drop: float | None, what: str, min_accuracy: float | None = None) -> str | None:
     """Why the comparison ``c`` fails the gate, or None when it passes.
 
@@ -104,6 +113,9 @@ def gate_failure(c: dict[str, Any], max_drop: float | None, what: str, min_accur
     to quantization); the floor catches it.
     """
     accuracies = f"float {100 * c['float_accuracy']:.2f} %, quantized {100 * c['quantized_accuracy']:.2f} %"
+    if c["top1_agreement"] < MIN_AGREEMENT:
+        return (f"{what}: the two models agree on the top class of only {100 * c['top1_agreement']:.2f} % of the "
+                f"images: they are not a model and its conversion, or the conversion is broken ({accuracies})")
     if not check_budget(c["drop_points"], max_drop):
         return (f"{what}: accuracy drop {c['drop_points']:.2f} points exceeds the budget of {max_drop} "
                 f"({accuracies})")

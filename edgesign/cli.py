@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import typer
 
+from .atomic import check_output
 from .errors import EdgesignError
 from .targets import target_help
 
@@ -66,10 +67,10 @@ def train(
     test_data: Optional[List[str]] = typer.Option(None, "--test-data", help="Held-out data: evaluated once, never tuned on "
                                                   "(landmark models: repeat, reported per signer)."),
     out: Optional[str] = typer.Option(None, "-o", "--out", help="Run folder (default runs/<model>)."),
-    size: Optional[int] = typer.Option(None, "--size", help="Input height and width (default: the model's)."),
+    size: Optional[int] = typer.Option(None, "--size", min=1, help="Input height and width (default: the model's)."),
     channels: Optional[int] = typer.Option(None, "--channels", help="1 (grayscale) or 3 (RGB)."),
-    epochs: int = typer.Option(30, "--epochs"),
-    batch_size: int = typer.Option(64, "--batch-size"),
+    epochs: int = typer.Option(30, "--epochs", min=1, help="Epochs (early stopping may end sooner)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per step (per replica)."),
     lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (cosine schedule, warm-up)."),
     label_smoothing: float = typer.Option(0.1, "--label-smoothing"),
     patience: int = typer.Option(10, "--patience", help="Early stopping on validation accuracy."),
@@ -99,6 +100,8 @@ def train(
     from edgesign.training.train import TrainConfig
     from edgesign.training.train import train as run_training
 
+    _check_training_numbers(lr, val_fraction, label_smoothing)
+    check_output(out, "dir")
     if recipe:
         cfg = load_recipe(recipe, data_root, out).train
     else:
@@ -122,6 +125,17 @@ def train(
     if result.test is not None:
         typer.echo(f"test accuracy {100 * result.test.accuracy:.2f} % on {result.test.n} images ({result.test.data})")
     typer.echo(f"run folder: {result.run_dir}")
+
+
+def _check_training_numbers(lr: float, val_fraction: float, label_smoothing: float) -> None:
+    import math
+
+    if not (math.isfinite(lr) and lr > 0):
+        raise EdgesignError(f"--lr must be a positive number, got {lr}")
+    if not 0 < val_fraction < 1:
+        raise EdgesignError(f"--val-fraction must be between 0 and 1 (a fraction of the training data), got {val_fraction}")
+    if not 0 <= label_smoothing < 1:
+        raise EdgesignError(f"--label-smoothing must be in [0, 1), got {label_smoothing}")
 
 
 def _list_models() -> None:
@@ -171,12 +185,12 @@ def predict(
     args: List[str] = typer.Argument(None, metavar="[MODEL.tflite] SOURCE...",
                                      help="[MODEL.tflite] then images, globs, folders, videos, .txt lists or - (stdin)."),
     camera: Optional[str] = typer.Option(None, "--camera", help="pi (Picamera2), an OpenCV device index, or a URL."),
-    top: int = typer.Option(3, "-k", "--top", help="How many classes to show."),
+    top: int = typer.Option(3, "-k", "--top", min=1, help="How many classes to show."),
     threshold: float = typer.Option(0.0, "--threshold", help="Hide classes below this probability."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per image or frame."),
-    smooth: int = typer.Option(5, "--smooth", help="Streams: mean of the last N probability vectors."),
+    smooth: int = typer.Option(5, "--smooth", min=1, help="Streams: mean of the last N probability vectors."),
     spell: bool = typer.Option(False, "--spell", help="Streams: fingerspelling reader (letters, Space, Del)."),
-    stable: int = typer.Option(8, "--stable", help="--spell: frames a sign must stay on top to be typed."),
+    stable: int = typer.Option(8, "--stable", min=1, help="--spell: frames a sign must stay on top to be typed."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop streams after N frames."),
     backend: str = BACKEND,
     threads: Optional[int] = THREADS,
@@ -195,6 +209,8 @@ def predict(
     """
     from .predict import run_predict
 
+    check_output(save, "dir", "--save")
+
     if not 0.0 <= threshold <= 1.0:  # NaN fails this too
         raise EdgesignError(f"--threshold must be a probability between 0 and 1, got {threshold}")
     model_path, sources = _split_model_and_sources(list(args or []))
@@ -205,6 +221,9 @@ def predict(
                             spell=spell, stable=stable, max_frames=max_frames, backend=backend, threads=threads,
                             device=device, save=save, hand_models=hand_models,
                             overrides=_overrides(labels, input_range, mean, std, resize)):
+        if "error" in last and not as_json:
+            _echo_err(f"warning: {last['source']}: {last['error']}")
+            continue
         typer.echo(json.dumps(last) if as_json else _format_prediction(last))
         if "first_inference_ms" in last:
             _echo_err(f"first inference on the Edge TPU {last['first_inference_ms']:.1f} ms "
@@ -279,8 +298,8 @@ def enrol(
     camera: Optional[str] = typer.Option(None, "--camera", help="pi (Picamera2), an OpenCV device index, a URL or a video."),
     letters: Optional[str] = typer.Option(None, "--letters", help="Comma-separated letters to enrol or redo "
                                           "(default: every folder, or every class for a camera)."),
-    frames: int = typer.Option(10, "--frames", help="Frames per letter to learn from."),
-    holdback: int = typer.Option(3, "--check", help="Further frames per letter held back as the user's own check."),
+    frames: int = typer.Option(10, "--frames", min=1, help="Frames per letter to learn from."),
+    holdback: int = typer.Option(3, "--check", min=0, help="Further frames per letter held back as the user's own check."),
     pause: float = typer.Option(2.0, "--pause", help="Camera: seconds between naming a letter and capturing it."),
     steady: float = typer.Option(0.05, "--steady", help="Camera: most landmark motion between frames, as a fraction "
                                  "of the hand's size, that counts as a steady hand."),
@@ -289,6 +308,9 @@ def enrol(
 ) -> None:
     """Learn the user's own hand: capture letters, refit on the device (numpy), write one personal model file."""
     from .enrol_session import run_enrolment
+
+    check_output(out, "file")
+    check_output(save, "dir", "--save")
 
     wanted = [x.strip() for x in letters.split(",") if x.strip()] if letters else None
     r = run_enrolment(base, out, source_folder=source_folder, camera=camera, letters=wanted, frames=frames,
@@ -359,6 +381,8 @@ def evaluate(
     case; a hand pipeline takes a subset of its classes)."""
     from .api import evaluate_model
 
+    check_output(out, "dir")
+
     metrics, files = evaluate_model(model, data, out_dir=out, split=split, backend=backend, threads=threads,
                                     hand_models=hand_models, overrides=_overrides(labels, input_range, mean, std, resize))
     typer.echo(f"accuracy {100 * metrics.accuracy:.2f} % on {metrics.n} images of {metrics.data}")
@@ -366,14 +390,17 @@ def evaluate(
     typer.echo("weakest classes: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in worst))
     for path in files.values():
         typer.echo(f"wrote {path}")
+    if metrics.skipped:
+        raise EdgesignError(f"{len(metrics.skipped)} file(s) could not be read and are not in the figures: "
+                            + ", ".join(Path(f).name for f in metrics.skipped[:5]))
 
 
 @app.command()
 def benchmark(
     models: List[str] = typer.Argument(..., help="One or more .tflite models."),
     data: Optional[str] = typer.Option(None, "--data", help="Also measure accuracy on this dataset."),
-    runs: int = typer.Option(200, "--runs"),
-    warmup: int = typer.Option(20, "--warmup"),
+    runs: int = typer.Option(200, "--runs", min=1, help="Timed runs per model."),
+    warmup: int = typer.Option(20, "--warmup", min=0, help="Untimed runs first."),
     backend: str = BACKEND,
     threads: Optional[int] = THREADS,
     device: str = typer.Option("auto", "--device"),
@@ -421,7 +448,7 @@ def convert(
     qat: bool = typer.Option(False, "--qat", help="Quantization-aware training before conversion."),
     edgetpu: bool = typer.Option(False, "--edgetpu", help="Then the Edge TPU compiler (needs --int8)."),
     calib: Optional[str] = typer.Option(None, "--calib", help="Calibration images (training data, never test data)."),
-    calib_size: int = typer.Option(300, "--calib-size", help="Stratified sample size for calibration."),
+    calib_size: int = typer.Option(300, "--calib-size", min=1, help="Stratified sample size for calibration."),
     eval_data: Optional[str] = typer.Option(None, "--eval", help="Held-out data for the float vs converted gate."),
     max_drop: Optional[float] = typer.Option(None, "--max-drop", help="Accuracy budget in points; exceeded -> exit 1."),
     min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy",
@@ -442,6 +469,9 @@ def convert(
     """
     from .certify import validate_budget, validate_floor
     from .extras import require_train
+
+    for path, kind, option in ((out, "file", "-o"), (summary, "file", "--summary"), (junit, "file", "--junit")):
+        check_output(path, kind, option)
 
     budget, floor = validate_budget(max_drop), validate_floor(min_accuracy)
     if budget is not None and not eval_data:
@@ -502,6 +532,9 @@ def check(
 ) -> None:
     """Re-run the accuracy gate for an existing (quantized, float) pair: the CI check."""
     from .api import check_pair
+
+    check_output(summary, "file", "--summary")
+    check_output(junit, "file", "--junit")
     from .certify import format_comparison, format_pass
     from .errors import GateFailed
 

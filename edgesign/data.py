@@ -185,8 +185,8 @@ def _load_sign_mnist_csv(path: Path, pre: pp.Preprocess) -> Dataset:
     raw = path.read_bytes()
     text = raw.decode("utf-8", errors="replace").splitlines()
     rows = [line for line in text if line.strip()]
-    if rows and not rows[0].split(",")[0].strip().lstrip("-").isdigit():
-        rows = rows[1:]  # the Kaggle header: label,pixel1,...,pixel784
+    if rows and rows[0].replace(" ", "").lower().startswith("label,pixel"):
+        rows = rows[1:]  # the Kaggle header: label,pixel1,...,pixel784 (anything else is data, and checked)
     if not rows:
         raise EdgesignError(f"no rows in {path}")
     try:
@@ -222,10 +222,39 @@ def _load_signs_h5(path: Path, pre: pp.Preprocess, split: str) -> Dataset:
         part = parts[0] if split == "auto" else split
         if part not in parts:
             raise EdgesignError(f"{path} has no {split} split (has: {', '.join(parts)})")
-        x = np.asarray(f[f"{part}_set_x"][:], np.uint8)
-        y = np.asarray(f[f"{part}_set_y"][:], np.int64).reshape(-1)
+        x, y = _h5_arrays(f, part, path)
         names = ([str(v.decode() if isinstance(v, bytes) else v) for v in f["list_classes"][:]]
                  if "list_classes" in f else [str(i) for i in range(int(y.max()) + 1)])
+    if y.min() < 0 or y.max() >= len(names):
+        raise EdgesignError(f"{path}:{part}: labels must be 0..{len(names) - 1} ({len(names)} classes), found "
+                            f"{int(y.min())}..{int(y.max())}")
     images = np.stack([pp.array_to_array(img, pre) for img in x])
     digest = hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()
     return Dataset(images, y, names, f"{path}:{part}", digest)
+
+
+def _h5_arrays(f, part: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The split's images (N x H x W [x C], uint8) and labels, checked: never guessed."""
+    import h5py
+
+    xs, ys = f[f"{part}_set_x"], f[f"{part}_set_y"]
+    if not isinstance(xs, h5py.Dataset) or not isinstance(ys, h5py.Dataset):
+        raise EdgesignError(f"{path}: {part}_set_x and {part}_set_y must be datasets, not groups")
+    x, y = np.asarray(xs[:]), np.asarray(ys[:]).reshape(-1)
+    if len(x) == 0:
+        raise EdgesignError(f"{path}: the {part} split is empty")
+    if len(x) != len(y):
+        raise EdgesignError(f"{path}: {len(x)} images but {len(y)} labels in the {part} split")
+    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 3, 4)):
+        raise EdgesignError(f"{path}: {part}_set_x must hold images (N x H x W or N x H x W x C), got shape {x.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise EdgesignError(f"{path}: {part}_set_y must hold integer labels, got {y.dtype}")
+    if np.issubdtype(x.dtype, np.floating):
+        top = float(np.nanmax(x)) if x.size else 0.0
+        if not np.isfinite(x).all() or x.min() < 0 or top > 255:
+            raise EdgesignError(f"{path}: float images must be in [0, 1] or [0, 255]")
+        x = x * 255.0 if top <= 1.0 else x
+        x = np.round(x)
+    elif x.dtype != np.uint8 and (x.min() < 0 or x.max() > 255):
+        raise EdgesignError(f"{path}: images must be 0-255, found {x.min()}..{x.max()}")
+    return x.astype(np.uint8), y.astype(np.int64)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ class Metrics:
     n: int
     data: str
     predictions: np.ndarray
+    skipped: list[str] = field(default_factory=list)  # files that could not be read, left out of the figures
 
     def to_dict(self) -> dict[str, Any]:
         return {"data": self.data, "n": self.n, "accuracy": round(self.accuracy, 6),

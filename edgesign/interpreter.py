@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .errors import EdgesignError
 
 BACKENDS = {
@@ -77,6 +79,32 @@ def edgetpu_library() -> str:
     return EDGETPU_LIBRARY.get(platform.system(), "libedgetpu.so.1")
 
 
+# a 4096 x 4096 RGB image is 50 M values; a model that declares more is refused before anything is allocated
+MAX_INPUT_VALUES = 64_000_000
+
+
+def _refuse_absurd_inputs(content: bytes) -> None:
+    """A model whose inputs would take gigabytes is refused by name, before the interpreter allocates them."""
+    from .metadata import schema_module
+
+    schema = schema_module()
+    if schema is None:
+        return
+    try:
+        model = schema.Model.GetRootAs(content, 0)
+        graph = model.Subgraphs(0)
+        shapes = [graph.Tensors(graph.Inputs(i)).ShapeAsNumpy() for i in range(graph.InputsLength())]
+    except Exception:  # a corrupt flatbuffer: the interpreter's own check reports it
+        return
+    for shape in shapes:
+        if isinstance(shape, int):
+            continue
+        values = int(np.prod(np.maximum(np.asarray(shape, np.int64), 1)))
+        if values > MAX_INPUT_VALUES:
+            raise EdgesignError(f"this model declares an input of shape {list(shape)} ({values / 1e6:.0f} M values): "
+                                "more than an image classifier on a small device takes, refused")
+
+
 def default_threads() -> int:
     """The cores this process may run on (LiteRT's own default is one thread)."""
     try:
@@ -96,10 +124,16 @@ def make_interpreter(content: bytes, backend: Backend, threads: int | None = Non
     if edgetpu:
         lib = edgetpu_library()
         try:
+            # load the library first: a delegate object whose library fails to load raises again from its
+            # destructor ("Exception ignored in ... Delegate.__del__"), after our one error line
+            import ctypes
+
+            ctypes.CDLL(lib)
             delegates.append(backend.load_delegate(lib))
         except (OSError, ValueError, RuntimeError) as exc:
             raise EdgesignError(f"Edge TPU delegate {lib} could not be loaded ({str(exc).splitlines()[0]}); "
                                 f"{EDGETPU_INSTALL}") from None
+    _refuse_absurd_inputs(content)
     kwargs: dict[str, Any] = {"model_content": content, "num_threads": threads or default_threads()}
     if delegates:
         kwargs["experimental_delegates"] = delegates

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -27,8 +28,11 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
     """
     smoother, current, count = None, None, 0
     t_start = time.perf_counter()
-    with closing(prefetch(frames, partial(frame_input, model))) as prepared:
+    with closing(prefetch(frames, partial(_still_or_frame_input, model))) as prepared:
         for frame, tensor in prepared:
+            if isinstance(tensor, Unreadable):
+                yield {"source": frame.source, "error": tensor.reason}
+                continue
             probs = model.classify_input(tensor)
             if frame.stream:
                 source = frame.source.rsplit("#", 1)[0]
@@ -58,6 +62,22 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
                 return
 
 
+@dataclass
+class Unreadable:
+    """A still image that could not be read: predict goes on, and lists it at the end."""
+
+    reason: str
+
+
+def _still_or_frame_input(model: EdgeModel, frame: Frame):
+    try:
+        return frame_input(model, frame)
+    except EdgesignError as exc:
+        if frame.stream:
+            raise
+        return Unreadable(str(exc))
+
+
 def frame_input(model: EdgeModel, frame: Frame) -> np.ndarray:
     """The model's input tensor for a frame or a still image (decoded here)."""
     return model.frame_input(frame.image) if frame.image is not None else model.file_input(frame.path)
@@ -84,12 +104,17 @@ def run_predict(model_path: str | None, sources: list[str], *, camera: str | Non
                        overrides=overrides)
     speller = Speller(stable=stable) if spell else None
     frames = camera_frames(camera) if camera else iter_frames(sources)
-    count = 0
+    count, bad = 0, []
     for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller, max_frames=max_frames,
                                      threshold=threshold, save=save):
         count += 1
-        if count == 1 and model.edgetpu and model.first_inference_seconds is not None:
+        if "error" in result:
+            bad.append(result["source"])
+        elif count - len(bad) == 1 and model.edgetpu and model.first_inference_seconds is not None:
             result["first_inference_ms"] = round(1e3 * model.first_inference_seconds, 1)
         yield result
     if count == 0:
         raise EdgesignError("no images or frames to predict on")
+    if bad:
+        raise EdgesignError(f"{len(bad)} of {count} file(s) could not be read: " + ", ".join(bad[:5])
+                            + (" ..." if len(bad) > 5 else ""))

@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("error: the acceptance suite needs pytest: pip install 'edgesign[firmware]'", file=sys.stderr)
         return 2
+    problem = _check_inputs(args.model, args.data)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     pytest_args = [str(Path(__file__).parent), "-q", "-p", "no:cacheprovider", "-o", "addopts=",
                    "--rootdir", str(Path(__file__).parent)]
     for key in ("model", "data", "min_accuracy", "max_latency_ms", "device", "camera"):
@@ -34,6 +38,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.junit:
         pytest_args.append(f"--junitxml={args.junit}")
     return int(pytest.main(pytest_args))
+
+
+def _check_inputs(model: str | None, data: str | None) -> str | None:
+    """What would make every test fail for the same reason, said once before pytest starts."""
+    from edgesign.data import IMAGE_SUFFIXES
+    from edgesign.runtime import resolve_model_path
+
+    path = resolve_model_path(model)
+    if not path.is_file():
+        return f"model not found: {model or path}"
+    if data is not None:
+        root = Path(data)
+        if not root.exists():
+            return f"--data {data} not found"
+        if root.is_dir() and not any(f.suffix.lower() in IMAGE_SUFFIXES for f in root.rglob("*")):
+            return f"--data {data} holds no images"
+    return None
 
 
 if __name__ == "__main__":

@@ -157,6 +157,7 @@ def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, init
         checkpoint,
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
+        keras.callbacks.TerminateOnNaN(),
         _EpochLog(n_train, initial_epoch + epochs),
     ]
     hist = model.fit(train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
@@ -190,6 +191,10 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     rates = _fit_stages(cfg, options, strategy, pre, len(full.class_names), train_part, train_ds, val_ds, run)
     seconds = time.perf_counter() - t0
     rate = float(np.median(rates)) if rates else 0.0
+    losses = read_history(run / "history.csv").get("loss", [])
+    if not losses or not np.isfinite(losses[-1]):
+        raise EdgesignError(f"training diverged (loss {losses[-1] if losses else 'not recorded'}): no model saved; "
+                            "lower --lr")
     if not chief:  # the chief holds the best checkpoint and writes the run
         return RunResult(run, 0.0, len(rates), seconds, rate, None)
     return _finish_run(cfg, options, pre, full.class_names, run, len(rates), seconds, rate)
