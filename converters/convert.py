@@ -103,9 +103,11 @@ def _default_out(source: Path, target: Target) -> Path:
     return folder / f"{stem}{target.suffix}.tflite"
 
 
-def _evaluate_tflite(content: bytes, data: Dataset) -> np.ndarray:
-    """A candidate's probabilities through the device runtime, from memory."""
-    model = EdgeModel("candidate.tflite", content=content, device="cpu", warn=False)
+def _evaluate_tflite(content: bytes, data: Dataset, pre: Preprocess) -> np.ndarray:
+    """A candidate's probabilities through the device runtime, from memory, with the preprocessing the final
+    file will carry (a bare candidate would be read as [0, 1] input: wrong for any other scaling)."""
+    candidate = write_metadata(content, {"preprocess": pre.to_dict()})
+    model = EdgeModel("candidate.tflite", content=candidate, device="cpu", warn=False)
     return model.probabilities_batch(data.images, progress="evaluating the converted model on the device runtime")
 
 
@@ -164,6 +166,9 @@ def load_sources(src: Path, opts: ConvertOptions) -> Sources:
     n_out = fm.n_classes
     if (opts.target.prune or opts.target.qat or opts.auto) and not fm.fine_tunable:
         raise EdgesignError(FINE_TUNE_NEEDS_KERAS2.format(what=fm.describe()))
+    if fm.kind == "tflite" and opts.target.integer and resolve_io(opts.target, opts.io_type) != "int8":
+        raise EdgesignError("ai-edge-quantizer gives a float .tflite int8 input and output: use --io int8 "
+                            "(the int8 target's default)")
     calib = calib_full = evalset = None
     if opts.target.calibrated:
         if not opts.calib_data:
@@ -224,7 +229,7 @@ def _measure(s: Sources, content: bytes, opts: ConvertOptions, gate: Gate, out: 
     Returns (content, comparison, the ladder's record or None)."""
     _log(f"evaluating the float model on {len(s.evalset)} images of {s.evalset.source}")
     float_probs = s.float_model.probabilities(s.evalset, s.pre)
-    comparison = compare(s.evalset.labels, float_probs, _evaluate_tflite(content, s.evalset), s.classes)
+    comparison = compare(s.evalset.labels, float_probs, _evaluate_tflite(content, s.evalset, s.pre), s.classes)
     if not (opts.auto and opts.target.integer and not gate.passes(comparison)):
         return content, comparison, None
     return _auto(s, opts, float_probs, comparison, gate, out)
@@ -349,7 +354,7 @@ def _auto(s: Sources, opts: ConvertOptions, float_probs: np.ndarray, first: dict
     io_type = resolve_io(opts.target, opts.io_type)
 
     def attempt(name: str, content: bytes, **extra):
-        c = compare(s.evalset.labels, float_probs, _evaluate_tflite(content, s.evalset), s.classes)
+        c = compare(s.evalset.labels, float_probs, _evaluate_tflite(content, s.evalset, s.pre), s.classes)
         ok = gate.passes(c)
         tried.append({"step": name, "drop_points": c["drop_points"], "passed": ok, **extra})
         _log(f"auto: {name}: drop {c['drop_points']:.2f} points -> {'pass' if ok else 'miss'}")

@@ -166,9 +166,9 @@ def _quantize_tflite(content: bytes, target: Target, calib: Dataset | None, pre:
         return content
     if target.name not in ("int8", "dynamic", "edgetpu"):
         raise EdgesignError(f"a float .tflite converts to float32, dynamic or int8, not {target.name}")
-    if target.integer and io_type != "float32":
-        raise EdgesignError("a float .tflite quantized by ai-edge-quantizer keeps float32 input and output: "
-                            "pass --io float32")
+    if target.integer and io_type != "int8":
+        raise EdgesignError(f"ai-edge-quantizer gives a float .tflite int8 input and output, not {io_type}: "
+                            "use --io int8 (the int8 target's default)")
     try:
         from ai_edge_quantizer import quantizer, recipe
     except ImportError:

@@ -167,7 +167,7 @@ BOUND_FIELDS = ("labels", "preprocess", "target", "hand_stage", "feature_scaling
 def weights_sha256(content: bytes) -> str:
     """sha256 of the graph's constant tensors (weights, biases) with each tensor's type, shape and quantization,
     in tensor order. The metadata is left out: rewriting it keeps this hash, changing a weight does not."""
-    from .metadata import schema_module
+    from .metadata import buffer_bytes, schema_module
 
     model = schema_module().Model.GetRootAs(content, 0)
     h = hashlib.sha256()
@@ -175,9 +175,8 @@ def weights_sha256(content: bytes) -> str:
         graph = model.Subgraphs(g)
         for t in range(graph.TensorsLength()):
             tensor = graph.Tensors(t)
-            data = model.Buffers(tensor.Buffer()).DataAsNumpy()
             h.update(f"{g}/{t}/{tensor.Type()}/{tensor.ShapeAsNumpy()!r}:".encode())
-            h.update(b"" if isinstance(data, int) else data.tobytes())
+            h.update(buffer_bytes(model, tensor.Buffer(), content))
     return h.hexdigest()
 
 

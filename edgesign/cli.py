@@ -92,6 +92,8 @@ def train(
     if list_:
         _list_models()
         return
+    _check_training_numbers(lr, val_fraction, label_smoothing)
+    check_output(out, "dir")
     from .extras import require_train
 
     require_train("edgesign train")
@@ -100,8 +102,6 @@ def train(
     from edgesign.training.train import TrainConfig
     from edgesign.training.train import train as run_training
 
-    _check_training_numbers(lr, val_fraction, label_smoothing)
-    check_output(out, "dir")
     if recipe:
         cfg = load_recipe(recipe, data_root, out).train
     else:

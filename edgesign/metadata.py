@@ -64,6 +64,7 @@ def write_metadata(content: bytes, meta: dict[str, Any]) -> bytes:
     except ImportError:
         raise EdgesignError("writing model metadata needs ai-edge-litert: pip install ai-edge-litert") from None
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    _inline_external_buffers(model, content)
     data = list(json.dumps({"version": METADATA_VERSION, **meta}, sort_keys=True).encode("utf-8"))
     old = next((m for m in (model.metadata or []) if flatbuffer_name(m.name) == METADATA_NAME), None)
     if old is not None:  # rewrite the entry's own buffer: no orphaned copy of the old metadata stays behind
@@ -77,6 +78,27 @@ def write_metadata(content: bytes, meta: dict[str, Any]) -> bytes:
         entry.buffer = len(model.buffers) - 1
         model.metadata = list(model.metadata or []) + [entry]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _inline_external_buffers(model, content: bytes) -> None:
+    """Buffers stored after the flatbuffer (offset and size, as ai-edge-quantizer and large models write them)
+    move inside it: re-serializing the model moves everything, so an offset would point at the wrong bytes."""
+    import numpy as np
+
+    for buf in model.buffers or []:
+        offset, size = int(getattr(buf, "offset", 0) or 0), int(getattr(buf, "size", 0) or 0)
+        if offset > 1 and size > 0:
+            buf.data = np.frombuffer(content[offset:offset + size], np.uint8).copy()
+            buf.offset, buf.size = 0, 0
+
+
+def buffer_bytes(model, index: int, content: bytes) -> bytes:
+    """A buffer's bytes, inside the flatbuffer or after it (offset and size)."""
+    buf = model.Buffers(index)
+    if buf.Offset() > 1 and buf.Size() > 0:
+        return content[buf.Offset():buf.Offset() + buf.Size()]
+    data = buf.DataAsNumpy()
+    return b"" if isinstance(data, int) else data.tobytes()
 
 
 def flatbuffer_name(value: Any) -> str:

@@ -71,3 +71,122 @@ def test_a_high_threshold_still_shows_the_top_class():
     r = run_cli("predict", "asl29.tflite", PHOTO, "--threshold", "0.999", "--json")
     assert r.returncode == 0, r.stderr[-1000:]
     assert len(json.loads(r.stdout)["top"]) == 1
+
+
+# ----------------------------------------------------------------------------- the corpus, continued (issue 13)
+
+README = ROOT / "README.md"
+
+
+@pytest.mark.parametrize("args, needle", [
+    # output paths are checked before any work
+    (["evaluate", "asl29.tflite", ROOT / "docs" / "examples", "-o", README], "is an existing file"),
+    (["evaluate", "asl29.tflite", ROOT / "docs" / "examples", "-o", README / "x"], "is a file, not a folder"),
+    (["evaluate", "asl29.tflite", ROOT / "docs" / "examples", "-o", "/proc/edgesign"], "cannot write in /proc"),
+    (["predict", "asl29.tflite", PHOTO, "--save", README], "is an existing file"),
+    (["convert", "runs/none", "-o", ROOT / "docs"], "is a folder"),
+    (["convert", "runs/none", "--eval", "x", "--junit", README / "j.xml"], "is a file, not a folder"),
+    (["train", "cnn", "--data", "x", "-o", README], "is an existing file"),
+    (["enrol", "--from", "x", "-o", ROOT / "docs"], "is a folder"),
+    # numbers at the boundary
+    (["train", "cnn", "--data", "x", "--epochs", "0"], "--epochs"),
+    (["train", "cnn", "--data", "x", "--batch-size", "0"], "--batch-size"),
+    (["train", "cnn", "--data", "x", "--lr", "nan"], "--lr must be a positive number"),
+    (["train", "cnn", "--data", "x", "--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
+    (["train", "cnn", "--data", "x", "--size", "0"], "--size"),
+    (["convert", "runs/none", "--int8", "--calib-size", "0"], "--calib-size"),
+    (["convert", "runs/none", "--int8", "--calib-size", "-3"], "--calib-size"),
+    (["benchmark", "asl29.tflite", "--runs", "0"], "--runs"),
+    (["predict", "asl29.tflite", PHOTO, "--top", "0"], "--top"),
+    (["check", "asl29.tflite", "--against", "x.tflite", "--data", "x", "--max-drop", "abc"], "--max-drop"),
+])
+def test_bad_values_and_paths_stop_before_work(args, needle):
+    one_error_line(run_cli(*args), needle)
+
+
+def h5_case(path, **arrays):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w") as f:
+        for key, value in arrays.items():
+            if value is None:
+                f.create_group(key)
+            else:
+                f[key] = value
+    return path
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("empty", "split is empty"), ("negative", "labels must be 0..2"), ("lengths", "4 images but 2 labels"),
+    ("group", "must be datasets, not groups"), ("flat", "must hold images"),
+])
+def test_bad_hdf5_splits(case, needle, tmp_path):
+    import numpy as np
+
+    x = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    arrays = {"empty": {"test_set_x": x[:0], "test_set_y": np.zeros(0, int)},
+              "negative": {"test_set_x": x, "test_set_y": np.array([0, 1, 2, -1])},
+              "lengths": {"test_set_x": x, "test_set_y": np.array([0, 1])},
+              "group": {"test_set_x": None, "test_set_y": np.array([0, 1])},
+              "flat": {"test_set_x": x.reshape(4, -1), "test_set_y": np.array([0, 1, 2, 3])}}[case]
+    path = h5_case(tmp_path / f"{case}.h5", **arrays)
+    out = tmp_path / "eval"
+    one_error_line(run_cli("evaluate", "asl29.tflite", path, "-o", out), needle)
+    assert not out.exists()
+
+
+def test_a_csv_whose_first_row_is_bad_data_is_refused_not_dropped(tmp_path):
+    rows = ["x" + ",0" * 784] + ["1" + ",0" * 784]
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join(rows) + "\n")
+    one_error_line(run_cli("evaluate", "asl29.tflite", path, "-o", tmp_path / "e"), "non-numeric")
+
+
+def test_a_folder_with_a_bad_image_goes_on_and_lists_it(tmp_path):
+    import shutil
+
+    folder = tmp_path / "photos" / "A"
+    folder.mkdir(parents=True)
+    shutil.copy(PHOTO, folder / "a1.jpg")
+    (folder / "a2.jpg").write_text("not a jpeg")
+    shutil.copy(PHOTO, folder / "a3.jpg")
+    r = run_cli("predict", "asl29.tflite", folder)
+    assert r.returncode == 2 and len(r.stdout.strip().splitlines()) == 2, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == f"error: 1 of 3 file(s) could not be read: {folder / 'a2.jpg'}"
+    r = run_cli("evaluate", "asl29-hands.tflite", tmp_path / "photos", "-o", tmp_path / "eval")
+    assert r.returncode == 2 and r.stdout.startswith("accuracy") and "a2.jpg" in r.stderr.splitlines()[-1]
+
+
+def test_an_absurd_input_shape_is_refused_before_allocating(tmp_path):
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(image_model_path().read_bytes()))
+    graph = model.subgraphs[0]
+    graph.tensors[graph.inputs[0]].shape = [1, 20000, 20000, 3]
+    bad = tmp_path / "huge.tflite"
+    bad.write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
+    one_error_line(run_cli("predict", bad, PHOTO, timeout=60), "refused")
+
+
+def test_the_firmware_suite_says_once_what_is_missing(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "edgesign.firmware_tests", "--model", tmp_path / "none.tflite"],
+                       capture_output=True, text=True)
+    one_error_line(r, "model not found")
+    (tmp_path / "empty").mkdir()
+    r = subprocess.run([sys.executable, "-m", "edgesign.firmware_tests", "--data", tmp_path / "empty"],
+                       capture_output=True, text=True)
+    one_error_line(r, "holds no images")
+
+
+def test_a_killed_writers_part_file_is_cleaned_at_the_next_write(tmp_path):
+    from edgesign import atomic
+
+    target = tmp_path / "m.tflite"
+    orphan = tmp_path / ".m.tflite.999999999.abc.part"  # no such process
+    orphan.write_bytes(b"half a model")
+    mine = tmp_path / f".m.tflite.{os.getpid()}.xyz.part"  # a live writer's: kept
+    mine.write_bytes(b"being written")
+    atomic.write_bytes(target, b"model")
+    assert target.read_bytes() == b"model" and not orphan.exists() and mine.exists()

@@ -253,14 +253,15 @@ def test_float_tflite_is_quantized_without_tensorflow(foreign, asl_train, asl_te
 
     out = tmp_path / "q.tflite"
     r = run_without_tf(*convert_args(foreign["folder"] / "float.tflite", out, asl_train, asl_test,
-                                     0.8 * foreign["float_accuracy"], "--io", "float32", "--input-range", "0,1",
+                                     0.8 * foreign["float_accuracy"], "--input-range", "0,1",
                                      "--labels", foreign["folder"] / "labels.txt"))
     assert r.returncode == 0, r.stderr[-2000:]
     _no_tf(r)
     report = certified(out, foreign, "tflite")
     from edgesign.inspect import tensor_type_histogram
 
-    assert tensor_type_histogram(out.read_bytes())["int8"] > 0 and report["sizes"]["ratio_to_float32"] < 0.5
-    r = run_without_tf("convert", foreign["folder"] / "float.tflite", "--int8", "--calib", asl_train,
+    types = tensor_type_histogram(out.read_bytes())
+    assert types["int8"] > 0 and types["float32"] == 0 and report["sizes"]["ratio_to_float32"] < 0.5
+    r = run_without_tf("convert", foreign["folder"] / "float.tflite", "--int8", "--io", "uint8", "--calib", asl_train,
                        "-o", tmp_path / "io.tflite")
-    assert r.returncode == 2 and "--io float32" in r.stderr
+    assert r.returncode == 2 and "--io int8" in r.stderr
