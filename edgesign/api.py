@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .certify import compare, gate_failure, validate_budget, validate_floor
+from .certify import compare, gate_failure, pair_failure, validate_budget, validate_floor
 from .data import Dataset, load_dataset
 from .errors import EdgesignError
 from .evaluate import Metrics, compute_metrics, write_metrics_files
@@ -102,6 +102,7 @@ def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy:
     result = compare(ds.labels, f, q, ds.class_names)
     result.update({"data": ds.source, "digest": ds.digest, "max_drop": budget, "min_accuracy": floor,
                    "model": quant.path.name, "against": Path(against).name})
-    result["failure"] = gate_failure(result, budget, f"{quant.path.name} vs {Path(against).name}", floor)
+    what = f"{quant.path.name} vs {Path(against).name}"
+    result["failure"] = gate_failure(result, budget, what, floor) or pair_failure(result, what)
     result["passed"] = result["failure"] is None
     return result

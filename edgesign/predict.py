@@ -109,12 +109,14 @@ def run_predict(model_path: str | None, sources: list[str], *, camera: str | Non
                                      threshold=threshold, save=save):
         count += 1
         if "error" in result:
-            bad.append(result["source"])
+            bad.append((result["source"], result["error"]))
         elif count - len(bad) == 1 and model.edgetpu and model.first_inference_seconds is not None:
             result["first_inference_ms"] = round(1e3 * model.first_inference_seconds, 1)
         yield result
     if count == 0:
         raise EdgesignError("no images or frames to predict on")
     if bad:
-        raise EdgesignError(f"{len(bad)} of {count} file(s) could not be read: " + ", ".join(bad[:5])
-                            + (" ..." if len(bad) > 5 else ""))
+        first, reason = bad[0]
+        others = [source for source, _ in bad[1:6]]
+        raise EdgesignError(f"{len(bad)} of {count} file(s) could not be read: {first} ({reason})"
+                            + (", " + ", ".join(others) if others else "") + (" ..." if len(bad) > 6 else ""))

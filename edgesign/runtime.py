@@ -171,8 +171,9 @@ class EdgeModel(Classifier):
         self.preprocess, self.labels, self.described_by = describe(
             self.path, content, self.metadata, shape, int(self._out["shape"][-1]), overrides or pp.Overrides())
         if self.described_by == "nothing" and warn:
-            print(f"warning: {self.path.name} has no metadata: labels are indices, input scaled to [0, 1] "
-                  "(say otherwise with --labels, --input-range or --mean/--std)", file=sys.stderr)
+            print(f"warning: {self.path.name} has no edgesign metadata and no standard TFLite metadata: labels are "
+                  "indices, input scaled to [0, 1] (say otherwise with --labels, --input-range or --mean/--std)",
+                  file=sys.stderr)
         self.certificate_status = certificate_status(content, self.metadata)
         if self.certificate_status == "MISMATCH" and warn:
             print(MISMATCH_WARNING.format(name=self.path.name), file=sys.stderr)

@@ -42,14 +42,15 @@ def test_bad_images(e2e, tmp_path):
     assert_user_error(run_cli("predict", e2e["int8"], big), "too large")
 
 
-def test_a_broken_image_in_a_folder_stops_predict_after_the_ones_before_it(e2e, tmp_path, asl_test):
-    # predict decodes the next image on a worker thread: its error must still arrive in order
+def test_a_broken_image_in_a_folder_is_listed_and_predict_goes_on(e2e, tmp_path, asl_test):
+    # predict decodes the next image on a worker thread: the bad one is reported in order, the rest still run,
+    # and the command ends with one error line naming it (exit 2), as evaluate does
     for i, name in enumerate(("A1.jpg", "A2.jpg", "A3.jpg")):
         (tmp_path / f"{i}.jpg").write_bytes((asl_test / "A" / name).read_bytes())
     (tmp_path / "1b.jpg").write_bytes((asl_test / "A" / "A1.jpg").read_bytes()[:3000])  # truncated JPEG
     r = run_cli("predict", e2e["int8"], tmp_path)
-    assert_user_error(r, "cannot decode", "1b.jpg")
-    assert [line.split(":")[0] for line in r.stdout.splitlines()] == [str(tmp_path / "0.jpg"), str(tmp_path / "1.jpg")]
+    assert_user_error(r, "cannot decode", "1b.jpg", "1 of 4 file(s)")
+    assert [line.split(":")[0] for line in r.stdout.splitlines()] == [str(tmp_path / f"{i}.jpg") for i in range(3)]
 
 
 def test_grayscale_image_for_rgb_model(e2e, tmp_path, asl_test):

@@ -84,3 +84,14 @@ def test_a_certificate_is_bound_to_its_model(tmp_path):
     r = subprocess.run([sys.executable, "-m", "edgesign.cli", "predict", str(tmp_path / "weight.tflite"), str(photo)],
                        capture_output=True, text=True)
     assert r.returncode == 0 and "certificate does not match" in r.stderr
+
+
+def test_check_refuses_a_pair_that_disagrees_on_most_images():
+    from edgesign.certify import pair_failure
+
+    y = np.arange(10) % 3
+    f = np.eye(3)[y]
+    related = compare(y, f, f, ["a", "b", "c"])
+    unrelated = compare(y, f, np.eye(3)[(y + 1) % 3], ["a", "b", "c"])
+    assert pair_failure(related, "q vs f") is None
+    assert "not a model and its conversion" in pair_failure(unrelated, "q vs f")

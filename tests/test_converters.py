@@ -37,9 +37,12 @@ def test_target_table_drives_resolution():
         resolve_target(None, int8=False, prune=None, qat=False, edgetpu=True)
 
 
-@pytest.mark.parametrize("name", [t.name for t in TARGETS])
+@pytest.mark.parametrize("name", [pytest.param(t.name, marks=[pytest.mark.slow] if t.prune or t.qat else [])
+                                  for t in TARGETS])
 def test_every_target_of_the_table_converts_loads_and_says_what_it_is(cnn_run, small_subset, tmp_path, name):
-    """One case per row of the target table: the file's I/O type, weight types and metadata are the row's."""
+    """One case per row of the target table: the file's I/O type, weight types and metadata are the row's.
+    (The rows that fine-tune, pruning and QAT, run with -m slow: test_pruned_int8_keeps_sparsity_and_pqat_too
+    converts them in the default run.)"""
     from edgesign.inspect import tensor_type_histogram
 
     t = get_target(name)

@@ -125,7 +125,7 @@ def test_standard_metadata_gives_labels_and_normalization(bare, metadata_schema,
 
 def test_bare_model_described_on_the_command_line(bare, asl_test, tmp_path):
     r = run_cli("predict", bare["path"], asl_test / "A")
-    assert r.returncode == 0 and "has no metadata" in r.stderr
+    assert r.returncode == 0 and "no edgesign metadata and no standard TFLite metadata" in r.stderr
     want = accuracy(bare["original"].path, asl_test, "-o", tmp_path / "e0")
     told = accuracy(bare["path"], asl_test, "--labels", bare["labels"], "--input-range", "0,1", "-o", tmp_path / "e1")
     assert told == pytest.approx(want, abs=1e-9)

@@ -70,5 +70,5 @@ def test_train_and_convert_without_the_extra_name_the_install_command(tmp_path):
         r = run_without_tf(*cmd)
         assert r.returncode == 2
         assert r.stderr.splitlines()[0] == f"error: edgesign {cmd[0]} needs the 'train' extra: " \
-            "pip install 'edgesign[train]'", r.stderr
+            "pip install 'edgesign[train]' (from a clone: pip install -e '.[train]')", r.stderr
         assert "Traceback" not in r.stderr
