@@ -224,7 +224,9 @@ def install(chroot: Chroot) -> str:
     if not (chroot.root / VENV.lstrip("/") / "bin/python").exists():
         chroot.run(["python3", "-m", "venv", *(["--system-site-packages"] if legacy else []), VENV])
     if legacy:  # Debian's numpy (1.24) and Pillow (9.4): no armv7l wheels of either exist
-        chroot.run(["pip", "install", "-q", "tflite-runtime==2.14.0", "typer-slim>=0.12,<0.20", "pytest>=8"])
+        # the 'legacy' extra's pins (tflite-runtime, and tflite: the flatbuffer schema edgesign reads metadata with)
+        chroot.run(["pip", "install", "-q", "tflite-runtime==2.14.0", "tflite>=2.10", "typer-slim>=0.12,<0.20",
+                    "pytest>=8"])
         chroot.run(["pip", "install", "-q", "--no-deps", "--force-reinstall", "/opt/edgesign-src"])
     else:
         chroot.run(["pip", "install", "-q", "--force-reinstall", "--no-deps", "/opt/edgesign-src"])
