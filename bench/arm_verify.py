@@ -368,6 +368,8 @@ def x86_reference(args: argparse.Namespace, tmp: Path) -> dict:
 def passed(result: dict) -> bool:
     """Same top-1 and hand everywhere; int8 outputs within one int8 step (the image model end to end, the hand
     pipeline's classifier on the same features); every command exits 0; printed results agree."""
+    if "error" in result:
+        return False
     for p in result["probabilities"].values():
         steps = p["max_diff_steps"] if p["max_diff_steps"] is not None else p.get("classifier_stage_diff_steps", 0)
         if p["top1_agree"] != p["photos"] or p["hand_agree"] != p["photos"] or steps > 1.0 + 1e-6:
@@ -381,6 +383,9 @@ def report(results: list[dict]) -> str:
              "int8 stage on the same input | predict/evaluate print | commands exit 0 |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
+        if "error" in r:
+            lines.append(f"| {r['persona']} ({r['qemu_cpu']}) | - | - | failed: {r['error'][:200]} | | | | | | |")
+            continue
         for model, p in r["probabilities"].items():
             steps = p["max_diff_steps"]
             diff = f"{steps:.2f} int8 steps" if steps is not None else f"{p['max_abs_diff']:.2e}"
@@ -412,7 +417,13 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="edgesign-arm-x86-") as tmp:
             log("x86 reference: probe and commands on this machine")
             x86 = x86_reference(args, Path(tmp))
-            results = [verify_persona(p, args, x86) for p in personas]
+            results = []
+            for p in personas:  # one persona's failure is its row of the report, not the end of the run
+                try:
+                    results.append(verify_persona(p, args, x86))
+                except (Failure, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                    log(f"{p.name}: failed: {exc}")
+                    results.append({"persona": p.name, "arch": p.arch, "qemu_cpu": p.qemu_cpu, "error": str(exc)})
     except Failure as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
