@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -79,6 +80,21 @@ def test_resume_after_kill(small_subset, tmp_path):
     assert epochs[-1] == 11 and len(epochs) <= 12 + 1  # continued, not restarted
     assert f"epoch {done + 1}/12" in r.stderr or f"epoch {done}/12" in r.stderr
     assert (run / "model.keras").exists()
+
+
+def test_resume_after_a_kill_during_the_final_save(small_subset, tmp_path):
+    """Killed after the last epoch, while model.keras was being written: --resume saves, it does not retrain."""
+    run = tmp_path / "run"
+    args = ["train", "cnn", "--data", str(small_subset), "--size", "32", "--epochs", "2", "--batch-size", "16",
+            "-o", str(run)]
+    assert run_cli(*args).returncode == 0
+    rows = (run / "history.csv").read_text()
+    for name in ("model.keras", "summary.json", "learning_curves.png"):  # what the save had not written yet
+        (run / name).unlink()
+    r = run_cli(*args, "--resume")
+    assert r.returncode == 0 and "resuming after the fit" in r.stderr, r.stderr[-2000:]
+    assert (run / "history.csv").read_text() == rows and (run / "model.keras").exists()
+    assert json.loads((run / "summary.json").read_text())["epochs_run"] == 2
 
 
 def test_strategy_selection():

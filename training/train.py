@@ -33,6 +33,8 @@ from .tf_env import keras, tf
 
 # TF checkpoint format (not HDF5): it restores distributed (MirroredStrategy) variables too.
 BEST_CHECKPOINT = "best.ckpt"
+# written when the epochs are done, before the final save: a run killed while saving resumes at the save
+FIT_DONE = "fit_done.json"
 
 
 @dataclass
@@ -187,6 +189,11 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
           f"{len(full.class_names)} classes, input {pre.height}x{pre.width}x{pre.channels}, "
           f"{strategy.num_replicas_in_sync} replica(s), {policy}", file=sys.stderr)
     options = _model_options(cfg)
+    fitted = run / FIT_DONE
+    if resume and fitted.exists():  # killed after fitting, while saving: the epochs are done, only the save is not
+        done = json.loads(fitted.read_text())
+        print("resuming after the fit: saving the best epoch", file=sys.stderr)
+        return _finish_run(cfg, options, pre, full.class_names, run, done["epochs_run"], done["seconds"], done["rate"])
     t0 = time.perf_counter()
     rates = _fit_stages(cfg, options, strategy, pre, len(full.class_names), train_part, train_ds, val_ds, run)
     seconds = time.perf_counter() - t0
@@ -197,6 +204,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
                             "lower --lr")
     if not chief:  # the chief holds the best checkpoint and writes the run
         return RunResult(run, 0.0, len(rates), seconds, rate, None)
+    atomic.write_json(fitted, {"epochs_run": len(rates), "seconds": round(seconds, 1), "rate": rate})
     return _finish_run(cfg, options, pre, full.class_names, run, len(rates), seconds, rate)
 
 
