@@ -285,6 +285,7 @@ def _write(out: Path, content: bytes, meta: dict, report: dict, comparison: dict
     """The model (with its metadata) and its report; a model that fails the gate is not written."""
     report_path = out.with_suffix(".report.json")
     if not report["passed"]:
+        report.get("layer_error", {}).pop("rows", None)
         report["output"] = None
         atomic.write_json(report_path, report)
         enforce(comparison, gate.max_drop, f"{report['target']} model not written ({report_path} has the details)",
@@ -293,6 +294,11 @@ def _write(out: Path, content: bytes, meta: dict, report: dict, comparison: dict
         meta["certificate"]["binding"] = binding(content, meta)
     final = write_metadata(content, meta)
     atomic.write_bytes(out, final)
+    rows = report.get("layer_error", {}).pop("rows", None)
+    if rows:  # the side file after the model: a killed or failed conversion leaves neither
+        from .debugger import write_layer_csv
+
+        write_layer_csv(rows, out.with_suffix(".layers.csv"))
     report["output"] = str(out)
     report["sizes"]["bytes_with_metadata"] = len(final)
     if get_target(report["target"]).edgetpu:
@@ -327,12 +333,12 @@ def _optimized_variant(s: Sources, target: Target, opts: ConvertOptions):
 
 
 def _layer_error_summary(model, calib: Dataset, pre: Preprocess, out: Path, worst: int = 5) -> dict[str, Any]:
+    """The per-layer quantization error; the CSV itself is written after the model (``_write``), never before."""
     from .debugger import layer_errors
 
-    csv_path = out.with_suffix(".layers.csv")
     sample = calib.stratified_sample(min(len(calib), 64))
     try:
-        rows = layer_errors(model, sample, pre, csv_path)
+        rows = layer_errors(model, sample, pre)
     except Exception as exc:  # the debugger is a diagnostic: its failure must not fail the conversion
         _log(f"warning: per-layer quantization error not available ({str(exc).splitlines()[0][:120]})")
         return {"error": str(exc).splitlines()[0][:200]}
@@ -340,7 +346,7 @@ def _layer_error_summary(model, calib: Dataset, pre: Preprocess, out: Path, wors
            for r in rows[:worst]]
     if top:
         _log("worst layers by RMSE/scale: " + ", ".join(f"{t['tensor']} ({t['rmse/scale']:.3f})" for t in top))
-    return {"csv": str(csv_path), "worst": top}
+    return {"csv": str(out.with_suffix(".layers.csv")), "worst": top, "rows": rows}
 
 
 def _auto(s: Sources, opts: ConvertOptions, float_probs: np.ndarray, first: dict, gate: Gate, out: Path):
@@ -371,7 +377,7 @@ def _auto(s: Sources, opts: ConvertOptions, float_probs: np.ndarray, first: dict
     c, ok = attempt("QAT (2 epochs)", content)
     if ok:
         return content, c, {"tried": tried, "passed_step": tried[-1]["step"]}
-    rows = layer_errors(s.model, big.stratified_sample(64), s.pre, out.with_suffix(".layers.csv"))
+    rows = layer_errors(s.model, big.stratified_sample(64), s.pre)
     for k in (1, 3, 5):
         names = [r["tensor_name"] for r in rows[:k]]
         content = selective_model(s.model, big, s.pre, names)

@@ -38,14 +38,18 @@ def layer_errors(model, calib: Dataset, pre: Preprocess, csv_path: Path | None =
         r["rmse/scale"] = float(np.sqrt(mse) / scale) if scale else 0.0
     rows.sort(key=lambda r: -r["rmse/scale"])
     if csv_path is not None and rows:
-        out = io.StringIO()
-        w = csv.DictWriter(out, fieldnames=["op_name", "tensor_name", "scale", "zero_point", "rmse/scale",
-                                            "mean_squared_error", "max_abs_error", "mean_error", "stddev",
-                                            "num_elements", "tensor_idx"], extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-        atomic.write_text(csv_path, out.getvalue())
+        write_layer_csv(rows, csv_path)
     return rows
+
+
+def write_layer_csv(rows: list[dict], csv_path: Path) -> None:
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=["op_name", "tensor_name", "scale", "zero_point", "rmse/scale",
+                                        "mean_squared_error", "max_abs_error", "mean_error", "stddev",
+                                        "num_elements", "tensor_idx"], extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    atomic.write_text(csv_path, out.getvalue())
 
 
 def selective_model(model, calib: Dataset, pre: Preprocess, float_nodes: list[str]) -> bytes:

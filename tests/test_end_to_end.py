@@ -85,6 +85,7 @@ def test_floor_stops_a_model_that_loses_nothing_because_it_knows_nothing(e2e, as
     assert "under --min-accuracy 20.00 %" in last and "Traceback" not in r.stderr, last
     report = json.loads(out.with_suffix(".report.json").read_text())
     assert not out.exists() and report["passed"] is False and report["min_accuracy"] == 0.2
+    assert not out.with_suffix(".layers.csv").exists()  # no side file without its model
     assert report["evaluation"]["drop_points"] <= 5.0  # the budget alone would have let it through
     r = run_cli(*args)
     assert r.returncode == 0 and out.exists(), r.stderr[-2000:]
