@@ -306,7 +306,6 @@ def _write(out: Path, content: bytes, meta: dict, report: dict, comparison: dict
 
         report["edgetpu"] = compile_or_check(out)
     atomic.write_json(report_path, report)
-    _log(f"wrote {out} ({len(final) / 1e6:.2f} MB) and {report_path}")
     return report
 
 

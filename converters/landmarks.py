@@ -101,6 +101,5 @@ def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Pa
     atomic.write_bytes(out, final)
     report.update(output=str(out), seconds=round(time.perf_counter() - t0, 1))
     atomic.write_json(out.with_suffix(".report.json"), report)
-    _log(f"wrote {out} ({len(final) / 1e3:.1f} kB) and {out.with_suffix('.report.json')}")
     return report
 

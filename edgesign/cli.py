@@ -491,14 +491,15 @@ def convert(
 
         report = convert_landmark_run(Path(source), landmark_cfg, tgt, Path(out) if out else None, eval_data,
                                       calib_size, budget, floor)
-        typer.echo(f"wrote {report['output']}")
+        typer.echo(f"wrote {report['output']} and {Path(report['output']).with_suffix('.report.json')}")
         return
     report = convert_model(source, ConvertOptions(
         target=tgt, calib_data=calib, calib_size=calib_size, eval_data=eval_data, max_drop=budget, min_accuracy=floor,
         out=out, io_type=io, sparsity=prune or 0.5, finetune_epochs=finetune_epochs, train_data=train_data, auto=auto,
         overrides=_overrides(labels, input_range, mean, std, resize),
         on_report=lambda report: _convert_summaries(report, summary, junit)))
-    typer.echo(f"wrote {report['output']}")
+    typer.echo(f"wrote {report['output']} ({report['sizes']['bytes_with_metadata'] / 1e6:.2f} MB) and "
+               f"{Path(report['output']).with_suffix('.report.json')}")
 
 
 def _convert_summaries(report: dict, summary: Optional[str], junit: Optional[str]) -> None:

@@ -132,12 +132,21 @@ def natural_key(path: Path) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
+def _entries(folder: Path) -> list[Path]:
+    """A folder's entries; one that cannot be listed stops the load by name (a class silently missing would
+    change every figure)."""
+    try:
+        return list(folder.iterdir())
+    except OSError as exc:
+        raise EdgesignError(f"cannot list {folder}: {exc.strerror or exc}") from None
+
+
 def list_image_folder(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     """Class names (sorted sub-folder names) and (file, class index) pairs of an image folder."""
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    classes = sorted(d.name for d in _entries(root) if d.is_dir() and not d.name.startswith("."))
     items = []
     for ci, name in enumerate(classes):
-        for f in sorted((root / name).iterdir(), key=natural_key):
+        for f in sorted(_entries(root / name), key=natural_key):
             if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
                 items.append((f, ci))
     if not classes or not items:

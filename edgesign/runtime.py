@@ -54,6 +54,14 @@ def resolve_model_path(path: str | os.PathLike | None) -> Path:
     return p
 
 
+def read_model_file(path: Path) -> bytes:
+    """A model file's bytes; one that cannot be read (permissions, a folder) is one line, not a traceback."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise EdgesignError(f"cannot read the model {path}: {exc.strerror or exc}") from None
+
+
 def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", threads: int | None = None,
                device: str = "auto", warn: bool = True, hand_models: str | os.PathLike | None = None,
                overrides: pp.Overrides | None = None):
@@ -62,7 +70,7 @@ def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", 
     p = resolve_model_path(path)
     content = None
     if p.is_file():
-        content = p.read_bytes()
+        content = read_model_file(p)
         meta = read_metadata(content) if is_tflite(content) else None
         if meta and "hand_stage" in meta:
             if overrides:
@@ -147,7 +155,7 @@ class EdgeModel(Classifier):
         if content is None:
             if not self.path.is_file():
                 raise EdgesignError(f"model not found: {self.path}")
-            content = self.path.read_bytes()
+            content = read_model_file(self.path)
         if not is_tflite(content):
             raise EdgesignError(f"{self.path} is not a TFLite model")
         self.size_bytes = len(content)

@@ -9,15 +9,19 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# quiet by default: without a GPU, TensorFlow logs cuInit failures as errors on every run; --verbose shows them
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if os.environ.get("EDGESIGN_VERBOSE") else "3")
 
 from edgesign.errors import MissingExtra  # noqa: E402
 
 
 def _import():
+    from edgesign.interpreter import quiet_native_stderr
+
     try:
-        import tensorflow as tf
-        import tf_keras as keras
+        with quiet_native_stderr():  # absl's "WARNING: All log messages before absl::InitializeLog() ..."
+            import tensorflow as tf
+            import tf_keras as keras
     except ImportError:
         raise MissingExtra("training and conversion", "train") from None
     return tf, keras
