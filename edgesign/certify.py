@@ -181,7 +181,9 @@ def weights_sha256(content: bytes) -> str:
         graph = model.Subgraphs(g)
         for t in range(graph.TensorsLength()):
             tensor = graph.Tensors(t)
-            h.update(f"{g}/{t}/{tensor.Type()}/{tensor.ShapeAsNumpy()!r}:".encode())
+            shape = tensor.ShapeAsNumpy()  # int32 from one schema module, int64 from another: hash plain ints
+            dims = [] if isinstance(shape, int) else [int(v) for v in shape]
+            h.update(f"{g}/{t}/{int(tensor.Type())}/{dims}:".encode())
             h.update(buffer_bytes(model, tensor.Buffer(), content))
     return h.hexdigest()
 
