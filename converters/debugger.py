@@ -14,7 +14,7 @@ from edgesign.preprocess import Preprocess
 from edgesign.targets import get_target
 from edgesign.training.tf_env import tf
 
-from .tflite import make_converter, representative_dataset
+from .tflite import converter_call, make_converter, representative_dataset
 
 
 def _debugger(model, calib: Dataset, pre: Preprocess, denylist: list[str] | None = None):
@@ -27,8 +27,9 @@ def _debugger(model, calib: Dataset, pre: Preprocess, denylist: list[str] | None
 
 def layer_errors(model, calib: Dataset, pre: Preprocess, csv_path: Path | None = None) -> list[dict]:
     """Rows of (op, tensor, scale, rmse/scale, ...) sorted worst first; written as CSV if asked."""
-    debugger = _debugger(model, calib, pre)
-    debugger.run()
+    with converter_call():
+        debugger = _debugger(model, calib, pre)
+        debugger.run()
     buf = io.StringIO()
     debugger.layer_statistics_dump(buf)
     rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
@@ -54,5 +55,6 @@ def write_layer_csv(rows: list[dict], csv_path: Path) -> None:
 
 def selective_model(model, calib: Dataset, pre: Preprocess, float_nodes: list[str]) -> bytes:
     """A full-int8 model with ``float_nodes`` (tensor names from :func:`layer_errors`) kept in float."""
-    debugger = _debugger(model, calib, pre, denylist=float_nodes)
-    return bytes(debugger.get_nondebug_quantized_model())
+    with converter_call():
+        debugger = _debugger(model, calib, pre, denylist=float_nodes)
+        return bytes(debugger.get_nondebug_quantized_model())

@@ -27,6 +27,7 @@ from edgesign.training.run import load_keras_model
 from edgesign.training.tf_env import tf
 
 from .convert import _log
+from .tflite import calibration_inputs, converter_call
 
 
 def _calibration(cfg: dict[str, Any], settings: HandSettings, n: int, seed: int = 0) -> np.ndarray:
@@ -39,14 +40,15 @@ def _tflite(model, target: Target, calib: np.ndarray) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if target.activations == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([row[None]] for row in calib)
+        converter.representative_dataset = lambda: calibration_inputs(row[None] for row in calib)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     elif target.weights == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
     elif target.weights == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    return bytes(converter.convert())
+    with converter_call():
+        return bytes(converter.convert())
 
 
 def _tflite_predict(content: bytes):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+
 from edgesign.data import Dataset
 from edgesign.errors import EdgesignError
+from edgesign.interpreter import quiet_native_stderr
 from edgesign.preprocess import Preprocess, normalize
 from edgesign.progress import Progress
 from edgesign.targets import Target
@@ -12,13 +17,57 @@ from edgesign.training.tf_env import tf
 IO_TYPES = {"int8": "int8", "uint8": "uint8", "float32": "float32"}
 
 
+class _Interrupt:
+    hit = False
+
+
+@contextlib.contextmanager
+def converter_call():
+    """Around a call into TensorFlow's converter or debugger: its C++ prints ("fully_quantize: ...", XNNPACK's
+    INFO) hidden unless --verbose, and Ctrl-C honoured. The calibrator calls our generator from C++ and swallows
+    a KeyboardInterrupt raised there (the conversion went on and wrote its model): the first Ctrl-C is
+    remembered, calibration stops feeding images, and the interrupt is raised when the call returns; a second
+    Ctrl-C raises at once."""
+    if threading.current_thread() is not threading.main_thread():
+        with quiet_native_stderr():
+            yield
+        return
+
+    def remember(signum, frame):
+        if _Interrupt.hit:
+            raise KeyboardInterrupt
+        _Interrupt.hit = True
+
+    previous = signal.signal(signal.SIGINT, remember)
+    try:
+        with quiet_native_stderr():
+            yield
+    except Exception:
+        if _Interrupt.hit:  # the converter failed because calibration stopped: the interrupt is the cause
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        hit, _Interrupt.hit = _Interrupt.hit, False
+    if hit:
+        raise KeyboardInterrupt
+
+
+def calibration_inputs(rows):
+    """Yield ``[row]`` for TensorFlow's calibrator until the rows end or Ctrl-C was pressed."""
+    for row in rows:
+        if _Interrupt.hit:
+            return
+        yield [row]
+
+
 def representative_dataset(calib: Dataset, pre: Preprocess, progress: bool = True):
     """Yield calibration inputs one by one, through exactly the model's preprocessing."""
 
     def gen():
         with Progress(f"calibrating on {len(calib)} images", len(calib), enabled=None if progress else False) as bar:
-            for img in calib.images:
-                yield [normalize(img[None], pre)]
+            for row in calibration_inputs(normalize(img[None], pre) for img in calib.images):
+                yield row
                 bar.update()
 
     return gen
@@ -51,7 +100,8 @@ def convert(model, target: Target, calib: Dataset | None, pre: Preprocess, io_ty
     """Convert; a model with operations that cannot be int8 ends in one line naming them."""
     converter = make_converter(model, target, calib, pre, io_type)
     try:
-        return bytes(converter.convert())
+        with converter_call():
+            return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
         text = str(exc)
         lines = [ln.strip() for ln in text.splitlines() if "error" in ln.lower() or "op" in ln.lower()]

@@ -294,15 +294,18 @@ def enrol(
     out: str = typer.Option(..., "-o", "--out", help="The personal model file to write (.tflite)."),
     base: Optional[str] = typer.Option(None, "--base", help="A hand pipeline model, or a personal file to extend "
                                        "(default: the shipped model)."),
-    source_folder: Optional[str] = typer.Option(None, "--from", help="The user's photos: one folder per letter."),
+    source_folder: Optional[str] = typer.Option(None, "--from", help="The user's photos: one folder per letter "
+                                              "(photos spread over each folder are taken, the last ones as the check)."),
     camera: Optional[str] = typer.Option(None, "--camera", help="pi (Picamera2), an OpenCV device index, a URL or a video."),
     letters: Optional[str] = typer.Option(None, "--letters", help="Comma-separated letters to enrol or redo "
                                           "(default: every folder, or every class for a camera)."),
     frames: int = typer.Option(10, "--frames", min=1, help="Frames per letter to learn from."),
-    holdback: int = typer.Option(3, "--check", min=0, help="Further frames per letter held back as the user's own check."),
+    holdback: int = typer.Option(3, "--check", min=1, help="Further frames per letter held back as the user's own check."),
     pause: float = typer.Option(2.0, "--pause", help="Camera: seconds between naming a letter and capturing it."),
     steady: float = typer.Option(0.05, "--steady", help="Camera: most landmark motion between frames, as a fraction "
                                  "of the hand's size, that counts as a steady hand."),
+    gap: int = typer.Option(5, "--gap", min=0, help="Camera: steady frames skipped between two taken ones, so the "
+                            "frames show the hand a little moved, not one instant."),
     save: Optional[str] = typer.Option(None, "--save", help="Write every captured frame, hand drawn, into this folder."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
 ) -> None:
@@ -314,12 +317,15 @@ def enrol(
 
     wanted = [x.strip() for x in letters.split(",") if x.strip()] if letters else None
     r = run_enrolment(base, out, source_folder=source_folder, camera=camera, letters=wanted, frames=frames,
-                      holdback=holdback, save=save, pause=pause, steady=steady, hand_models=hand_models)
+                      holdback=holdback, save=save, pause=pause, steady=steady, gap=gap,
+                      hand_models=hand_models)
     c = r["check"]
     typer.echo(f"enrolled {len(r['letters'])} letters, {r['frames']} frames ({r['dropped_no_hand']} without a hand "
                f"dropped), refit {r['refit_seconds']:.2f} s")
     typer.echo(f"your held-back frames: {100 * c['accuracy']:.2f} % (the base model: {100 * c['base_accuracy']:.2f} %) "
                f"on {c['n']} frames")
+    if r["warnings"]:
+        typer.echo(f"{len(r['warnings'])} letter(s) read as another letter by the base model: see the warnings above")
     weak = sorted(c["per_letter"].items(), key=lambda kv: kv[1]["personal"])[:5]
     typer.echo("weakest letters: " + ", ".join(f"{k} {100 * v['personal']:.0f} %" for k, v in weak))
     typer.echo(f"wrote {r['output']}")
@@ -601,8 +607,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         _echo_err(f"error: {exc.format_message()} (see '{where} --help')")
         sys.exit(2)
     except KeyboardInterrupt:
+        rc = 130
+    if rc == 130:  # Ctrl-C: Typer turns a KeyboardInterrupt inside a command into this exit code
         _echo_err("interrupted")
-        sys.exit(130)
     sys.exit(rc if isinstance(rc, int) else 0)
 
 

@@ -20,6 +20,7 @@ from .runtime import open_model
 
 STEADY_FRAMES = 3
 STEADY_MOTION = 0.05  # mean landmark motion between frames, as a fraction of the hand's size
+GAP_FRAMES = 5  # steady frames skipped between two taken ones: 13 frames in about 2.5 s at 30 fps
 
 
 def _say(msg: str) -> None:
@@ -39,9 +40,19 @@ def resolve_letters(model: HandPipeline, letters: list[str]) -> list[str]:
     return [model.labels[class_index(model.labels, name)] for name in letters]
 
 
+def spread(n_items: int, need: int) -> list[int]:
+    """``need`` indices spread evenly over ``n_items`` in order (all of them when there are fewer)."""
+    if n_items <= need:
+        return list(range(n_items))
+    return [int(round(i)) for i in np.linspace(0, n_items - 1, need)]
+
+
 def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, need: int, save: str | None,
                  ) -> Iterator[tuple[str, list[np.ndarray], int]]:
-    """Per letter folder: the first ``need`` photos with a hand, in shooting order, and how many had none."""
+    """Per letter folder: ``need`` photos with a hand spread evenly over the folder in shooting order (a photo
+    without a hand gives way to the next one), and how many had none. Spread, not the first ones: neighbouring
+    frames of a recording are near-duplicates, and a hand learned from one instant misses the same letter a
+    moment later (measured in bench/enrol_bench.py)."""
     from .data import list_image_folder
     from .preprocess import open_image
 
@@ -53,41 +64,46 @@ def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, nee
     for letter in wanted:
         if letter not in by_folder:
             raise EdgesignError(f"no folder for {letter} in {root}")
-        feats, dropped = [], 0
-        for f, c in items:
-            if c != by_folder[letter] or len(feats) == need:
-                continue
-            image = open_image(f)
-            p = model.prepare(image)
-            if p.features is None:
+        photos = [f for f, c in items if c == by_folder[letter]]
+        feats, dropped, i = [], 0, 0
+        for start in spread(len(photos), need):
+            i = max(i, start)
+            while i < len(photos):
+                image = open_image(photos[i])
+                p = model.prepare(image)
+                i += 1
+                if p.features is not None:
+                    feats.append(p.features)
+                    _save_frame(save, f"{letter}_{len(feats)}", image, letter, p)
+                    break
                 dropped += 1
-                continue
-            feats.append(p.features)
-            _save_frame(save, f"{letter}_{len(feats)}", image, letter, p)
         yield letter, feats, dropped
 
 
 def camera_takes(model: HandPipeline, spec: str, letters: list[str], need: int, save: str | None, pause: float,
-                 steady: float = STEADY_MOTION, say: Callable[[str], None] = _say,
+                 steady: float = STEADY_MOTION, gap: int = GAP_FRAMES, say: Callable[[str], None] = _say,
                  ) -> Iterator[tuple[str, list[np.ndarray], int]]:
-    """Guided capture: name the letter, wait for a steady hand, collect ``need`` frames with a hand."""
+    """Guided capture: name the letter, wait for a steady hand, collect ``need`` frames with a hand, ``gap``
+    steady frames apart while the user moves the hand a little (one instant's frames are near-duplicates)."""
     from .sources import camera_frames
 
     frames = camera_frames(spec)
     try:
         for n, letter in enumerate(resolve_letters(model, letters)):
-            say(f"[{n + 1}/{len(letters)}] sign {letter} and hold it ({need} frames)")
+            say(f"[{n + 1}/{len(letters)}] sign {letter}, hold it, and move it a little while it is taken "
+                f"(closer, further, turned; {need} frames)")
             if pause:
                 time.sleep(pause)
-            yield letter, *_collect(model, frames, spec, letter, need, save, steady)
+            yield letter, *_collect(model, frames, spec, letter, need, save, steady, gap)
     finally:
         close = getattr(frames, "close", None)
         if close:
             close()
 
 
-def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, save: str | None, steady_motion: float):
-    feats, dropped, steady, previous = [], 0, 0, None
+def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, save: str | None, steady_motion: float,
+             gap: int):
+    feats, dropped, steady, previous, since = [], 0, 0, None, gap
     for frame in frames:
         p = model.prepare(frame.image, track=True)
         if p.hand is None:
@@ -98,7 +114,9 @@ def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, sav
         motion = np.inf if previous is None else float(np.abs(p.hand.landmarks[:, :2] - previous).mean()) / size
         previous = p.hand.landmarks[:, :2]
         steady = steady + 1 if motion < steady_motion else 0
-        if steady >= STEADY_FRAMES:
+        since += 1
+        if steady >= STEADY_FRAMES and since > gap:
+            since = 0
             feats.append(p.features)
             _save_frame(save, f"{letter}_{len(feats)}", frame.image, letter, p)
             if len(feats) == need:
@@ -112,6 +130,20 @@ def _save_frame(save: str | None, name: str, image, letter: str, prepared) -> No
         from .draw import save_result
 
         save_result(Path(save), name, image, f"enrol {letter}", 1.0, prepared.hand)
+
+
+def looks_like_another(model: HandPipeline, letter: str, feats: list[np.ndarray], share: float = 0.8) -> str | None:
+    """A gross mistake (another letter signed, the wrong hand shown): when the base model never reads the named
+    letter in any frame and reads one other letter in most of them, say so. A warning, not a refusal: people
+    sign some letters differently, which is what enrolment is for."""
+    answers = [int(model.base_probabilities(f).argmax()) for f in feats]
+    if model.labels.index(letter) in answers:
+        return None
+    other = max(set(answers), key=answers.count)
+    if answers.count(other) < share * len(answers):
+        return None
+    return (f"the base model reads {answers.count(other)} of {len(answers)} frames taken for {letter} as "
+            f"{model.labels[other]}: was {letter} signed? (kept; redo it with --letters {letter})")
 
 
 def check(model: HandPipeline, personal: Personal, enrolment: Enrolment) -> dict[str, Any]:
@@ -144,12 +176,13 @@ def write_personal(model: HandPipeline, enrolment: Enrolment, personal: Personal
 
 def run_enrolment(base: str | None, out: str, *, source_folder: str | None = None, camera: str | None = None,
                   letters: list[str] | None = None, frames: int = 10, holdback: int = 3, save: str | None = None,
-                  pause: float = 2.0, steady: float = STEADY_MOTION, hand_models: str | None = None) -> dict[str, Any]:
+                  pause: float = 2.0, steady: float = STEADY_MOTION, gap: int = GAP_FRAMES,
+                  hand_models: str | None = None) -> dict[str, Any]:
     """Enrol (or extend an earlier enrolment, when ``base`` is a personal file); returns the report."""
     if bool(source_folder) == bool(camera):
         raise EdgesignError("enrol needs exactly one source: --from FOLDER or --camera SPEC")
-    if frames < 1 or holdback < 1:
-        raise EdgesignError("--frames and --check must be at least 1")
+    if frames < 1 or holdback < 1 or gap < 0:
+        raise EdgesignError("--frames and --check must be at least 1, --gap at least 0")
     if not out.endswith(".tflite"):
         raise EdgesignError(f"the personal model must end in .tflite: {out}")
     model = open_base(base, hand_models)
@@ -158,16 +191,22 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
     if camera and not letters:
         letters = [name for name in model.labels if name != model.labels[model.no_hand]]
     takes = (folder_takes(model, Path(source_folder), letters, frames + holdback, save) if source_folder else
-             camera_takes(model, camera, letters, frames + holdback, save, pause, steady))
+             camera_takes(model, camera, letters, frames + holdback, save, pause, steady, gap))
+    warnings: list[str] = []
     for letter, feats, dropped in takes:
         if len(feats) < frames + holdback:
             raise EdgesignError(f"too few frames with a hand for {letter}: {len(feats)} of {frames + holdback} "
                                 f"(--frames {frames} + --check {holdback}; {dropped} photos without a hand)")
         enrolment.add(letter, feats, holdback, dropped)
         _say(f"{letter}: {len(feats)} frames with a hand" + (f", {dropped} without one (dropped)" if dropped else ""))
+        doubt = looks_like_another(model, letter, feats)
+        if doubt:
+            _say(f"warning: {doubt}")
+            warnings.append(doubt)
     personal, seconds = refit(enrolment, model.mean, model.std)
     report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),
-              "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3)}
+              "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3),
+              "warnings": warnings}
     report["check"] = check(model, personal, enrolment)
     report["output"] = str(write_personal(model, enrolment, personal, report, Path(out)))
     return report

@@ -59,18 +59,24 @@ def load_backend(name: str = "auto") -> Backend:
 
 @contextlib.contextmanager
 def quiet_native_stderr():
-    """Hide what the interpreter's C++ code prints while it loads a model ("INFO: Created TensorFlow Lite
-    XNNPACK delegate for CPU.", once per model); ``EDGESIGN_VERBOSE=1`` (or ``--verbose``) shows it."""
+    """Hide what native (C++) code prints on stderr: the interpreter's "INFO: Created TensorFlow Lite XNNPACK
+    delegate for CPU." once per model, TensorFlow's converter logs. Python's own writes (progress, warnings,
+    errors) keep going to the real stderr. ``EDGESIGN_VERBOSE=1`` (or ``--verbose``) shows everything."""
     if os.environ.get("EDGESIGN_VERBOSE"):
         yield
         return
-    sys.stderr.flush()
+    python_stderr = sys.stderr
+    python_stderr.flush()
     saved = os.dup(2)
+    real = os.fdopen(os.dup(saved), "w", buffering=1)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
+        sys.stderr = real
         yield
     finally:
+        sys.stderr = python_stderr
+        real.close()
         os.dup2(saved, 2)
         os.close(saved)
 

@@ -1,12 +1,21 @@
-"""Quiet by default, files with the mode the umask gives, the same top-k order on every platform."""
+"""Quiet by default, files with the mode the umask gives, the same top-k order on every platform, concurrent
+runs that agree, an unreadable folder named, an interrupted conversion that leaves nothing."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import stat
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
-from conftest import ROOT, run_cli
+import pytest
+from conftest import ASL_TEST, EDGESIGN, ROOT, require_data, run_cli
 
 from edgesign import atomic
 from edgesign.adapters import top_k
@@ -39,3 +48,81 @@ def test_top_k_orders_ties_by_class_index():
     probs = np.array([0.1, 0.3, 0.05, 0.3, 0.3, 0.05], np.float32)
     assert [i for i, _ in top_k(probs, 4)] == [1, 3, 4, 0]
     assert [i for i, _ in top_k(probs[::-1].copy(), 3)] == [1, 2, 4]
+
+
+def test_four_concurrent_predicts_give_identical_output():
+    """Four `predict` processes at once on the same model and photos (a service with workers) agree exactly."""
+    cmd = [*EDGESIGN, "predict", "asl29.tflite", str(ROOT / "docs" / "examples"), "--json"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
+    assert outs[0][0].strip() and all(o[0] == outs[0][0] for o in outs)
+
+
+def _without_root_overrides() -> dict:
+    """Root reads a mode-000 folder (CAP_DAC_OVERRIDE): root's test runs the command without those two
+    capabilities (dropped from the bounding set before exec), as an ordinary user would."""
+    if os.geteuid() != 0:
+        return {}
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def drop() -> None:
+        for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+                os._exit(99)
+
+    return {"preexec_fn": drop}
+
+
+def test_an_unreadable_class_folder_is_one_line(tmp_path):
+    """A class folder the user cannot read stops evaluate by name (84 of 87 images silently was the bug)."""
+    require_data(ASL_TEST)
+    who = _without_root_overrides()
+    root = Path(tempfile.mkdtemp(prefix="edgesign-unreadable-"))
+    try:
+        os.chmod(root, 0o755)
+        for cls in ("A", "B"):
+            (root / cls).mkdir()
+            for f in sorted((ASL_TEST / cls).iterdir())[:2]:
+                shutil.copy(f, root / cls / f.name)
+            os.chmod(root / cls, 0o755)
+        os.chmod(root / "B", 0)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "HOME": str(root)}
+        r = subprocess.run([*EDGESIGN, "evaluate", str(ROOT / "models" / "asl29.tflite"), str(root)], capture_output=True,
+                           text=True, env=env, cwd=root, timeout=300, **who)
+        lines = r.stderr.strip().splitlines()
+        if r.returncode == 99:
+            pytest.skip("cannot drop root's read override here (no CAP_SETPCAP)")
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        assert lines[-1] == f"error: cannot list {root / 'B'}: Permission denied", lines[-3:]
+    finally:
+        os.chmod(root / "B", 0o755)
+        shutil.rmtree(root)
+
+
+def test_an_interrupted_convert_leaves_no_model(e2e, tmp_path):
+    """Ctrl-C during a conversion: 'interrupted', exit 130, no model and no partial file beside it."""
+    out = tmp_path / "m.tflite"
+    cmd = [*EDGESIGN, "convert", str(e2e["run"]), "--int8", "--calib", str(ASL_TEST), "--calib-size", "290",
+           "-o", str(out)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and not any("converting to" in x for x in lines):
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside TensorFlow's converter (its calibrator swallowed Ctrl-C and wrote the model)
+    assert proc.poll() is None, "the conversion ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=300)
+    reader.join(timeout=10)
+    err = "".join(lines)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err[-2000:]
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -12,7 +12,12 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # quiet by default: without a GPU, TensorFlow logs cuInit failures as errors on every run; --verbose shows them
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if os.environ.get("EDGESIGN_VERBOSE") else "3")
 
+import warnings  # noqa: E402
+
 from edgesign.errors import MissingExtra  # noqa: E402
+
+if not os.environ.get("EDGESIGN_VERBOSE"):  # the converter's "Statistics for quantized inputs ..." and the like
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
 
 
 def _import():
