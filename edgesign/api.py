@@ -80,29 +80,68 @@ def pipeline_files(model_labels: list[str], data: str) -> tuple[list[str], np.nd
 
 
 def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy: Any = None,
-               reference: Callable[[Dataset, Preprocess], np.ndarray] | None = None) -> dict[str, Any]:
+               reference: Callable[[Dataset, Preprocess], np.ndarray] | None = None,
+               feature_reference: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, Any]:
     """The CI gate for an existing (converted, float) pair; returns the comparison with ``passed`` and,
     when it fails, ``failure`` (one line). Nothing is printed.
 
     ``against`` is a float .tflite run here, or anything ``reference(dataset, preprocess)`` computes
     probabilities for (a run, Keras file or SavedModel: the CLI passes TensorFlow's side in, the runtime
-    never imports it).
+    never imports it). For a hand pipeline, ``against`` is a float pipeline .tflite or a landmark run whose
+    ``feature_reference(standardized features)`` the CLI passes in.
     """
     budget = validate_budget(max_drop)
     floor = validate_floor(min_accuracy)
-    quant = EdgeModel(model)
-    if reference is None and not against.endswith(".tflite"):
-        raise EdgesignError(f"--against {against}: a float .tflite, or a Keras model through 'edgesign check'")
-    ds = _dataset_for(quant, data)
-    q = quant.probabilities_batch(ds.images, progress=f"evaluating {quant.path.name}")
-    if reference is None:
-        f = EdgeModel(against, warn=False).probabilities_batch(ds.images, progress=f"evaluating {Path(against).name}")
+    quant = open_model(model)
+    if isinstance(quant, EdgeModel):
+        if reference is None and not against.endswith(".tflite"):
+            raise EdgesignError(f"--against {against}: a float .tflite, or a Keras model through 'edgesign check'")
+        ds = _dataset_for(quant, data)
+        q = quant.probabilities_batch(ds.images, progress=f"evaluating {quant.path.name}")
+        if reference is None:
+            f = EdgeModel(against, warn=False).probabilities_batch(ds.images, progress=f"evaluating {Path(against).name}")
+        else:
+            f = reference(ds, quant.preprocess)
+        labels, classes, source, digest = ds.labels, ds.class_names, ds.source, ds.digest
     else:
-        f = reference(ds, quant.preprocess)
-    result = compare(ds.labels, f, q, ds.class_names)
-    result.update({"data": ds.source, "digest": ds.digest, "max_drop": budget, "min_accuracy": floor,
+        labels, f, q, digest = _pipeline_pair(quant, against, data, feature_reference)
+        classes, source = quant.labels, str(data)
+    result = compare(labels, f, q, classes)
+    result.update({"data": source, "digest": digest, "max_drop": budget, "min_accuracy": floor,
                    "model": quant.path.name, "against": Path(against).name})
     what = f"{quant.path.name} vs {Path(against).name}"
     result["failure"] = gate_failure(result, budget, what, floor) or pair_failure(result, what)
     result["passed"] = result["failure"] is None
     return result
+
+
+def _pipeline_pair(quant, against: str, data: str, feature_reference) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """(labels, float, converted, data digest): both classifiers on the same hands. The hand stage runs once a
+    photo (no hand: the no-hand class on both sides), so the comparison is the classifiers' alone."""
+    from .pipeline import HandPipeline, files_digest
+    from .progress import Progress
+
+    if quant.personal is not None:
+        raise EdgesignError(f"{quant.path.name} is a personal file: it has no float counterpart (check its base)")
+    other = None
+    if feature_reference is None:
+        other = open_model(against, hand_models=None) if against.endswith(".tflite") else None
+        if not isinstance(other, HandPipeline) or other.labels != quant.labels:
+            raise EdgesignError(f"--against {against}: a hand pipeline is checked against its landmark run folder "
+                                "or a float pipeline .tflite with the same classes")
+    files, labels = pipeline_files(quant.labels, data)
+    feats: list[np.ndarray | None] = []
+    with Progress(f"hand stage on {len(files)} photos", len(files), enabled=None) as bar:
+        for f in files:
+            feats.append(quant.file_input(f).features)
+            bar.update()
+    found = [i for i, x in enumerate(feats) if x is not None]
+    f_probs = np.zeros((len(files), len(quant.labels)), np.float32)
+    f_probs[:, quant.no_hand] = 1.0
+    q_probs = f_probs.copy()
+    if found:
+        x = np.stack([feats[i] for i in found])
+        q_probs[found] = np.stack([quant.base_probabilities(row) for row in x])
+        f_probs[found] = (feature_reference((x - quant.mean) / quant.std) if other is None
+                          else np.stack([other.base_probabilities(row) for row in x]))
+    return labels, f_probs, q_probs, files_digest(files)

@@ -530,7 +530,8 @@ def _convert_summaries(report: dict, summary: Optional[str], junit: Optional[str
 @app.command()
 def check(
     model: str = typer.Argument(..., help="The converted .tflite model."),
-    against: str = typer.Option(..., "--against", help="The float model: a run folder, Keras file or float .tflite."),
+    against: str = typer.Option(..., "--against", help="The float model: a run folder, Keras file or float .tflite "
+                                "(for a hand pipeline: its landmark run folder or a float pipeline .tflite)."),
     data: str = typer.Option(..., "--data", help="Held-out data."),
     max_drop: float = typer.Option(..., "--max-drop", help="Budget in accuracy points; exceeded -> exit 1."),
     min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Floor (0-1) on the model's accuracy."),
@@ -545,15 +546,20 @@ def check(
     from .certify import format_comparison, format_pass
     from .errors import GateFailed
 
-    reference = None
+    reference = feature_reference = None
     if not against.endswith(".tflite"):
         from .extras import require_train
 
         require_train(f"checking against the Keras model {against}")
-        from edgesign.converters.float_models import load_float_model
+        from edgesign.training.landmarks import feature_probabilities
 
-        reference = load_float_model(against).probabilities
-    result = check_pair(model, against, data, max_drop, min_accuracy, reference=reference)
+        feature_reference = feature_probabilities(against)
+        if feature_reference is None:
+            from edgesign.converters.float_models import load_float_model
+
+            reference = load_float_model(against).probabilities
+    result = check_pair(model, against, data, max_drop, min_accuracy, reference=reference,
+                        feature_reference=feature_reference)
     _echo_err(format_comparison(result, result["against"], result["model"]))
     from .ci_report import write_gate_reports
 

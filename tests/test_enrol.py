@@ -166,3 +166,23 @@ def test_refit_is_fast_and_learns():
     assert ((x @ w + b).argmax(1) == y).mean() > 0.95
     with pytest.raises(EdgesignError):
         refit(Enrolment(["A", "B"]), np.zeros(119, np.float32), np.ones(119, np.float32))
+
+
+def test_check_takes_a_hand_pipeline_pair(signer1_base, second_signer_split, tmp_path):
+    """`check` on a pipeline: the int8 classifier against its landmark run, or a float pipeline file, on the
+    same hands (the hand stage runs once a photo); the gate fails on a floor it does not reach."""
+    _, test_dir = second_signer_split
+    run = signer1_base.parent / "run"
+    r = run_cli("check", signer1_base, "--against", run, "--data", test_dir, "--max-drop", "2", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout)
+    assert result["n"] == 250 and result["passed"] and result["top1_agreement"] >= 0.95, result
+    f32 = tmp_path / "f32.tflite"
+    assert run_cli("convert", run, "--target", "float32", "-o", f32).returncode == 0
+    r = run_cli("check", signer1_base, "--against", f32, "--data", test_dir, "--max-drop", "2", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert abs(json.loads(r.stdout)["float_accuracy"] - result["float_accuracy"]) < 0.01
+    r = run_cli("check", signer1_base, "--against", run, "--data", test_dir, "--max-drop", "2", "--min-accuracy", "0.99")
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith("error: ")
+    r = run_cli("check", signer1_base, "--against", "asl29.tflite", "--data", test_dir, "--max-drop", "2")
+    assert r.returncode == 2 and "a hand pipeline is checked against" in r.stderr.strip().splitlines()[-1]

@@ -245,3 +245,14 @@ def load_config(run: Path) -> dict[str, Any] | None:
         return None
     cfg = json.loads(path.read_text())
     return cfg if cfg.get("kind") == KIND else None
+
+
+def feature_probabilities(run: str | Path):
+    """For a landmark run folder: its float Keras classifier on standardized features (what ``check`` compares a
+    converted pipeline with); None for anything else."""
+    if not Path(run).is_dir() or load_config(Path(run)) is None:
+        return None
+    from .run import load_keras_model
+
+    model = load_keras_model(Path(run) / "model.keras")
+    return lambda x: model.predict(x, batch_size=1024, verbose=0)

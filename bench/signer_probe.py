@@ -1,0 +1,127 @@
+"""Leave-one-signer-out probes: which change to the landmark features or their augmentation moves cross-signer accuracy?
+
+A quick numpy MLP (256-128, Adam, 30 epochs, no dropout: not the product's Keras trainer, which
+`bench/signer_bench.py` measures) trained on one signer's landmarks (the cached extraction), measured as a
+pipeline (no hand = `Nothing`) on every photo of the other signer whose class it knows, both ways. Variants:
+the augmentation's strength, the handedness rule (MediaPipe's score is unsure for some letters, and a wrong
+mirror flips the palm-normal axis of every landmark), and subsets of the feature vector. Compare rows within
+one run: the probe's absolute figures sit a few points under the Keras trainer's.
+
+    python bench/signer_probe.py [--variants baseline,strong-aug,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgesign.enrol import softmax  # noqa: E402
+from edgesign.handfeatures import FINGERS, N_FEATURES, hand_features  # noqa: E402
+from edgesign.training.handdata import extract_folder  # noqa: E402
+from edgesign.training.landmarks import _rotation, block_split, relabel, union_classes  # noqa: E402
+
+DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
+ORIENTATION = np.r_[63:74]  # the palm frame's rotation (9) and its direction in the image (2)
+VARIANTS = {
+    "baseline": {},
+    "strong-aug": {"aug": (0.2, 25.0, 20.0)},
+    "strong-aug-x8": {"aug": (0.2, 25.0, 20.0), "copies": 8},
+    "always-right": {"right": lambda r: 1.0},
+    "mirror-if-sure": {"right": lambda r: 0.0 if r < 0.2 else 1.0},
+    "no-orientation": {"drop": ORIENTATION},
+    "invariant-only": {"keep": np.r_[74:N_FEATURES]},
+    "local-only": {"keep": np.r_[0:63]},
+}
+
+
+def augment(world, image_xy, rng, bone=0.1, rot=10.0, roll=8.0):
+    new = world.copy()
+    for chain in FINGERS:
+        for parent, child in zip(chain[:-1], chain[1:]):
+            new[child] = new[parent] + (world[child] - world[parent]) * rng.uniform(1 - bone, 1 + bone)
+    new = new @ _rotation(rng, rot).T.astype(np.float32) + rng.normal(0, 0.002, new.shape).astype(np.float32)
+    a = np.deg2rad(rng.normal(0, roll))
+    rot2 = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float32)
+    return new, (image_xy - image_xy[0]) @ rot2.T + image_xy[0]
+
+
+def features(s, idx, v, copies=0, rng=None):
+    right = v.get("right", lambda r: r)
+    rows = [[hand_features(s.world[i], s.image[i, :, :2], right(s.right[i])) for i in idx]]
+    for _ in range(copies):
+        rows.append([hand_features(*augment(s.world[i], s.image[i, :, :2], rng, *v.get("aug", ())), right(s.right[i]))
+                     for i in idx])
+    x = np.concatenate([np.stack(r) for r in rows])
+    if "keep" in v:
+        x = x[:, v["keep"]]
+    if "drop" in v:
+        x = np.delete(x, v["drop"], axis=1)
+    return x
+
+
+def train_mlp(x, y, n_classes, epochs=30, lr=2e-3, batch=256, seed=0):
+    rng = np.random.default_rng(seed)
+    dims = [x.shape[1], 256, 128, n_classes]
+    p = [(rng.normal(size=(a, b)) * np.sqrt(2 / a)).astype(np.float32) for a, b in zip(dims[:-1], dims[1:])]
+    p += [np.zeros(b, np.float32) for b in dims[1:]]
+    m, v, t, onehot = [np.zeros_like(w) for w in p], [np.zeros_like(w) for w in p], 0, np.eye(n_classes, dtype=np.float32)
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for s in range(0, len(x), batch):
+            i = order[s:s + batch]
+            h1p = x[i] @ p[0] + p[3]
+            h1 = np.maximum(h1p, 0)
+            h2p = h1 @ p[1] + p[4]
+            h2 = np.maximum(h2p, 0)
+            g = (softmax(h2 @ p[2] + p[5]) - onehot[y[i]]) / len(i)
+            g2 = g @ p[2].T * (h2p > 0)
+            g1 = g2 @ p[1].T * (h1p > 0)
+            grads = [x[i].T @ g1, h1.T @ g2, h2.T @ g, g1.sum(0), g2.sum(0), g.sum(0)]
+            t += 1
+            for k, gk in enumerate(grads):
+                m[k] = 0.9 * m[k] + 0.1 * gk
+                v[k] = 0.999 * v[k] + 0.001 * gk ** 2
+                p[k] -= lr * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8)
+    return lambda z: softmax(np.maximum(np.maximum(z @ p[0] + p[3], 0) @ p[1] + p[4], 0) @ p[2] + p[5])
+
+
+def cross_signer(train, held, v) -> float:
+    classes = union_classes([train])
+    la, lb = relabel(train, classes), relabel(held, classes)
+    tr, _ = block_split(la, 0.15)
+    tr = tr[train.found[tr]]
+    copies = v.get("copies", 4)
+    x = features(train, tr, v, copies, np.random.default_rng(0))
+    y = np.tile(la[tr], copies + 1)
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    predict = train_mlp((x - mean) / std, y, len(classes))
+    hand = np.flatnonzero((lb >= 0) & held.found)
+    no_hand = np.flatnonzero((lb >= 0) & ~held.found)
+    right = (predict((features(held, hand, v) - mean) / std).argmax(1) == lb[hand]).sum()
+    right += (lb[no_hand] == classes.index("Nothing")).sum()
+    return float(right / (lb >= 0).sum())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    args = ap.parse_args()
+    sets = {k: extract_folder(v) for k, v in SIGNERS.items()}
+    print(f"{'variant':16s} {'1 -> 2 %':>9s} {'2 -> 1 %':>9s} {'mean %':>7s} {'seconds':>8s}", flush=True)
+    for name in args.variants.split(","):
+        t0 = time.perf_counter()
+        a = cross_signer(sets["signer1"], sets["signer2"], VARIANTS[name])
+        b = cross_signer(sets["signer2"], sets["signer1"], VARIANTS[name])
+        print(f"{name:16s} {100 * a:9.2f} {100 * b:9.2f} {50 * (a + b):7.2f} {time.perf_counter() - t0:8.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
