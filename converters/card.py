@@ -63,7 +63,8 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
         f"| gzip size int8 | {sz['gzip_bytes'] / 1e6:.2f} MB |",
     ]
     if latency_ms is not None:
-        lines.append(f"| int8 latency, p50, 1 image, this machine | {latency_ms:.3f} ms |")
+        lines.append(f"| int8 latency, p50, 1 image, `edgesign benchmark` defaults (threads = cores), this machine | "
+                     f"{latency_ms:.3f} ms |")
     if test:
         worst = sorted(test["per_class_accuracy"].items(), key=lambda kv: kv[1])[:6]
         lines += ["", "## Known weaknesses",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 from conftest import ROOT, run_cli
@@ -190,3 +191,23 @@ def test_a_killed_writers_part_file_is_cleaned_at_the_next_write(tmp_path):
     mine.write_bytes(b"being written")
     atomic.write_bytes(target, b"model")
     assert target.read_bytes() == b"model" and not orphan.exists() and mine.exists()
+
+
+@pytest.mark.parametrize("what", ["model", "image", "output folder"])
+def test_files_the_user_cannot_read_or_write_are_one_line(what, tmp_path):
+    """Mode 000 model or image, a read-only output folder: one line, before any work (as an ordinary user)."""
+    model, photo, out = tmp_path / "m.tflite", tmp_path / "a.jpg", tmp_path / "eval"
+    shutil.copy(image_model_path(), model)
+    shutil.copy(PHOTO, photo)
+    locked = {"model": model, "image": photo, "output folder": tmp_path}[what]
+    os.chmod(locked, 0o500 if what == "output folder" else 0)
+    try:
+        command = (["evaluate", model, ROOT / "docs" / "examples", "-o", out] if what == "output folder"
+                   else ["predict", model, photo])
+        r = run_cli(*command, unprivileged=True)
+    finally:
+        os.chmod(locked, 0o700 if what == "output folder" else 0o600)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-1500:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and ("ermission" in last or "cannot" in last), last
+    assert not out.exists()
