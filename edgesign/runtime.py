@@ -169,10 +169,10 @@ class EdgeModel(Classifier):
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]
         shape = [int(v) for v in self._in["shape"]]
-        if len(shape) != 4:
-            raise EdgesignError(f"{self.path}: expected an image input (N,H,W,C), got shape {shape}")
         n_in, n_outs = len(self.interpreter.get_input_details()), len(self.interpreter.get_output_details())
         out_shape = [int(v) for v in self._out["shape"]]
+        if len(shape) != 4 and n_in == 1:
+            raise EdgesignError(f"{self.path}: expected an image input (N,H,W,C), got shape {shape}")
         if n_in != 1 or n_outs != 1 or len(out_shape) != 2:
             raise EdgesignError(f"{self.path}: edgesign runs classifiers with one image input and one [1, classes] "
                                 f"output; this model has {n_in} input(s), {n_outs} output(s), output shape {out_shape}")

@@ -10,8 +10,13 @@ import sys
 from pathlib import Path
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, like every edgesign command, not argparse's usage block
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m edgesign.firmware_tests", description=__doc__)
+    ap = _Parser(prog="python -m edgesign.firmware_tests", description=__doc__)
     ap.add_argument("--model", help="the deployed .tflite (default: the shipped model)")
     ap.add_argument("--data", help="labelled photos (class folders) to measure accuracy on")
     ap.add_argument("--min-accuracy", type=float, help="accuracy floor (0-1) on --data")
@@ -43,11 +48,17 @@ def main(argv: list[str] | None = None) -> int:
 def _check_inputs(model: str | None, data: str | None) -> str | None:
     """What would make every test fail for the same reason, said once before pytest starts."""
     from edgesign.data import IMAGE_SUFFIXES
-    from edgesign.runtime import resolve_model_path
+    from edgesign.errors import EdgesignError
+    from edgesign.metadata import read_metadata
+    from edgesign.runtime import read_model_file, resolve_model_path
 
     path = resolve_model_path(model)
     if not path.is_file():
         return f"model not found: {model or path}"
+    try:
+        read_metadata(read_model_file(path))  # unreadable, not a TFLite file, a corrupt flatbuffer: said once, here
+    except EdgesignError as exc:
+        return str(exc)
     if data is not None:
         root = Path(data)
         if not root.exists():
