@@ -56,7 +56,8 @@ def _tflite_predict(content: bytes):
     from edgesign.interpreter import load_backend, make_interpreter
 
     it = make_interpreter(content, load_backend("auto"), 1)
-    return lambda x: np.stack([invoke_vector(it, row) for row in x])
+    details = it.get_input_details()[0], it.get_output_details()[0]
+    return lambda x: np.stack([invoke_vector(it, row, details) for row in x])
 
 
 def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Path | None, eval_data: str | None,

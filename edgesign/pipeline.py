@@ -155,7 +155,7 @@ class HandPipeline(Classifier):
 
     def base_probabilities(self, features: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
-        probs = invoke_vector(self.interpreter, (features - self.mean) / self.std)
+        probs = invoke_vector(self.interpreter, (features - self.mean) / self.std, (self._in, self._out))
         if self.first_inference_seconds is None:
             self.first_inference_seconds = time.perf_counter() - t0
         return probs
