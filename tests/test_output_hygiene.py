@@ -3,11 +3,13 @@ runs that agree, an unreadable folder named, an interrupted conversion that leav
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -109,3 +111,19 @@ def test_an_interrupted_convert_leaves_no_model(e2e, tmp_path):
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err[-2000:]
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_long_stream_keeps_memory_flat():
+    """3,000 frames of a real video through predict's loop (with the speller): the process's RSS after the last
+    frame is within 5 % of its RSS after the first 1,000 (bench/runtime_bench.py runs the same for 10,000)."""
+    pytest.importorskip("cv2")
+    require_data(ASL_TEST)
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); "
+            "from bench.runtime_bench import stream_memory, test_frames; "
+            "from edgesign.runtime import EdgeModel, image_model_path; "
+            "print(json.dumps(stream_memory(EdgeModel(image_model_path()), test_frames(50), n=3000)))")
+    r = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["frames"] == 3000 and result["growth_pct"] < 5.0, result
