@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,11 +61,13 @@ def train_cnn(x, y, x_val, y_val, n_classes, epochs):
     inp = keras.Input(x.shape[1:])
     model = keras.Model(inp, base(augment(inp)))
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    best = keras.callbacks.ModelCheckpoint("/tmp/crop_probe_best.weights.h5", monitor="val_accuracy",
-                                           save_best_only=True, save_weights_only=True)
-    model.fit(x / 255.0, y, validation_data=(x_val / 255.0, y_val), epochs=epochs, batch_size=64, verbose=2,
-              callbacks=[best])
-    model.load_weights("/tmp/crop_probe_best.weights.h5")
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = str(Path(tmp) / "best.weights.h5")
+        best = keras.callbacks.ModelCheckpoint(weights, monitor="val_accuracy", save_best_only=True,
+                                               save_weights_only=True)
+        model.fit(x / 255.0, y, validation_data=(x_val / 255.0, y_val), epochs=epochs, batch_size=64, verbose=2,
+                  callbacks=[best])
+        model.load_weights(weights)
     return lambda z: model.predict(z / 255.0, batch_size=256, verbose=0)
 
 
