@@ -23,9 +23,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgesign.enrol import softmax  # noqa: E402
-from edgesign.handfeatures import FINGERS, N_FEATURES, hand_features  # noqa: E402
+from edgesign.handfeatures import N_FEATURES, hand_features  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
-from edgesign.training.landmarks import _rotation, block_split, relabel, union_classes  # noqa: E402
+from edgesign.training.landmarks import augment_hand, block_split, relabel, union_classes  # noqa: E402
 
 DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
@@ -42,22 +42,11 @@ VARIANTS = {
 }
 
 
-def augment(world, image_xy, rng, bone=0.1, rot=10.0, roll=8.0):
-    new = world.copy()
-    for chain in FINGERS:
-        for parent, child in zip(chain[:-1], chain[1:]):
-            new[child] = new[parent] + (world[child] - world[parent]) * rng.uniform(1 - bone, 1 + bone)
-    new = new @ _rotation(rng, rot).T.astype(np.float32) + rng.normal(0, 0.002, new.shape).astype(np.float32)
-    a = np.deg2rad(rng.normal(0, roll))
-    rot2 = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float32)
-    return new, (image_xy - image_xy[0]) @ rot2.T + image_xy[0]
-
-
 def features(s, idx, v, copies=0, rng=None):
     right = v.get("right", lambda r: r)
     rows = [[hand_features(s.world[i], s.image[i, :, :2], right(s.right[i])) for i in idx]]
     for _ in range(copies):
-        rows.append([hand_features(*augment(s.world[i], s.image[i, :, :2], rng, *v.get("aug", ())), right(s.right[i]))
+        rows.append([hand_features(*augment_hand(s.world[i], s.image[i, :, :2], rng, *v.get("aug", ())), right(s.right[i]))
                      for i in idx])
     x = np.concatenate([np.stack(r) for r in rows])
     if "keep" in v:

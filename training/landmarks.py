@@ -93,14 +93,16 @@ def _rotation(rng: np.random.Generator, degrees: float) -> np.ndarray:
     return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k
 
 
-def augment_hand(world: np.ndarray, image_xy: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Another hand: bones 10 % longer or shorter, turned a little in 3-D, landmark noise of a few mm."""
+def augment_hand(world: np.ndarray, image_xy: np.ndarray, rng: np.random.Generator, bone: float = 0.1,
+                 turn: float = 10.0, roll: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+    """Another hand: bones ``bone`` (10 %) longer or shorter, turned a little in 3-D (``turn`` degrees), landmark
+    noise of a few mm, rolled in the image (``roll`` degrees)."""
     new = world.copy()
     for chain in FINGERS:
         for parent, child in zip(chain[:-1], chain[1:]):
-            new[child] = new[parent] + (world[child] - world[parent]) * rng.uniform(0.9, 1.1)
-    new = new @ _rotation(rng, 10.0).T.astype(np.float32) + rng.normal(0, 0.002, new.shape).astype(np.float32)
-    a = np.deg2rad(rng.normal(0, 8.0))
+            new[child] = new[parent] + (world[child] - world[parent]) * rng.uniform(1 - bone, 1 + bone)
+    new = new @ _rotation(rng, turn).T.astype(np.float32) + rng.normal(0, 0.002, new.shape).astype(np.float32)
+    a = np.deg2rad(rng.normal(0, roll))
     rot2 = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float32)
     return new, (image_xy - image_xy[0]) @ rot2.T + image_xy[0]
 
