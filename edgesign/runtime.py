@@ -171,11 +171,11 @@ class EdgeModel(Classifier):
         shape = [int(v) for v in self._in["shape"]]
         n_in, n_outs = len(self.interpreter.get_input_details()), len(self.interpreter.get_output_details())
         out_shape = [int(v) for v in self._out["shape"]]
-        if len(shape) != 4 and n_in == 1:
-            raise EdgesignError(f"{self.path}: expected an image input (N,H,W,C), got shape {shape}")
         if n_in != 1 or n_outs != 1 or len(out_shape) != 2:
             raise EdgesignError(f"{self.path}: edgesign runs classifiers with one image input and one [1, classes] "
                                 f"output; this model has {n_in} input(s), {n_outs} output(s), output shape {out_shape}")
+        if len(shape) != 4:
+            raise EdgesignError(f"{self.path}: expected an image input (N,H,W,C), got shape {shape}")
         self.preprocess, self.labels, self.described_by = describe(
             self.path, content, self.metadata, shape, int(self._out["shape"][-1]), overrides or pp.Overrides())
         if self.described_by == "nothing" and warn:
