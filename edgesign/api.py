@@ -125,7 +125,7 @@ def _pipeline_pair(quant, against: str, data: str, feature_reference) -> tuple[n
         raise EdgesignError(f"{quant.path.name} is a personal file: it has no float counterpart (check its base)")
     other = None
     if feature_reference is None:
-        other = open_model(against, hand_models=None) if against.endswith(".tflite") else None
+        other = open_model(against) if against.endswith(".tflite") else None
         if not isinstance(other, HandPipeline) or other.labels != quant.labels:
             raise EdgesignError(f"--against {against}: a hand pipeline is checked against its landmark run folder "
                                 "or a float pipeline .tflite with the same classes")
