@@ -7,7 +7,7 @@ the augmentation's strength, the handedness rule (MediaPipe's score is unsure fo
 mirror flips the palm-normal axis of every landmark), and subsets of the feature vector. Compare rows within
 one run: the probe's absolute figures sit a few points under the Keras trainer's.
 
-    python bench/signer_probe.py [--variants baseline,strong-aug,...]
+    python bench/signer_probe.py [--variants baseline,strong-aug,...] [--hand-stage lite|full]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgesign.enrol import softmax  # noqa: E402
 from edgesign.handfeatures import N_FEATURES, hand_features  # noqa: E402
+from edgesign.hands import HandSettings  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
 from edgesign.training.landmarks import augment_hand, block_split, relabel, union_classes  # noqa: E402
 
@@ -102,8 +103,11 @@ def cross_signer(train, held, v) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--hand-stage", default="lite", choices=["lite", "full"],
+                    help="MediaPipe's lite or full palm detector and landmark model (extracted once, cached)")
     args = ap.parse_args()
-    sets = {k: extract_folder(v) for k, v in SIGNERS.items()}
+    settings = HandSettings(palm=args.hand_stage, landmarks=args.hand_stage)
+    sets = {k: extract_folder(v, settings) for k, v in SIGNERS.items()}
     print(f"{'variant':16s} {'1 -> 2 %':>9s} {'2 -> 1 %':>9s} {'mean %':>7s} {'seconds':>8s}", flush=True)
     for name in args.variants.split(","):
         t0 = time.perf_counter()

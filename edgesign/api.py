@@ -16,9 +16,13 @@ from .runtime import EdgeModel, open_model
 
 
 def _dataset_for(model: EdgeModel, data: str, split: str = "auto") -> Dataset:
+    """The data at the model's input, its labels as the model's classes (a subset, any case, any order).
+    A model that names no classes only needs as many data classes as it has outputs."""
     ds = load_dataset(data, model.preprocess, split=split)
-    ds.check_classes(model.labels if model.described_by != "nothing" else None, len(model.labels))
-    return ds
+    if model.described_by == "nothing":
+        ds.check_classes(None, len(model.labels))
+        return ds
+    return ds.in_model_classes(model.labels)
 
 
 def evaluate_model(model: str | EdgeModel | None, data: str, out_dir: str | None = None, split: str = "auto",
@@ -65,17 +69,13 @@ def pipeline_files(model_labels: list[str], data: str) -> tuple[list[str], np.nd
     Folder names match case-insensitively (``del`` is ``Del``); the data may hold a subset of the
     model's classes; a class the model does not know is an error, not a silent skip.
     """
-    from .data import list_image_folder
+    from .data import list_image_folder, model_class_index
 
     root = Path(data)
     if not root.is_dir():
         raise EdgesignError(f"a hand pipeline is evaluated on a folder of class folders of photos, not {data}")
     names, items = list_image_folder(root)
-    lowered = [c.lower() for c in model_labels]
-    unknown = [n for n in names if n.lower() not in lowered]
-    if unknown:
-        raise EdgesignError(f"{data} has classes the model does not know: {', '.join(unknown[:6])}")
-    index = np.array([lowered.index(n.lower()) for n in names])
+    index = model_class_index(names, model_labels, data)
     return [str(f) for f, _ in items], index[np.array([c for _, c in items])]
 
 

@@ -384,7 +384,7 @@ def evaluate(
     std: Optional[str] = STD, resize: Optional[str] = RESIZE,
 ) -> None:
     """Accuracy, per-class accuracy and a confusion matrix (PNG and JSON) on a dataset (class folders match in any
-    case; a hand pipeline takes a subset of its classes)."""
+    case and may be a subset of the model's classes)."""
     from .api import evaluate_model
 
     check_output(out, "dir")

@@ -62,6 +62,12 @@ class Dataset:
         if n_outputs is not None and len(self.class_names) != n_outputs:
             raise EdgesignError(f"{name} has {len(self.class_names)} classes, the model outputs {n_outputs}")
 
+    def in_model_classes(self, model_labels: list[str]) -> Dataset:
+        """This dataset with its labels as indices of the model's labels (see :func:`model_class_index`)."""
+        index = model_class_index(self.class_names, model_labels, self.source)
+        return Dataset(self.images, index[self.labels], list(model_labels), self.source, self.digest,
+                       list(self.skipped))
+
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.class_names))
 
@@ -104,6 +110,21 @@ class Dataset:
                     chosen.append(int(idx[rank]))
             rank += 1
         return self.subset(np.sort(np.asarray(chosen)), self.source)
+
+
+def model_class_index(names: list[str], model_labels: list[str], source: str) -> np.ndarray:
+    """For each of a dataset's class names, the index of that class among the model's labels.
+
+    Names match case-insensitively (``del`` is ``Del``) and the data may hold a subset of the model's
+    classes, in any order; a class the model does not know is an error, not a silent skip.
+    """
+    lowered = [c.lower() for c in model_labels]
+    unknown = [n for n in names if n.lower() not in lowered]
+    if unknown:
+        raise EdgesignError(f"{source} has classes the model does not know: {', '.join(unknown[:6])}"
+                            f"{' ...' if len(unknown) > 6 else ''} (the model's: {', '.join(model_labels[:8])}"
+                            f"{' ...' if len(model_labels) > 8 else ''})")
+    return np.array([lowered.index(n.lower()) for n in names], np.int64)
 
 
 def load_dataset(path: str | os.PathLike, pre: pp.Preprocess, *, split: str = "auto",

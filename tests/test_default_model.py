@@ -5,6 +5,7 @@ model ``asl29.tflite`` still ships and is named by its bare file name."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from conftest import ROOT, run_cli
@@ -60,3 +61,25 @@ def test_metadata_reads_the_same_through_the_legacy_schema_package():
 
     content = image_model_path().read_bytes()
     assert read_metadata(content, schema=tflite) == read_metadata(content)
+
+
+def test_image_model_evaluates_a_subset_of_its_classes_in_any_case(asl_test, tmp_path):
+    """Issue 11 item 5 for an image model: lower-case folders of three of its 29 classes are evaluated, and
+    per-class figures cover those three; a folder the model does not know is one error line."""
+    data = tmp_path / "data"
+    for name in ("A", "Del", "Space"):
+        (data / name.lower()).mkdir(parents=True)
+        for f in sorted((asl_test / name).iterdir())[:4]:
+            (data / name.lower() / f.name).write_bytes(f.read_bytes())
+    m = EdgeModel(image_model_path())
+    expected = [m.labels.index(f.parent.name.capitalize()) == int(m.classify_file(f).argmax())
+                for f in sorted(data.rglob("*.jpg"))]
+    r = run_cli("evaluate", "asl29.tflite", data, "--out", tmp_path / "eval")
+    assert r.returncode == 0, r.stderr
+    assert f"accuracy {100 * sum(expected) / len(expected):.2f} % on 12 images" in r.stdout
+    metrics = json.loads((tmp_path / "eval" / "eval_metrics.json").read_text())
+    assert sorted(metrics["per_class_accuracy"]) == ["A", "Del", "Space"] and len(metrics["class_names"]) == 29
+    (data / "zz").mkdir()
+    (data / "zz" / "x.jpg").write_bytes(next((data / "a").iterdir()).read_bytes())
+    r = run_cli("evaluate", "asl29.tflite", data, "--out", tmp_path / "eval2")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error:") and "zz" in r.stderr, r.stderr
