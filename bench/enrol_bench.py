@@ -81,7 +81,7 @@ def main() -> None:
     for a, b in (("signer1", "signer2"), ("signer2", "signer1")):
         with tempfile.TemporaryDirectory() as tmp:
             model = open_model(base_pipeline(SIGNERS[a], Path(tmp), args.epochs), threads=1)
-            first, second = split_signer(model, extract_folder(SIGNERS[b]))
+            first, second = split_signer(model, extract_folder(SIGNERS[b], model.settings))
             ceilings.append((a, b, measure(model, first, second, 10_000, "first")["personal"]))
             for pick in ("first", "spread"):
                 for n in (int(v) for v in args.frames.split(",")):

@@ -5,6 +5,7 @@ selection rule for recipes is the mean of the two cross-signer figures; the test
 never tuned on.
 
     python bench/signer_bench.py --epochs 60 [--hidden 256,128] [--augment-copies 4] [--both]
+        [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5]
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgesign.training.landmarks import LandmarkConfig, train_landmarks  # noqa: E402
+from edgesign.hands import HandSettings  # noqa: E402
+from edgesign.training.landmarks import RECIPE_HAND_STAGE, LandmarkConfig, train_landmarks  # noqa: E402
 
 DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
@@ -28,7 +31,8 @@ def run(data: list[Path], held: list[Path], args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = LandmarkConfig(data=[str(d) for d in data], test_data=[str(h) for h in held], out=str(Path(tmp) / "run"),
                              epochs=args.epochs, hidden=tuple(int(v) for v in args.hidden.split(",")),
-                             dropout=args.dropout, augment_copies=args.augment_copies, seed=args.seed)
+                             dropout=args.dropout, augment_copies=args.augment_copies, seed=args.seed,
+                             hand=asdict(HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out)))
         return train_landmarks(cfg)
 
 
@@ -39,6 +43,9 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--augment-copies", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--palm", default=RECIPE_HAND_STAGE.palm, choices=["lite", "full"], help="MediaPipe's palm detector")
+    ap.add_argument("--landmarks", default=RECIPE_HAND_STAGE.landmarks, choices=["lite", "full"], help="MediaPipe's landmark model")
+    ap.add_argument("--zoom-out", type=float, default=RECIPE_HAND_STAGE.zoom_out, help="the palm detector's second try, zoomed out")
     ap.add_argument("--both", action="store_true", help="also train on both signers, measure on the test split")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
@@ -52,7 +59,8 @@ def main() -> None:
         acc = next(iter(s["held_out"].values()))["accuracy"]
         rows.append({"train": "both", "measured on": "signer1 test split", "val": s["best_val_accuracy"], "accuracy": acc})
     print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, "
-          f"epochs {args.epochs}, seed {args.seed}")
+          f"epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, landmarks {args.landmarks}, "
+          f"zoom out {args.zoom_out}")
     print(f"{'trained on':12s} {'measured on':20s} {'val %':>7s} {'pipeline %':>11s}")
     for r in rows:
         print(f"{r['train']:12s} {r['measured on']:20s} {100 * r['val']:7.2f} {100 * r['accuracy']:11.2f}")

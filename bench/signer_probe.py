@@ -7,7 +7,10 @@ the augmentation's strength, the handedness rule (MediaPipe's score is unsure fo
 mirror flips the palm-normal axis of every landmark), and subsets of the feature vector. Compare rows within
 one run: the probe's absolute figures sit a few points under the Keras trainer's.
 
-    python bench/signer_probe.py [--variants baseline,strong-aug,...] [--hand-stage lite|full]
+    python bench/signer_probe.py [--variants baseline,strong-aug,...] [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5]
+
+(the defaults: the recipe's hand stage; the figures in RESULTS before it changed were taken with
+`--landmarks lite --zoom-out 0`)
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from edgesign.enrol import softmax  # noqa: E402
 from edgesign.handfeatures import N_FEATURES, hand_features  # noqa: E402
 from edgesign.hands import HandSettings  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
-from edgesign.training.landmarks import augment_hand, block_split, relabel, union_classes  # noqa: E402
+from edgesign.training.landmarks import RECIPE_HAND_STAGE, augment_hand, block_split, relabel, union_classes  # noqa: E402
 
 DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
@@ -103,10 +106,11 @@ def cross_signer(train, held, v) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--hand-stage", default="lite", choices=["lite", "full"],
-                    help="MediaPipe's lite or full palm detector and landmark model (extracted once, cached)")
+    ap.add_argument("--palm", default=RECIPE_HAND_STAGE.palm, choices=["lite", "full"], help="MediaPipe's palm detector")
+    ap.add_argument("--landmarks", default=RECIPE_HAND_STAGE.landmarks, choices=["lite", "full"], help="MediaPipe's landmark model")
+    ap.add_argument("--zoom-out", type=float, default=RECIPE_HAND_STAGE.zoom_out, help="the palm detector's second try, zoomed out")
     args = ap.parse_args()
-    settings = HandSettings(palm=args.hand_stage, landmarks=args.hand_stage)
+    settings = HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out)  # extracted once, cached
     sets = {k: extract_folder(v, settings) for k, v in SIGNERS.items()}
     print(f"{'variant':16s} {'1 -> 2 %':>9s} {'2 -> 1 %':>9s} {'mean %':>7s} {'seconds':>8s}", flush=True)
     for name in args.variants.split(","):

@@ -351,7 +351,8 @@ def _info_pipeline(m, as_json: bool) -> None:
     for name, digest in stage["files"].items():
         typer.echo(f"          {name}  sha256 {digest[:16]}...")
     s = stage["settings"]
-    typer.echo(f"          palm score >= {s['min_palm_score']}, hand presence >= {s['min_presence']}; "
+    zoom = f", then again zoomed out by {s['zoom_out']:g}" if s.get("zoom_out") else ""
+    typer.echo(f"          palm score >= {s['min_palm_score']}{zoom}, hand presence >= {s['min_presence']}; "
                f"{stage['handedness']}; no hand -> {stage['no_hand']}")
     typer.echo(f"stage 2   {m.metadata.get('model')} on {stage['features']} features, target {m.metadata.get('target')}")
     typer.echo(f"input     {tensor_summary(m.interpreter.get_input_details()[0])}")

@@ -54,7 +54,7 @@ class Hand:
     presence: float
     right: float  # MediaPipe's handedness score (probability of a right hand in a mirrored/selfie view)
     roi: Roi
-    found_by: str  # "palm", "centre" or "track"
+    found_by: str  # "palm", "palm-zoomed", "centre" or "track"
 
     def box(self) -> tuple[float, float, float, float]:
         x, y = self.landmarks[:, 0], self.landmarks[:, 1]
@@ -97,10 +97,11 @@ def palm_anchors() -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def letterbox(image: Image.Image, size: int) -> tuple[np.ndarray, float, float, float]:
-    """The image padded to a square and resized: (tensor, scale, pad_x, pad_y) to map boxes back."""
+def letterbox(image: Image.Image, size: int, margin: float = 0.0) -> tuple[np.ndarray, float, float, float]:
+    """The image padded to a square (and by ``margin`` of its side all round) and resized: (tensor, scale,
+    pad_x, pad_y) to map boxes back."""
     w, h = image.size
-    side = max(w, h)
+    side = int(round(max(w, h) * (1 + 2 * margin)))
     pad_x, pad_y = (side - w) / 2, (side - h) / 2
     square = Image.new("RGB", (side, side))
     square.paste(image, (int(pad_x), int(pad_y)))
@@ -117,8 +118,10 @@ class PalmDetector:
         self.anchors = palm_anchors()
         self.min_score = min_score
 
-    def run(self, image: Image.Image) -> Roi | None:
-        tensor, scale, pad_x, pad_y = letterbox(image, PALM_SIZE)
+    def run(self, image: Image.Image, margin: float = 0.0) -> Roi | None:
+        """The best palm's hand region in image coordinates; ``margin`` zooms out first (a hand that fills the
+        frame is found when it is smaller)."""
+        tensor, scale, pad_x, pad_y = letterbox(image, PALM_SIZE, margin)
         boxes, logits = self.model(tensor)
         best = int(np.argmax(logits[:, 0]))
         score = 1 / (1 + math.exp(-float(np.clip(logits[best, 0], -100, 100))))
@@ -194,6 +197,9 @@ class HandSettings:
     landmarks: str = "lite"
     min_palm_score: float = 0.5
     min_presence: float = 0.5
+    # When the palm detector finds nothing, try it again on the image zoomed out by this fraction of its side
+    # all round (0: no second try, what files without the setting were certified with).
+    zoom_out: float = 0.0
 
     def files(self) -> list[str]:
         return [f"palm_detection_{self.palm}.tflite", f"hand_landmark_{self.landmarks}.tflite"]
@@ -209,12 +215,15 @@ class HandStage:
         self.landmarks = LandmarkModel(settings.landmarks, folder, backend, threads)
 
     def detect(self, image: Image.Image) -> Hand | None:
-        """Palm detector, then landmarks; the centre crop when the detector finds nothing."""
-        roi = self.palm.run(image)
-        if roi is not None:
-            hand = self.landmarks.run(image, roi, "palm")
-            if hand.presence >= self.settings.min_presence:
-                return hand
+        """Palm detector, then landmarks; the detector again on the image zoomed out (``zoom_out``), then the
+        centre crop, while no hand is found."""
+        tries = [(0.0, "palm")] + ([(self.settings.zoom_out, "palm-zoomed")] if self.settings.zoom_out > 0 else [])
+        for margin, found_by in tries:
+            roi = self.palm.run(image, margin)
+            if roi is not None:
+                hand = self.landmarks.run(image, roi, found_by)
+                if hand.presence >= self.settings.min_presence:
+                    return hand
         w, h = image.size
         hand = self.landmarks.run(image, Roi(w / 2, h / 2, float(min(w, h))), "centre")
         return hand if hand.presence >= self.settings.min_presence else None

@@ -25,9 +25,8 @@ SECOND = DATA / "asl-second-signer"
 @pytest.fixture(scope="session")
 def hand_folder() -> str:
     """The verified hand model files (fetched once into the user cache with pip, or $EDGESIGN_HAND_MODELS)."""
-    path = handfiles.hand_model_path("palm_detection_lite.tflite")
-    handfiles.hand_model_path("hand_landmark_lite.tflite")
-    return str(path.parent)
+    paths = [handfiles.hand_model_path(name) for name in handfiles.FILES]
+    return str(paths[0].parent)
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +44,22 @@ def test_finds_hands_on_both_signers_and_none_on_empty_scenes(stage, asl_test):
             found = [stage.detect(as_rgb(Image.open(p))) is not None for p in _photos(root, cls, 8)]
             assert sum(found) >= 7, (root, cls, found)
     empty = [stage.detect(as_rgb(Image.open(p))) for p in _photos(SECOND, "Nothing", 20, step=3)]
+    assert sum(h is not None for h in empty) <= 1
+
+
+def test_the_zoomed_out_palm_pass_finds_hands_that_fill_the_frame(hand_folder, asl_test):
+    """Q photos of the test split: the hand fills the frame and the palm detector alone misses most of them;
+    the shipped pipeline's hand stage tries again on the image zoomed out and finds most, and still finds
+    nothing in empty scenes."""
+    settings = open_model(default_model_path(), hand_models=hand_folder).settings
+    assert settings.zoom_out > 0
+    zoomed = HandStage(settings, folder=hand_folder)
+    images = [as_rgb(Image.open(p)) for p in _photos(asl_test, "Q", 30)]
+    missed = [img for img in images if zoomed.palm.run(img) is None]
+    assert len(missed) >= 10, len(missed)
+    by = [getattr(zoomed.detect(img), "found_by", None) for img in missed]
+    assert by.count("palm-zoomed") > len(missed) / 2, by  # 11 of 15 here
+    empty = [zoomed.detect(as_rgb(Image.open(p))) for p in _photos(SECOND, "Nothing", 20, step=3)]
     assert sum(h is not None for h in empty) <= 1
 
 
@@ -88,13 +103,13 @@ def test_a_tampered_hand_file_is_refused(hand_folder, tmp_path):
 
 
 def test_offline_folder_serves_the_pipeline(hand_folder, tmp_path):
-    for name in ("palm_detection_lite.tflite", "hand_landmark_lite.tflite"):
+    for name in open_model().settings.files():  # the shipped pipeline's two files, nothing else
         shutil.copy(f"{hand_folder}/{name}", tmp_path / name)
     r = run_cli("predict", "--hand-models", tmp_path, _photos(SECOND, "L", 1)[0], "--json",
                 env={"XDG_CACHE_HOME": str(tmp_path / "empty-cache")})
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)
-    assert out["top"][0]["label"] == "L" and out["hand"]["found_by"] in ("palm", "centre")
+    assert out["top"][0]["label"] == "L" and out["hand"]["found_by"] in ("palm", "palm-zoomed", "centre")
     assert not (tmp_path / "empty-cache").exists()  # nothing fetched
 
 
@@ -137,6 +152,7 @@ def test_info_shows_both_stages(hand_folder):
     digest = hashlib.sha256((open(f"{hand_folder}/palm_detection_lite.tflite", "rb")).read()).hexdigest()
     assert digest[:16] in r.stdout
     assert "certified pipeline (hand stage + classifier)" in r.stdout
+    assert "hand_landmark_full.tflite" in r.stdout and "then again zoomed out by 0.5" in r.stdout
 
 
 def test_predict_save_draws_the_hand(hand_folder, tmp_path):

@@ -30,6 +30,9 @@ from .plots import plot_learning_curves
 KIND = "hand-landmarks"
 
 
+RECIPE_HAND_STAGE = HandSettings(palm="lite", landmarks="full", zoom_out=0.5)
+
+
 @dataclass
 class LandmarkConfig:
     data: list[str]
@@ -45,7 +48,9 @@ class LandmarkConfig:
     val_fraction: float = 0.15  # the last photos of each class of each signer (shooting order)
     augment_copies: int = 4
     seed: int = 0
-    hand: dict[str, Any] = field(default_factory=lambda: asdict(HandSettings()))
+    # The hand stage new models are trained with (selected leave-one-signer-out, bench/signer_bench.py): the lite
+    # palm detector (the slow part when it runs), the full landmark model, a zoomed-out second palm try.
+    hand: dict[str, Any] = field(default_factory=lambda: asdict(RECIPE_HAND_STAGE))
 
 
 def union_classes(sets: list[HandSet]) -> list[str]:
