@@ -15,7 +15,9 @@ from edgesign.errors import EdgesignError
 from edgesign.runtime import open_model
 
 SECOND = DATA / "asl-second-signer"
-LETTERS = ("A", "B", "C", "E", "L", "N", "T", "V", "W", "Y")
+# letters the base reads well for this signer (A B C L) and letters the two signers form differently (D G M P X,
+# the per-letter figures in bench/RESULTS.md), and T (an L-like handshape in this recording)
+LETTERS = ("A", "B", "C", "D", "G", "L", "M", "P", "T", "X")
 
 
 def _ordered(folder):
@@ -65,17 +67,29 @@ def test_enrolment_from_photo_folders_lifts_the_second_signer(signer1_base, seco
     r = run_cli("enrol", "--base", signer1_base, "--from", enrol_dir, "-o", personal, "--save", tmp_path / "seen")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "enrolled 10 letters" in r.stdout and personal.is_file()
-    # this signer's T folder shows an L handshape (index up, thumb out): the capture says so, and keeps it
-    assert "frames taken for T as L: was T signed?" in r.stderr, r.stderr[-2000:]
     before = _accuracy(signer1_base, test_dir, tmp_path / "before")
     after = _accuracy(personal, test_dir, tmp_path / "after")
-    assert after >= before + 0.10 and after >= 0.75, (before, after)  # measured: 0.648 -> 0.796
+    assert after >= before + 0.25 and after >= 0.75, (before, after)  # measured: 0.432 -> 0.844
     assert len(list((tmp_path / "seen").glob("*.png"))) == 130  # every frame taken, hand drawn
 
     info = run_cli("info", personal)
     assert info.returncode == 0 and "personal  enrolled" in info.stdout and "10 letters, 100 frames" in info.stdout
     pred = run_cli("predict", personal, next((test_dir / "l").iterdir()), "--json")
     assert pred.returncode == 0 and json.loads(pred.stdout)["top"][0]["label"] == "L"
+
+
+def test_a_letter_signed_as_another_is_flagged(signer1_base, tmp_path):
+    """The user shows L when asked for T: enrolment says so in one warning, and keeps the frames."""
+    folder = tmp_path / "mine"
+    for name, shown in (("a", "A"), ("t", "L")):
+        (folder / name).mkdir(parents=True)
+        for p in _ordered(SECOND / shown)[:100]:
+            (folder / name / p.name).symlink_to(p)
+    r = run_cli("enrol", "--base", signer1_base, "--from", folder, "-o", tmp_path / "me.tflite")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert re.search(r"reads 1[1-3] of 13 frames taken for T as L: was T signed\?", r.stderr), r.stderr[-2000:]
+    assert r.stderr.count("signed?") == 1  # A, read as A, is not flagged
+    assert open_model(tmp_path / "me.tflite").metadata["personal"]["frames"]["T"] == 10
 
 
 def test_enrolment_resumes_and_redoes_a_letter(signer1_base, second_signer_split, tmp_path):
