@@ -32,6 +32,7 @@ def signer1_base(tmp_path_factory):
     work = tmp_path_factory.mktemp("signer1")
     r = run_cli("train", "landmark-mlp", "--data", ASL_TRAIN, "--epochs", "15", "-o", work / "run")
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "epoch 15/15  loss" in r.stderr and "hands/s" in r.stderr and "/step" not in r.stderr  # one line an epoch
     out = work / "base.tflite"
     r = run_cli("convert", work / "run", "--int8", "--calib-size", "500", "-o", out)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -188,8 +188,11 @@ def train_landmarks(cfg: LandmarkConfig) -> dict[str, Any]:
                   keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing), metrics=["accuracy"])
     eye = np.eye(len(classes), dtype=np.float32)
     best = _BestWeights()
-    hist = model.fit(x_tr, eye[y_tr], batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=2,
-                     validation_data=(x_va, eye[y_va]), callbacks=[best], shuffle=True)
+    from .train import EpochLog
+
+    hist = model.fit(x_tr, eye[y_tr], batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0,
+                     validation_data=(x_va, eye[y_va]), callbacks=[best, EpochLog(len(x_tr), cfg.epochs, "hands")],
+                     shuffle=True)
     model.set_weights(best.weights)
     return _write_run(out, cfg, model, classes, scaling, hist.history, best, sets, held, len(x_tr),
                       time.perf_counter() - t0)

@@ -121,12 +121,13 @@ def _optimizer(lr_peak: float, steps: int, warmup: int, weight_decay: float):
     return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay)
 
 
-class _EpochLog(keras.callbacks.Callback):
-    """One line per epoch on stderr, with images/s, for logs that are not a terminal."""
+class EpochLog(keras.callbacks.Callback):
+    """One line per epoch on stderr, with training examples (``unit``) per second, for logs that are not a
+    terminal (both trainers use it)."""
 
-    def __init__(self, n_train: int, total_epochs: int) -> None:
+    def __init__(self, n_train: int, total_epochs: int, unit: str = "img") -> None:
         super().__init__()
-        self.n_train, self.total = n_train, total_epochs
+        self.n_train, self.total, self.unit = n_train, total_epochs, unit
         self.rates: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -138,7 +139,7 @@ class _EpochLog(keras.callbacks.Callback):
         logs = logs or {}
         print(f"epoch {epoch + 1}/{self.total}  loss {logs.get('loss', 0):.4f}  acc {logs.get('accuracy', 0):.4f}"
               f"  val_loss {logs.get('val_loss', 0):.4f}  val_acc {logs.get('val_accuracy', 0):.4f}"
-              f"  {dt:.1f} s  {self.n_train / dt:.0f} img/s", file=sys.stderr, flush=True)
+              f"  {dt:.1f} s  {self.n_train / dt:.0f} {self.unit}/s", file=sys.stderr, flush=True)
 
 
 def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, initial_epoch: int,
@@ -160,7 +161,7 @@ def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, init
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
         keras.callbacks.TerminateOnNaN(),
-        _EpochLog(n_train, initial_epoch + epochs),
+        EpochLog(n_train, initial_epoch + epochs),
     ]
     hist = model.fit(train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
                      initial_epoch=initial_epoch, callbacks=callbacks, class_weight=class_weight,
