@@ -27,12 +27,23 @@ DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] 
 SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
 
 
+def add_hand_stage_options(ap: argparse.ArgumentParser) -> None:
+    """--palm, --landmarks, --zoom-out: the hand stage to extract with (default: the recipe's)."""
+    ap.add_argument("--palm", default=RECIPE_HAND_STAGE.palm, choices=["lite", "full"], help="MediaPipe's palm detector")
+    ap.add_argument("--landmarks", default=RECIPE_HAND_STAGE.landmarks, choices=["lite", "full"], help="MediaPipe's landmark model")
+    ap.add_argument("--zoom-out", type=float, default=RECIPE_HAND_STAGE.zoom_out, help="the palm detector's second try, zoomed out")
+
+
+def hand_stage(args: argparse.Namespace) -> HandSettings:
+    return HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out)
+
+
 def run(data: list[Path], held: list[Path], args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = LandmarkConfig(data=[str(d) for d in data], test_data=[str(h) for h in held], out=str(Path(tmp) / "run"),
                              epochs=args.epochs, hidden=tuple(int(v) for v in args.hidden.split(",")),
                              dropout=args.dropout, augment_copies=args.augment_copies, seed=args.seed,
-                             hand=asdict(HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out)))
+                             hand=asdict(hand_stage(args)))
         return train_landmarks(cfg)
 
 
@@ -43,9 +54,7 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--augment-copies", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--palm", default=RECIPE_HAND_STAGE.palm, choices=["lite", "full"], help="MediaPipe's palm detector")
-    ap.add_argument("--landmarks", default=RECIPE_HAND_STAGE.landmarks, choices=["lite", "full"], help="MediaPipe's landmark model")
-    ap.add_argument("--zoom-out", type=float, default=RECIPE_HAND_STAGE.zoom_out, help="the palm detector's second try, zoomed out")
+    add_hand_stage_options(ap)
     ap.add_argument("--both", action="store_true", help="also train on both signers, measure on the test split")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()

@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.signer_bench import add_hand_stage_options, hand_stage  # noqa: E402
 from edgesign.enrol import softmax  # noqa: E402
 from edgesign.handfeatures import N_FEATURES, hand_features  # noqa: E402
-from edgesign.hands import HandSettings  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
-from edgesign.training.landmarks import RECIPE_HAND_STAGE, augment_hand, block_split, relabel, union_classes  # noqa: E402
+from edgesign.training.landmarks import augment_hand, block_split, relabel, union_classes  # noqa: E402
 
 DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
@@ -106,12 +106,9 @@ def cross_signer(train, held, v) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--palm", default=RECIPE_HAND_STAGE.palm, choices=["lite", "full"], help="MediaPipe's palm detector")
-    ap.add_argument("--landmarks", default=RECIPE_HAND_STAGE.landmarks, choices=["lite", "full"], help="MediaPipe's landmark model")
-    ap.add_argument("--zoom-out", type=float, default=RECIPE_HAND_STAGE.zoom_out, help="the palm detector's second try, zoomed out")
+    add_hand_stage_options(ap)
     args = ap.parse_args()
-    settings = HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out)  # extracted once, cached
-    sets = {k: extract_folder(v, settings) for k, v in SIGNERS.items()}
+    sets = {k: extract_folder(v, hand_stage(args)) for k, v in SIGNERS.items()}  # extracted once, cached
     print(f"{'variant':16s} {'1 -> 2 %':>9s} {'2 -> 1 %':>9s} {'mean %':>7s} {'seconds':>8s}", flush=True)
     for name in args.variants.split(","):
         t0 = time.perf_counter()

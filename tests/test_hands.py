@@ -51,9 +51,8 @@ def test_the_zoomed_out_palm_pass_finds_hands_that_fill_the_frame(hand_folder, a
     """Q photos of the test split: the hand fills the frame and the palm detector alone misses most of them;
     the shipped pipeline's hand stage tries again on the image zoomed out and finds most, and still finds
     nothing in empty scenes."""
-    settings = open_model(default_model_path(), hand_models=hand_folder).settings
-    assert settings.zoom_out > 0
-    zoomed = HandStage(settings, folder=hand_folder)
+    zoomed = open_model(default_model_path(), hand_models=hand_folder).stage
+    assert zoomed.settings.zoom_out > 0
     images = [as_rgb(Image.open(p)) for p in _photos(asl_test, "Q", 30)]
     missed = [img for img in images if zoomed.palm.run(img) is None]
     assert len(missed) >= 10, len(missed)
