@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.signer_probe import VARIANTS, features, train_mlp  # noqa: E402
+from edgesign.handcrop import hand_crop  # noqa: E402
 from edgesign.preprocess import open_image  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
 from edgesign.training.landmarks import block_split, relabel, union_classes  # noqa: E402
@@ -33,20 +33,14 @@ DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] 
 SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
 
 
-def hand_crop(path: str, landmarks: np.ndarray, right: float, size: int, gray: bool) -> np.ndarray:
-    image = open_image(path).convert("L" if gray else "RGB")
-    (x0, y0), (x1, y1) = landmarks[:, :2].min(0), landmarks[:, :2].max(0)
-    half = 0.5 * max(x1 - x0, y1 - y0) * 1.2
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    crop = image.crop((int(cx - half), int(cy - half), int(cx + half), int(cy + half))).resize((size, size), Image.BILINEAR)
-    if right < 0.5:
-        crop = ImageOps.mirror(crop)
-    a = np.asarray(crop, np.uint8)
+def crop_pixels(path: str, landmarks: np.ndarray, right: float, size: int, gray: bool) -> np.ndarray:
+    crop = hand_crop(open_image(path).convert("RGB"), landmarks, right, size)  # the product's crop
+    a = np.asarray(crop.convert("L") if gray else crop, np.uint8)
     return a[..., None] if gray else a
 
 
 def crops(s, idx, size, gray):
-    return np.stack([hand_crop(s.files[i], s.image[i], s.right[i], size, gray) for i in idx])
+    return np.stack([crop_pixels(s.files[i], s.image[i], s.right[i], size, gray) for i in idx])
 
 
 def train_cnn(x, y, x_val, y_val, n_classes, epochs):

@@ -75,11 +75,43 @@ class Sources:
     evalset: Dataset | None
     augment: Augment
     augment_from_run: bool
+    eval_crops: Any = None  # a hand-crop run: the CropSet behind evalset (its photos without a hand)
 
     @property
     def model(self):
         """The Keras model (edgesign runs, tf_keras and Keras 3 files)."""
         return self.float_model.keras
+
+    @property
+    def hand_crop(self) -> dict[str, Any] | None:
+        """A hand-crop run's hand stage settings: its data are photos, the model sees their hand crops."""
+        return self.run_cfg.get("train", {}).get("hand_crop")
+
+    def data(self, folder: str) -> Dataset:
+        """A dataset as the model sees it: the photos, or a hand-crop run's crops of them."""
+        if not self.hand_crop:
+            return load_dataset(folder, self.pre)
+        return _crops(folder, self.hand_crop, self.pre, self.classes)[1]
+
+    def compare(self, float_probs: np.ndarray, quant_probs: np.ndarray) -> dict[str, Any]:
+        """Float vs converted on the held-out set; for a hand-crop run, the pipeline's figures: each photo
+        without a hand counts, as ``Nothing`` on both sides."""
+        labels = self.evalset.labels
+        if self.eval_crops is not None:
+            from edgesign.training.handcrops import pipeline_probabilities
+
+            labels, float_probs = pipeline_probabilities(self.eval_crops, float_probs, self.classes)
+            quant_probs = pipeline_probabilities(self.eval_crops, quant_probs, self.classes)[1]
+        return compare(labels, float_probs, quant_probs, self.classes)
+
+
+def _crops(folder: str, hand_crop: dict[str, Any], pre: Preprocess, classes: list[str]):
+    """(CropSet, its crops labelled as the model's classes) of a photo folder."""
+    from edgesign.hands import HandSettings
+    from edgesign.training.handcrops import crop_set, relabelled
+
+    cs = crop_set(folder, HandSettings(**hand_crop), pre)
+    return cs, relabelled(cs, classes)
 
 
 @dataclass
@@ -169,6 +201,9 @@ def load_sources(src: Path, opts: ConvertOptions) -> Sources:
     if fm.kind == "tflite" and opts.target.integer and resolve_io(opts.target, opts.io_type) != "int8":
         raise EdgesignError("ai-edge-quantizer gives a float .tflite int8 input and output: use --io int8 "
                             "(the int8 target's default)")
+    hand_crop = fm.run_config.get("train", {}).get("hand_crop") if fm.kind == "run" else None
+    if hand_crop:
+        return _crop_sources(src, fm, pre, classes, opts)
     calib = calib_full = evalset = None
     if opts.target.calibrated:
         if not opts.calib_data:
@@ -176,10 +211,7 @@ def load_sources(src: Path, opts: ConvertOptions) -> Sources:
         calib_full = load_dataset(opts.calib_data, pre)
         calib_full.check_classes(classes, n_out, "calibration")
         classes = calib_full.class_names
-        if len(calib_full) < opts.calib_size:
-            raise EdgesignError(f"fewer calibration images than asked: {len(calib_full)} in {opts.calib_data}, "
-                                f"--calib-size {opts.calib_size}")
-        calib = calib_full.stratified_sample(opts.calib_size, opts.seed)
+        calib = _calibration_sample(calib_full, opts)
     if opts.eval_data:
         evalset = load_dataset(opts.eval_data, pre)
         evalset.check_classes(classes, n_out, "evaluation")
@@ -190,6 +222,32 @@ def load_sources(src: Path, opts: ConvertOptions) -> Sources:
     augment = Augment.from_dict(run_augment) if run_augment is not None else Augment()
     return Sources(src, fm, pre, classes or [str(i) for i in range(n_out)], fm.run_config, calib_full, calib,
                    evalset, augment, run_augment is not None)
+
+
+def _calibration_sample(calib_full: Dataset, opts: ConvertOptions) -> Dataset:
+    if len(calib_full) < opts.calib_size:
+        raise EdgesignError(f"fewer calibration images than asked: {len(calib_full)} in {opts.calib_data}, "
+                            f"--calib-size {opts.calib_size}")
+    return calib_full.stratified_sample(opts.calib_size, opts.seed)
+
+
+def _crop_sources(src: Path, fm: FloatModel, pre: Preprocess, classes: list[str], opts: ConvertOptions) -> Sources:
+    """A hand-crop run's sources: calibration and evaluation photos through the hand stage to their crops."""
+    if opts.target.edgetpu:
+        raise EdgesignError(f"target {opts.target.name}: a hand-crop pipeline runs its hand stage and classifier on "
+                            "the CPU (its hand models are float16); use int8, float16, dynamic or float32")
+    calib = calib_full = evalset = eval_crops = None
+    if opts.target.calibrated:
+        if not opts.calib_data:
+            raise EdgesignError(f"target {opts.target.name} needs real calibration photos: pass --calib DIR")
+        calib_full = _crops(opts.calib_data, fm.run_config["train"]["hand_crop"], pre, classes)[1]
+        calib = _calibration_sample(calib_full, opts)
+    if opts.eval_data:
+        eval_crops, evalset = _crops(opts.eval_data, fm.run_config["train"]["hand_crop"], pre, classes)
+    run_augment = fm.run_config["train"].get("augment")
+    return Sources(src, fm, pre, classes, fm.run_config, calib_full, calib, evalset,
+                   Augment.from_dict(run_augment) if run_augment is not None else Augment(), run_augment is not None,
+                   eval_crops)
 
 
 def _preprocessing(fm: FloatModel, overrides: Overrides) -> tuple[Preprocess, list[str]]:
@@ -229,7 +287,7 @@ def _measure(s: Sources, content: bytes, opts: ConvertOptions, gate: Gate, out: 
     Returns (content, comparison, the ladder's record or None)."""
     _log(f"evaluating the float model on {len(s.evalset)} images of {s.evalset.source}")
     float_probs = s.float_model.probabilities(s.evalset, s.pre)
-    comparison = compare(s.evalset.labels, float_probs, _evaluate_tflite(content, s.evalset, s.pre), s.classes)
+    comparison = s.compare(float_probs, _evaluate_tflite(content, s.evalset, s.pre))
     if not (opts.auto and opts.target.integer and not gate.passes(comparison)):
         return content, comparison, None
     return _auto(s, opts, float_probs, comparison, gate, out)
@@ -268,7 +326,21 @@ def _metadata(s: Sources, target: Target, report: dict, comparison: dict | None,
             "max_drop": gate.max_drop, "min_accuracy": gate.min_accuracy, "passed": report["passed"],
             "calibration": report.get("calibration", {}).get("data"),
         }
+    if s.hand_crop:
+        _crop_pipeline_metadata(s, meta)
     return meta
+
+
+def _crop_pipeline_metadata(s: Sources, meta: dict[str, Any]) -> None:
+    """A hand-crop run's file is a hand pipeline: the hand stage it needs; a certificate of the pipeline."""
+    from edgesign.hands import HandSettings
+    from edgesign.pipeline import files_digest, hand_stage_metadata
+
+    meta["hand_stage"] = hand_stage_metadata(HandSettings(**s.hand_crop), "crop")
+    meta["trained_on"] = [s.run_cfg["train"]["data"], *s.run_cfg["train"].get("more_data", [])]
+    if "certificate" in meta:
+        meta["certificate"].update(pipeline=True, data_digest=files_digest(s.eval_crops.photos.files),
+                                   hands_found=round(s.eval_crops.hands_found(), 6))
 
 
 def _log_comparison(comparison: dict | None, target: Target, sizes: dict[str, Any]) -> None:
@@ -316,7 +388,7 @@ def _optimized_variant(s: Sources, target: Target, opts: ConvertOptions):
         return None, steps
     from . import optimize
 
-    train = load_dataset(opts.train_data, s.pre) if opts.train_data else s.calib_full
+    train = s.data(opts.train_data) if opts.train_data else s.calib_full
     if train is None:
         raise EdgesignError(f"target {target.name} fine-tunes on training data: pass --train-data or --calib")
     train.check_classes(s.classes, int(s.model.output_shape[-1]), "training")
@@ -359,7 +431,7 @@ def _auto(s: Sources, opts: ConvertOptions, float_probs: np.ndarray, first: dict
     io_type = resolve_io(opts.target, opts.io_type)
 
     def attempt(name: str, content: bytes, **extra):
-        c = compare(s.evalset.labels, float_probs, _evaluate_tflite(content, s.evalset, s.pre), s.classes)
+        c = s.compare(float_probs, _evaluate_tflite(content, s.evalset, s.pre))
         ok = gate.passes(c)
         tried.append({"step": name, "drop_points": c["drop_points"], "passed": ok, **extra})
         _log(f"auto: {name}: drop {c['drop_points']:.2f} points -> {'pass' if ok else 'miss'}")

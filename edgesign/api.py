@@ -104,7 +104,7 @@ def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy:
             f = reference(ds, quant.preprocess)
         labels, classes, source, digest = ds.labels, ds.class_names, ds.source, ds.digest
     else:
-        labels, f, q, digest = _pipeline_pair(quant, against, data, feature_reference)
+        labels, f, q, digest = _pipeline_pair(quant, against, data, feature_reference, reference)
         classes, source = quant.labels, str(data)
     result = compare(labels, f, q, classes)
     result.update({"data": source, "digest": digest, "max_drop": budget, "min_accuracy": floor,
@@ -115,20 +115,23 @@ def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy:
     return result
 
 
-def _pipeline_pair(quant, against: str, data: str, feature_reference) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+def _pipeline_pair(quant, against: str, data: str, feature_reference, reference) -> tuple[np.ndarray, np.ndarray,
+                                                                                        np.ndarray, str]:
     """(labels, float, converted, data digest): both classifiers on the same hands. The hand stage runs once a
-    photo (no hand: the no-hand class on both sides), so the comparison is the classifiers' alone."""
-    from .pipeline import HandPipeline, files_digest
+    photo (no hand: the no-hand class on both sides), so the comparison is the classifiers' alone. The float
+    side: a float pipeline .tflite of the same kind, or the run (a landmark run's ``feature_reference``, an
+    image run's ``reference`` on the crops)."""
+    from .pipeline import CropPipeline, files_digest
     from .progress import Progress
 
     if quant.personal is not None:
         raise EdgesignError(f"{quant.path.name} is a personal file: it has no float counterpart (check its base)")
-    other = None
-    if feature_reference is None:
-        other = open_model(against) if against.endswith(".tflite") else None
-        if not isinstance(other, HandPipeline) or other.labels != quant.labels:
-            raise EdgesignError(f"--against {against}: a hand pipeline is checked against its landmark run folder "
-                                "or a float pipeline .tflite with the same classes")
+    crops = isinstance(quant, CropPipeline)
+    other = open_model(against) if against.endswith(".tflite") else None
+    if (other is None and (reference if crops else feature_reference) is None) or (
+            other is not None and (type(other) is not type(quant) or other.labels != quant.labels)):
+        raise EdgesignError(f"--against {against}: a hand pipeline is checked against its run folder or a float "
+                            "pipeline .tflite of the same kind with the same classes")
     files, labels = pipeline_files(quant.labels, data)
     feats: list[np.ndarray | None] = []
     with Progress(f"hand stage on {len(files)} photos", len(files), enabled=None) as bar:
@@ -142,6 +145,10 @@ def _pipeline_pair(quant, against: str, data: str, feature_reference) -> tuple[n
     if found:
         x = np.stack([feats[i] for i in found])
         q_probs[found] = np.stack([quant.base_probabilities(row) for row in x])
-        f_probs[found] = (feature_reference((x - quant.mean) / quant.std) if other is None
-                          else np.stack([other.base_probabilities(row) for row in x]))
+        if other is not None:
+            f_probs[found] = np.stack([other.base_probabilities(row) for row in x])
+        elif crops:
+            f_probs[found] = reference(Dataset(x, np.zeros(len(x), np.int64), quant.labels, data), quant.preprocess)
+        else:
+            f_probs[found] = feature_reference((x - quant.mean) / quant.std)
     return labels, f_probs, q_probs, files_digest(files)

@@ -84,6 +84,8 @@ def train(
     distribute: str = typer.Option("auto", "--distribute", help="auto, none, mirrored, multiworker (TF_CONFIG)."),
     mixed_precision: str = typer.Option("auto", "--mixed-precision", help="auto (on GPU), on, off."),
     recipe: Optional[str] = typer.Option(None, "--recipe", help="models/<name>.toml: reproduce a shipped model."),
+    hand_crop: bool = typer.Option(False, "--hand-crop", help="Image models: train on the hand stage's crop of each "
+                                   "photo (repeat --data for each signer); the converted file is a hand pipeline."),
     data_root: Optional[str] = typer.Option(None, "--data-root", help="Where a recipe's {data} points ($EDGESIGN_DATA)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
     list_: bool = typer.Option(False, "--list", help="List the registered models and exit."),
@@ -110,9 +112,11 @@ def train(
         if get_spec(model).inputs == "hand-landmarks":
             _train_landmarks(model, data, test_data or [], out, epochs, seed)
             return
-        if len(data) > 1 or len(test_data or []) > 1:
-            raise EdgesignError(f"{model} trains on one --data and one --test-data (landmark models take several)")
-        cfg = TrainConfig(model=model, data=data[0], test_data=test_data[0] if test_data else None,
+        if (len(data) > 1 and not hand_crop) or len(test_data or []) > 1:
+            raise EdgesignError(f"{model} trains on one --data and one --test-data (landmark models, and image "
+                                "models with --hand-crop, take several --data)")
+        cfg = TrainConfig(model=model, data=data[0], more_data=list(data[1:]), hand_crop=_recipe_hand_stage(hand_crop),
+                          test_data=test_data[0] if test_data else None,
                           out=out or f"runs/{model}", input_size=size, channels=channels, epochs=epochs,
                           batch_size=batch_size, learning_rate=lr, label_smoothing=label_smoothing, patience=patience,
                           val_fraction=val_fraction, val_split=val_split, seed=seed, augment=_augment_option(augment),
@@ -125,6 +129,17 @@ def train(
     if result.test is not None:
         typer.echo(f"test accuracy {100 * result.test.accuracy:.2f} % on {result.test.n} images ({result.test.data})")
     typer.echo(f"run folder: {result.run_dir}")
+
+
+def _recipe_hand_stage(wanted: bool) -> dict | None:
+    """The hand stage a hand-crop model trains with: the landmark recipe's (selected leave-one-signer-out)."""
+    if not wanted:
+        return None
+    from dataclasses import asdict
+
+    from edgesign.training.landmarks import RECIPE_HAND_STAGE
+
+    return asdict(RECIPE_HAND_STAGE)
 
 
 def _check_training_numbers(lr: float, val_fraction: float, label_smoothing: float) -> None:
@@ -354,7 +369,13 @@ def _info_pipeline(m, as_json: bool) -> None:
     zoom = f", then again zoomed out by {s['zoom_out']:g}" if s.get("zoom_out") else ""
     typer.echo(f"          palm score >= {s['min_palm_score']}{zoom}, hand presence >= {s['min_presence']}; "
                f"{stage['handedness']}; no hand -> {stage['no_hand']}")
-    typer.echo(f"stage 2   {m.metadata.get('model')} on {stage['features']} features, target {m.metadata.get('target')}")
+    if stage.get("input") == "crop":
+        c = stage["crop"]
+        takes = (f"the hand crop (square around the landmarks, {c['padding']:.0%} padding, {c['size']} px, then "
+                 f"{m.preprocess.height}x{m.preprocess.width}x{m.preprocess.channels})")
+    else:
+        takes = f"{stage['features']} landmark features"
+    typer.echo(f"stage 2   {m.metadata.get('model')} on {takes}, target {m.metadata.get('target')}")
     typer.echo(f"input     {tensor_summary(m.interpreter.get_input_details()[0])}")
     typer.echo(f"output    {tensor_summary(m.interpreter.get_output_details()[0])}")
     typer.echo("operators " + ", ".join(f"{k} x{v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])))

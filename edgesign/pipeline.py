@@ -1,8 +1,9 @@
-"""A certified two-stage model: the hand stage, then a classifier on the hand's landmarks.
+"""A certified two-stage model: the hand stage, then a classifier on the hand's landmarks or on its crop.
 
 The classifier's ``.tflite`` metadata names the hand stage it needs (model files and their sha256,
-thresholds, the feature version, the no-hand rule), so one file is the whole pipeline: ``predict``,
-``evaluate``, ``benchmark``, ``check`` and the firmware suite run it with no extra flags.
+thresholds, what the classifier takes: landmark features of a version, or the hand crop), so one file is
+the whole pipeline: ``predict``, ``evaluate``, ``benchmark``, ``check`` and the firmware suite run it with no
+extra flags.
 
 The rule for no hand: when the hand stage finds none, the answer is ``Nothing`` with probability 1.
 """
@@ -21,11 +22,12 @@ from . import preprocess as pp
 from .adapters import invoke_vector
 from .certify import MISMATCH_WARNING, certificate_status
 from .errors import EdgesignError
+from .handcrop import crop_settings, hand_crop
 from .handfeatures import FEATURE_VERSION, N_FEATURES, hand_features
 from .handfiles import FILES
 from .hands import Hand, HandSettings, HandStage, as_rgb
 from .interpreter import load_backend, make_interpreter
-from .runtime import Classifier
+from .runtime import Classifier, EdgeModel
 
 NO_HAND_LABEL = "Nothing"
 
@@ -38,13 +40,16 @@ def class_index(classes: list[str], name: str) -> int:
     return lowered.index(name.lower())
 
 
-def hand_stage_metadata(settings: HandSettings) -> dict[str, Any]:
-    """What the classifier's metadata records about the hand stage it was trained and certified with."""
+def hand_stage_metadata(settings: HandSettings, classifier_input: str = "landmarks") -> dict[str, Any]:
+    """What the classifier's metadata records about the hand stage it was trained and certified with, and
+    what the classifier takes from it: ``landmarks`` (features of ``FEATURE_VERSION``) or ``crop``."""
     from .handfiles import provenance
 
-    return {"settings": asdict(settings), "files": {f: FILES[f][1] for f in settings.files()},
-            "features": FEATURE_VERSION, "no_hand": NO_HAND_LABEL, "handedness": "left hands are mirrored",
-            "source": provenance()}
+    meta = {"settings": asdict(settings), "files": {f: FILES[f][1] for f in settings.files()},
+            "no_hand": NO_HAND_LABEL, "handedness": "left hands are mirrored", "source": provenance()}
+    if classifier_input == "crop":
+        return {**meta, "input": "crop", "crop": crop_settings()}
+    return {**meta, "input": "landmarks", "features": FEATURE_VERSION}
 
 
 def files_digest(files: list[str]) -> str:
@@ -59,25 +64,26 @@ def files_digest(files: list[str]) -> str:
 
 @dataclass
 class Prepared:
-    """What the hand stage hands the classifier for one image or frame."""
+    """What the hand stage hands the classifier for one image or frame: the hand and the classifier's input
+    (landmark features, or the crop's pixels at the classifier's size), both None when no hand was found."""
 
     hand: Hand | None
     features: np.ndarray | None
     seconds: float
 
 
-class HandPipeline(Classifier):
-    """Hand stage + landmark classifier, with the surface of :class:`edgesign.runtime.EdgeModel`."""
+class StagedPipeline(Classifier):
+    """The hand stage + a classifier, with the surface of :class:`edgesign.runtime.EdgeModel`; the subclasses
+    say what the classifier takes from the hand (``_input``) and how it runs (``classify_features``)."""
 
     edgetpu = False
+    personal = None
 
     def __init__(self, path: Path, content: bytes, metadata: dict[str, Any], *, backend: str = "auto",
                  threads: int | None = None, hand_models: str | os.PathLike | None = None) -> None:
         self.path, self.size_bytes, self.metadata = path, len(content), metadata
         stage = metadata["hand_stage"]
-        if stage.get("features") != FEATURE_VERSION:
-            raise EdgesignError(f"{path}: features {stage.get('features')!r} are not supported by this edgesign "
-                                f"({FEATURE_VERSION})")
+        self._check_input(stage)
         for name, digest in stage["files"].items():
             if FILES.get(name, ("", ""))[1] != digest:
                 raise EdgesignError(f"{path} needs hand model {name} with sha256 {digest[:12]}..., which this "
@@ -85,16 +91,8 @@ class HandPipeline(Classifier):
         self.settings = HandSettings(**stage["settings"])
         self.stage = HandStage(self.settings, hand_models, backend, threads)
         self.backend = load_backend(backend)
-        self.interpreter = make_interpreter(content, self.backend, threads)
-        self._in = self.interpreter.get_input_details()[0]
-        self._out = self.interpreter.get_output_details()[0]
-        if [int(v) for v in self._in["shape"]] != [1, N_FEATURES]:
-            raise EdgesignError(f"{path}: expected a [1, {N_FEATURES}] landmark-feature input")
         self.labels: list[str] = list(metadata["labels"])
-        scaling = metadata["feature_scaling"]
-        self.mean = np.asarray(scaling["mean"], np.float32)
-        self.std = np.asarray(scaling["std"], np.float32)
-        self.personal = self._personal(content, metadata.get("personal"))
+        self._load_classifier(content, backend, threads)
         self.certificate_status = certificate_status(content, metadata)
         if self.certificate_status == "MISMATCH":
             import sys
@@ -104,6 +102,20 @@ class HandPipeline(Classifier):
         self.first_inference_seconds: float | None = None
         self._previous: Hand | None = None
         self.last: Prepared | None = None
+
+    def _check_input(self, stage: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _load_classifier(self, content: bytes, backend: str, threads: int | None) -> None:
+        raise NotImplementedError
+
+    def _input(self, rgb, hand: Hand) -> np.ndarray:
+        """The classifier's input for a found hand."""
+        raise NotImplementedError
+
+    def classify_features(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities for one hand's classifier input."""
+        raise NotImplementedError
 
     @property
     def certificate(self) -> dict[str, Any] | None:
@@ -116,7 +128,7 @@ class HandPipeline(Classifier):
         rgb = as_rgb(image)
         hand = self.stage.track(rgb, self._previous) if track else self.stage.detect(rgb)
         self._previous = hand if track else None
-        feats = hand_features(hand.world, hand.landmarks[:, :2], hand.right) if hand is not None else None
+        feats = self._input(rgb, hand) if hand is not None else None
         return Prepared(hand, feats, time.perf_counter() - t0)
 
     def frame_input(self, frame: np.ndarray) -> Prepared:
@@ -133,6 +145,40 @@ class HandPipeline(Classifier):
             probs[self.no_hand] = 1.0
             return probs
         return self.classify_features(prepared.features)
+
+    # --- single calls -----------------------------------------------------------------------------
+
+    def classify_file(self, path: str | os.PathLike) -> np.ndarray:
+        return self.classify_input(self.file_input(path))
+
+    def classify_frame(self, frame: np.ndarray) -> np.ndarray:
+        return self.classify_input(self.prepare(frame))
+
+    def probabilities_files(self, files: list[str], progress: str | None = None) -> np.ndarray:
+        return self._rows(self.classify_file, files, progress)
+
+
+class HandPipeline(StagedPipeline):
+    """Hand stage + landmark classifier (the one a user can enrol their own hand on)."""
+
+    def _check_input(self, stage: dict[str, Any]) -> None:
+        if stage.get("input", "landmarks") != "landmarks" or stage.get("features") != FEATURE_VERSION:
+            raise EdgesignError(f"{self.path}: features {stage.get('features')!r} are not supported by this edgesign "
+                                f"({FEATURE_VERSION})")
+
+    def _load_classifier(self, content: bytes, backend: str, threads: int | None) -> None:
+        self.interpreter = make_interpreter(content, self.backend, threads)
+        self._in = self.interpreter.get_input_details()[0]
+        self._out = self.interpreter.get_output_details()[0]
+        if [int(v) for v in self._in["shape"]] != [1, N_FEATURES]:
+            raise EdgesignError(f"{self.path}: expected a [1, {N_FEATURES}] landmark-feature input")
+        scaling = self.metadata["feature_scaling"]
+        self.mean = np.asarray(scaling["mean"], np.float32)
+        self.std = np.asarray(scaling["std"], np.float32)
+        self.personal = self._personal(content, self.metadata.get("personal"))
+
+    def _input(self, rgb, hand: Hand) -> np.ndarray:
+        return hand_features(hand.world, hand.landmarks[:, :2], hand.right)
 
     def _personal(self, content: bytes, personal: dict[str, Any] | None):
         """The user's enrolled head, after checking the classifier is the one it was enrolled on."""
@@ -160,13 +206,31 @@ class HandPipeline(Classifier):
             self.first_inference_seconds = time.perf_counter() - t0
         return probs
 
-    # --- single calls -----------------------------------------------------------------------------
 
-    def classify_file(self, path: str | os.PathLike) -> np.ndarray:
-        return self.classify_input(self.file_input(path))
+class CropPipeline(StagedPipeline):
+    """Hand stage + an image classifier on the hand crop (:mod:`edgesign.handcrop`)."""
 
-    def classify_frame(self, frame: np.ndarray) -> np.ndarray:
-        return self.classify_input(self.prepare(frame))
+    def _check_input(self, stage: dict[str, Any]) -> None:
+        if stage.get("crop") != crop_settings():
+            raise EdgesignError(f"{self.path}: hand crops {stage.get('crop')!r} are not supported by this edgesign "
+                                f"({crop_settings()})")
 
-    def probabilities_files(self, files: list[str], progress: str | None = None) -> np.ndarray:
-        return self._rows(self.classify_file, files, progress)
+    def _load_classifier(self, content: bytes, backend: str, threads: int | None) -> None:
+        self.image_model = EdgeModel(self.path, backend=backend, threads=threads, device="cpu", warn=False,
+                                     content=content)
+        self.interpreter, self.preprocess = self.image_model.interpreter, self.image_model.preprocess
+
+    def _input(self, rgb, hand: Hand) -> np.ndarray:
+        return pp.to_array(hand_crop(rgb, hand.landmarks, hand.right), self.preprocess)
+
+    def classify_features(self, features: np.ndarray) -> np.ndarray:
+        probs = self.image_model.probabilities(features)
+        self.first_inference_seconds = self.image_model.first_inference_seconds
+        return probs
+
+    base_probabilities = classify_features
+
+
+def pipeline_class(stage: dict[str, Any]) -> type[StagedPipeline]:
+    """The pipeline a classifier's hand-stage metadata describes (files without ``input`` are landmark ones)."""
+    return CropPipeline if stage.get("input") == "crop" else HandPipeline

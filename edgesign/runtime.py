@@ -65,8 +65,8 @@ def read_model_file(path: Path) -> bytes:
 def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", threads: int | None = None,
                device: str = "auto", warn: bool = True, hand_models: str | os.PathLike | None = None,
                overrides: pp.Overrides | None = None):
-    """An :class:`EdgeModel`, or a :class:`edgesign.pipeline.HandPipeline` when the model's metadata
-    names a hand stage: the one door through which every runtime command opens a model."""
+    """An :class:`EdgeModel`, or a hand pipeline (:mod:`edgesign.pipeline`: landmark or crop classifier) when
+    the model's metadata names a hand stage: the one door through which every runtime command opens a model."""
     p = resolve_model_path(path)
     content = None
     if p.is_file():
@@ -77,9 +77,10 @@ def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", 
                 raise EdgesignError(f"{p.name} is a certified hand pipeline: its preprocessing and labels travel in it")
             if device == "edgetpu":
                 raise EdgesignError(f"{p.name} is a hand pipeline: its hand models run on the CPU, not the Edge TPU")
-            from .pipeline import HandPipeline
+            from .pipeline import pipeline_class
 
-            return HandPipeline(p, content, meta, backend=backend, threads=threads, hand_models=hand_models)
+            return pipeline_class(meta["hand_stage"])(p, content, meta, backend=backend, threads=threads,
+                                                      hand_models=hand_models)
     return EdgeModel(p, backend=backend, threads=threads, device=device, warn=warn, content=content, overrides=overrides)
 
 

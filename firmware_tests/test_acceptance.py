@@ -37,12 +37,15 @@ def test_model_is_certified(model):
 
 def test_output_is_a_distribution(model):
     rng = np.random.default_rng(0)
-    if _is_pipeline(model):
+    from edgesign.pipeline import HandPipeline
+
+    if isinstance(model, HandPipeline):  # a landmark classifier behind the hand stage
         from edgesign.handfeatures import N_FEATURES
 
         probs = model.classify_features(rng.normal(size=N_FEATURES).astype(np.float32))
-    else:
-        probs = model.probabilities(rng.integers(0, 256, model.preprocess.shape, dtype=np.uint8))
+    else:  # an image model, or a crop pipeline's image classifier
+        pixels = rng.integers(0, 256, model.preprocess.shape, dtype=np.uint8)
+        probs = model.classify_features(pixels) if _is_pipeline(model) else model.probabilities(pixels)
     assert probs.shape == (len(model.labels),) and np.isfinite(probs).all()
     assert abs(float(probs.sum()) - 1.0) < 0.02
 

@@ -45,6 +45,8 @@ def load_recipe(path: str | os.PathLike, data_root: str | None = None, out: str 
     root = data_root or default_data_root()
 
     def expand(v: Any) -> Any:
+        if isinstance(v, list):
+            return [expand(x) for x in v]
         return v.replace("{data}", root) if isinstance(v, str) else v
 
     t = {k: expand(v) for k, v in doc.get("train", {}).items()}

@@ -64,6 +64,9 @@ class TrainConfig:
     mixed_precision: str = "auto"  # auto (on GPU) | on | off
     distribute: str = "auto"  # auto | none | mirrored | multiworker
     recipe: str | None = None  # the models/<name>.toml this run reproduces, if any
+    # Train on the hand stage's crop of each photo (these HandSettings); the converted model is a hand pipeline.
+    hand_crop: dict[str, Any] | None = None
+    more_data: list[str] = field(default_factory=list)  # hand-crop models: more signers, each split on its own
 
     def preprocess(self) -> Preprocess:
         return get_spec(self.model).preprocess(self.input_size, self.channels)
@@ -226,15 +229,40 @@ def _run_folder(cfg: TrainConfig, resume: bool) -> tuple[Path, bool]:
 
 def _load_splits(cfg: TrainConfig, pre: Preprocess) -> tuple[Dataset, Dataset, Dataset]:
     """The whole training set and its (train, validation) split."""
+    if cfg.hand_crop:
+        return _load_crop_splits(cfg, pre)
+    if cfg.more_data:
+        raise EdgesignError("an image model trains on one --data (several signers: train on hand crops)")
     full = load_dataset(cfg.data, pre)
-    counts = full.class_counts()
+    _check_counts(full, cfg.data)
+    train_part, val_part = full.split(cfg.val_fraction, cfg.seed, cfg.val_split)
+    return full, train_part, val_part
+
+
+def _load_crop_splits(cfg: TrainConfig, pre: Preprocess) -> tuple[Dataset, Dataset, Dataset]:
+    """Hand crops of each signer's photos, each signer split on its own, then joined."""
+    from edgesign.hands import HandSettings
+    from edgesign.pipeline import NO_HAND_LABEL
+
+    from .handcrops import concat, crop_set, relabelled, union_classes
+
+    sets = [crop_set(d, HandSettings(**cfg.hand_crop), pre) for d in [cfg.data, *cfg.more_data]]
+    classes = union_classes(sets)
+    signers = [relabelled(s, classes) for s in sets]
+    full = concat(signers, " + ".join(f"hand crops of {s.source}" for s in sets))
+    # Nothing may have no crops at all (a signer's empty scenes): the pipeline's rule answers there, not the model
+    _check_counts(full, full.source, skip=[c for c in classes if c.lower() == NO_HAND_LABEL.lower()])
+    splits = [d.split(cfg.val_fraction, cfg.seed, cfg.val_split) for d in signers]
+    return full, concat([t for t, _ in splits]), concat([v for _, v in splits])
+
+
+def _check_counts(full: Dataset, source: str, skip: list[str] = ()) -> None:
+    counts = full.class_counts() + np.isin(full.class_names, skip) * 2
     if len(full.class_names) < 2:
-        raise EdgesignError(f"{cfg.data} has a single class ({full.class_names[0]}): a classifier needs two or more")
+        raise EdgesignError(f"{source} has a single class ({full.class_names[0]}): a classifier needs two or more")
     if (counts < 2).any():
         few = [n for n, c in zip(full.class_names, counts) if c < 2]
         raise EdgesignError(f"classes with fewer than 2 images cannot be split for validation: {', '.join(few)}")
-    train_part, val_part = full.split(cfg.val_fraction, cfg.seed, cfg.val_split)
-    return full, train_part, val_part
 
 
 def _model_options(cfg: TrainConfig) -> dict[str, Any]:
@@ -292,16 +320,30 @@ def _finish_run(cfg: TrainConfig, options: dict[str, Any], pre: Preprocess, clas
     best_val = max(history.get("val_accuracy", [0.0]))
     test = None
     if cfg.test_data:
-        test_set = load_dataset(cfg.test_data, pre)
-        test_set.check_classes(classes, what="test")
-        test = compute_metrics(test_set.labels, predict_probs(model, test_set, pre, cfg.batch_size), classes,
-                               test_set.source)
+        test = _test_metrics(cfg, model, pre, classes)
         write_metrics_files(test, run, prefix="test")
     summary = {"best_val_accuracy": best_val, "epochs_run": epochs_run, "train_seconds": round(seconds, 1),
                "train_images_per_second": round(rate, 1), "test_accuracy": test.accuracy if test else None,
                "params": int(model.count_params())}
     atomic.write_json(run / "summary.json", summary)
     return RunResult(run, best_val, epochs_run, seconds, summary["train_images_per_second"], test)
+
+
+def _test_metrics(cfg: TrainConfig, model, pre: Preprocess, classes: list[str]) -> Metrics:
+    """Metrics on the test data: an image model's on its photos; a hand-crop model's are the pipeline's
+    (no hand found: ``Nothing``)."""
+    if cfg.hand_crop:
+        from edgesign.hands import HandSettings
+
+        from .handcrops import crop_set, pipeline_probabilities
+
+        s = crop_set(cfg.test_data, HandSettings(**cfg.hand_crop), pre)
+        labels, probs = pipeline_probabilities(s, predict_probs(model, s.crops, pre, cfg.batch_size), classes)
+        return compute_metrics(labels, probs, classes, f"{s.source} (pipeline: hand stage + crop classifier)")
+    test_set = load_dataset(cfg.test_data, pre)
+    test_set.check_classes(classes, what="test")
+    return compute_metrics(test_set.labels, predict_probs(model, test_set, pre, cfg.batch_size), classes,
+                           test_set.source)
 
 
 def _unfreeze_top(model) -> None:

@@ -1,0 +1,110 @@
+"""Image models on the hand crop: trained through the hand stage, converted to a certified crop pipeline that
+the runtime commands take like any model (real photos of both signers, real TensorFlow and LiteRT)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import DATA, require_data, run_cli
+from PIL import Image
+
+from edgesign.api import evaluate_model
+from edgesign.handcrop import hand_crop
+from edgesign.pipeline import CropPipeline
+from edgesign.runtime import open_model
+
+CLASSES = ("A", "B", "L", "Y", "Nothing")
+SECOND = DATA / "asl-second-signer"
+
+
+def _ordered(folder):
+    return sorted(folder.iterdir(), key=lambda p: int("".join(filter(str.isdigit, p.name)) or 0))
+
+
+def _link(root, source, n, step=1, offset=0):
+    for cls in CLASSES:
+        (root / cls).mkdir(parents=True)
+        for p in _ordered(source / cls)[offset::step][:n]:
+            (root / cls / p.name).symlink_to(p)
+    return root
+
+
+@pytest.fixture(scope="session")
+def crop_model(tmp_path_factory, asl_train, asl_test):
+    """cnn at 48 px on the hand crops of two signers' photos of five letters, converted to int8 with the gate."""
+    require_data(SECOND)
+    work = tmp_path_factory.mktemp("crops")
+    s1 = _link(work / "s1", asl_train, 40, step=8)
+    s2 = _link(work / "s2", SECOND, 40, step=5)
+    test = _link(work / "test", asl_test, 12)
+    r = run_cli("train", "cnn", "--hand-crop", "--data", s1, "--data", s2, "--test-data", test, "--size", "48",
+                "--epochs", "8", "--lr", "0.003", "--val-split", "blocks", "-o", work / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "hand crops" in r.stderr and "(pipeline: hand stage + crop classifier)" in r.stdout
+    out = work / "crops.tflite"
+    r = run_cli("convert", work / "run", "--int8", "--calib", s1, "--calib-size", "100", "--eval", test,
+                "--max-drop", "5", "-o", out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return {"work": work, "model": out, "test": test, "s1": s1, "run": work / "run"}
+
+
+def test_crop_pipeline_is_certified_and_reproduces_its_certificate(crop_model):
+    model = open_model(crop_model["model"])
+    assert isinstance(model, CropPipeline) and model.labels == list(CLASSES)
+    cert = model.certificate
+    assert cert["pipeline"] and cert["passed"] and cert["n"] == 12 * len(CLASSES)  # every photo, hand or not
+    metrics, _ = evaluate_model(model, str(crop_model["test"]))
+    assert metrics.n == cert["n"] and abs(metrics.accuracy - cert["quantized_accuracy"]) < 1e-9
+    assert metrics.accuracy > 1.5 / len(CLASSES)  # it learned something in eight epochs
+
+
+def test_the_device_crop_is_the_training_crop(crop_model, asl_test):
+    """One function makes the crop: the runtime's input for a photo equals the cached PNG crop training read."""
+    from edgesign.hands import HandSettings
+    from edgesign.training.handcrops import crop_set
+
+    model = open_model(crop_model["model"])
+    cs = crop_set(crop_model["s1"], HandSettings(**model.metadata["hand_stage"]["settings"]), model.preprocess)
+    found = np.flatnonzero(cs.photos.found)
+    for row in (0, len(found) // 2, len(found) - 1):
+        prepared = model.file_input(cs.photos.files[found[row]])
+        assert prepared.features.shape == model.preprocess.shape
+        assert np.array_equal(prepared.features, cs.crops.images[row])
+
+
+def test_hand_crop_squares_the_hand_and_mirrors_a_left_hand():
+    image = Image.new("RGB", (200, 100))
+    image.paste((255, 0, 0), (100, 0, 200, 100))  # the right half red
+    points = np.array([[60, 30, 0], [100, 70, 0]], np.float32)  # a 40 x 40 box centred at (80, 50)
+    right = np.asarray(hand_crop(image, points, 0.9, size=48, padding=0.5))
+    left = np.asarray(hand_crop(image, points, 0.1, size=48, padding=0.5))
+    assert right.shape == (48, 48, 3)
+    assert right[:, -1, 0].min() == 255 and right[:, 0, 0].max() == 0  # red on the right: the box's right part
+    assert np.array_equal(left, right[:, ::-1])
+
+
+def test_info_check_and_predict_take_the_crop_pipeline(crop_model, tmp_path):
+    r = run_cli("info", crop_model["model"])
+    assert r.returncode == 0, r.stderr
+    assert "stage 2   cnn on the hand crop" in r.stdout and "48x48x3" in r.stdout
+    r = run_cli("check", crop_model["model"], "--against", crop_model["run"], "--data", crop_model["test"],
+                "--max-drop", "5")
+    assert r.returncode == 0, r.stderr[-2000:]
+    photo = _ordered(crop_model["test"] / "L")[0]
+    r = run_cli("predict", crop_model["model"], photo, "--json", "--save", tmp_path / "saved")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["saved"]
+
+
+def test_enrolment_refuses_a_crop_pipeline(crop_model, tmp_path):
+    r = run_cli("enrol", "--base", crop_model["model"], "--from", crop_model["test"], "-o", tmp_path / "me.tflite")
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_hand_crop_training_needs_a_nothing_class(small_subset, tmp_path):
+    r = run_cli("train", "cnn", "--hand-crop", "--data", small_subset, "--epochs", "1", "-o", tmp_path / "run")
+    assert r.returncode == 2
+    assert "needs a Nothing class folder" in r.stderr and "Traceback" not in r.stderr
