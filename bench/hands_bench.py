@@ -1,6 +1,7 @@
 """Speed of the hand pipeline, measured side by side in one run.
 
-- a still image through the whole pipeline (decode, palm detector, landmarks, features, classifier), one thread;
+- a still image through the whole pipeline (decode, palm detector, landmarks, features or crop, classifier),
+  one thread (a landmark pipeline or a crop pipeline);
 - the classifier stage alone against its bare ``invoke()`` (the ratio is the stage's overhead);
 - a camera-like stream (consecutive webcam frames of the second signer, decoded beforehand) through
   ``predict``'s loop with tracking: the hand stage on the worker thread, the classifier on the caller's.
@@ -47,12 +48,13 @@ def main() -> None:
     feats = m1.prepare(Image.open(stills[0])).features
     m1.classify_features(feats)
     cls, bare = [], []
-    x = np.zeros((1, feats.shape[0]), np.float32)
+    spec = m1.interpreter.get_input_details()[0]  # a landmark classifier's or a crop classifier's input
+    x = np.zeros(spec["shape"], spec["dtype"])
     for _ in range(500):
         s = time.perf_counter()
         m1.classify_features(feats)
         cls.append(time.perf_counter() - s)
-        m1.interpreter.set_tensor(m1._in["index"], x)
+        m1.interpreter.set_tensor(spec["index"], x)
         s = time.perf_counter()
         m1.interpreter.invoke()
         bare.append(time.perf_counter() - s)

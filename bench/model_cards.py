@@ -29,6 +29,13 @@ def _report(run: Path, name: str) -> Path | None:
     return None
 
 
+def _earlier_rows(table: Path) -> dict[str, str]:
+    """The table's rows by recipe name: a recipe whose run is not on this machine keeps the row (and card) it had."""
+    if not table.exists():
+        return {}
+    return {line.split("](")[0][3:]: line for line in table.read_text().splitlines() if line.startswith("| [")}
+
+
 def _shipped_recipe() -> str | None:
     from edgesign.metadata import read_metadata
     from edgesign.runtime import image_model_path
@@ -43,13 +50,17 @@ def main() -> None:
     args = ap.parse_args()
     runs, out = Path(args.runs), Path(args.out)
     shipped = _shipped_recipe()
+    earlier = _earlier_rows(out / "README.md")
     rows = []
     for recipe in sorted((ROOT / "models").glob("*.toml")):
         name = recipe.stem
         run = runs / name
         report_path = _report(run, name) if run.is_dir() else None
         if report_path is None or not (run / "summary.json").exists():
-            print(f"{name}: no run with an int8 report in {run}, skipped", file=sys.stderr)
+            kept = earlier.get(name)
+            print(f"{name}: no run with an int8 report in {run}, "
+                  f"{'its card and row kept' if kept else 'skipped'}", file=sys.stderr)
+            rows += [kept] if kept else []
             continue
         report = json.loads(report_path.read_text())
         is_default = shipped is not None and Path(shipped).stem == name
@@ -60,7 +71,7 @@ def main() -> None:
         config = json.loads((run / "config.json").read_text())
         t, pre, ev = config["train"], config["preprocess"], report["evaluation"]
         rows.append(
-            f"| [{name}]({name}.md){' (shipped)' if is_default else ''} | {t['model']} | "
+            f"| [{name}]({name}.md){' (shipped)' if is_default else ''} | {t['model']}{' on the hand crop' if t.get('hand_crop') else ''} | "
             f"{pre['height']}x{pre['width']}x{pre['channels']} | "
             f"{'yes' if t['augment'].get('bgswap') else 'no'} | {t.get('val_split', 'random')} | "
             f"{100 * summary['best_val_accuracy']:.2f} % | "

@@ -31,9 +31,10 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
         f"{pre['channels']}, {pre['resize'].replace('_', ' ')}, scaling `{pre['scaling']}`",
         f"- classes ({len(config['classes'])}): {' '.join(config['classes'])}",
         f"- target: `{report['target']}`, {report['io_type']} input and output",
+        _hand_crop_line(t),
         "",
         "## Data",
-        f"- training: `{t['data']}`: {config['n_train']} images for training, {config['n_val']} for validation "
+        f"- training: {', '.join(f'`{d}`' for d in [t['data'], *t.get('more_data', [])])}: {config['n_train']} images for training, {config['n_val']} for validation "
         f"(split `{t.get('val_split', 'random')}`, stratified, seed {t['seed']}); content sha256 "
         f"`{config['data_digest'][:16]}`",
         f"- test (evaluated only, never tuned on): `{ev['data']}`, {ev['n']} images, sha256 `{ev['digest'][:16]}`",
@@ -71,6 +72,15 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
                   "The test photos were shot against other backgrounds than the training photos. Weakest "
                   "classes on the test split (float): " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in worst) + "."]
     return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def _hand_crop_line(t: dict) -> str | None:
+    if not t.get("hand_crop"):
+        return None
+    h = t["hand_crop"]
+    return (f"- a hand pipeline: the hand stage (palm detector {h['palm']}, landmark model {h['landmarks']}, zoomed-out "
+            f"try {h.get('zoom_out', 0)}) finds the hand, the model sees its crop; the test figures below are the "
+            "pipeline's: every test photo counts, a photo without a found hand as `Nothing`")
 
 
 def main() -> None:
