@@ -405,6 +405,15 @@ def report(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_results(out: Path, results: list[dict]) -> None:
+    """This run's personas replace their earlier entries in ``out``; personas not run this time keep theirs."""
+    earlier = json.loads(out.read_text()) if out.exists() else []
+    ran = {r["persona"] for r in results}
+    merged = [r for r in earlier if r.get("persona") not in ran] + results
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(merged, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--persona", action="append", choices=sorted(PERSONAS), help="default: pi4 and pi5")
@@ -434,8 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     except subprocess.CalledProcessError as exc:
         print(f"error: {' '.join(map(str, exc.cmd))[:200]} failed (exit {exc.returncode})", file=sys.stderr)
         return 2
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(Path(args.out), results)
     print(report(results))
     ok = all(passed(r) for r in results)
     print(("pass" if ok else "FAIL") + f": {len(results)} personas; details in {args.out}")

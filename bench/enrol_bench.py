@@ -66,9 +66,17 @@ def measure(model, first: dict, second: dict, n: int, pick: str) -> dict:
     x = np.stack([f for v in second.values() for f in v])
     truth = np.array([model.labels.index(k) for k, v in second.items() for _ in v])
     base = np.stack([model.base_probabilities(f) for f in x])
-    own = personal.apply((x - model.mean) / model.std, base)
+    own = personal.apply((x - model.mean) / model.std, base).argmax(1)
+    letters = {k: (float((own[truth == model.labels.index(k)] == model.labels.index(k)).mean()),
+                   model.labels[np.bincount(own[truth == model.labels.index(k)]).argmax()]) for k in second if second[k]}
     return {"n": len(x), "base": float((base.argmax(1) == truth).mean()),
-            "personal": float((own.argmax(1) == truth).mean()), "refit_s": seconds}
+            "personal": float((own == truth).mean()), "refit_s": seconds, "letters": letters}
+
+
+def weakest(letters: dict, below: float = 0.9) -> str:
+    """Letters under ``below`` on the second half, with what they were read as most often."""
+    weak = sorted((acc, k, most) for k, (acc, most) in letters.items() if acc < below)
+    return ", ".join(f"{k} {100 * acc:.0f} % (mostly {most})" for acc, k, most in weak) or "none"
 
 
 def main() -> None:
@@ -82,7 +90,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             model = open_model(base_pipeline(SIGNERS[a], Path(tmp), args.epochs), threads=1)
             first, second = split_signer(model, extract_folder(SIGNERS[b], model.settings))
-            ceilings.append((a, b, measure(model, first, second, 10_000, "first")["personal"]))
+            ceilings.append((a, b, measure(model, first, second, 10_000, "first")))
             for pick in ("first", "spread"):
                 for n in (int(v) for v in args.frames.split(",")):
                     rows.append({"base on": a, "enrolled": b, "pick": pick, "frames": n,
@@ -93,7 +101,12 @@ def main() -> None:
         print(f"{r['base on']:9s} {r['enrolled']:9s} {r['pick']:7s} {r['frames']:6d} {r['n']:7d} {100 * r['base']:7.2f} "
               f"{100 * r['personal']:10.2f} {r['refit_s']:8.3f}")
     print("the ceiling of a head fitted on every first-half frame of a letter, measured on the second half: "
-          + ", ".join(f"{a} -> {b} {100 * c:.2f} %" for a, b, c in ceilings))
+          + ", ".join(f"{a} -> {b} {100 * c['personal']:.2f} %" for a, b, c in ceilings))
+    for r in rows:
+        if r["pick"] == "spread" and r["frames"] == 10:
+            print(f"{r['base on']} -> {r['enrolled']}, spread 10, letters under 90 %: {weakest(r['letters'])}")
+    for a, b, c in ceilings:
+        print(f"{a} -> {b}, ceiling, letters under 90 %: {weakest(c['letters'])}")
 
 
 if __name__ == "__main__":

@@ -48,8 +48,8 @@ class CropSet:
 
 def _crop_key(hs: HandSet) -> str:
     h = hashlib.sha256(json.dumps(crop_settings(), sort_keys=True).encode())
-    for f, found, lm in zip(hs.files, hs.found, hs.image):
-        h.update(f"{f}|{bool(found)}|".encode() + np.round(lm, 2).tobytes())
+    for f, found, lm in zip(hs.files, hs.found, hs.image):  # names relative to the folder, as the landmarks' key
+        h.update(f"{Path(f).relative_to(hs.source)}|{bool(found)}|".encode() + np.round(lm, 2).tobytes())
     return h.hexdigest()[:24]
 
 
