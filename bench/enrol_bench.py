@@ -67,16 +67,22 @@ def measure(model, first: dict, second: dict, n: int, pick: str) -> dict:
     truth = np.array([model.labels.index(k) for k, v in second.items() for _ in v])
     base = np.stack([model.base_probabilities(f) for f in x])
     own = personal.apply((x - model.mean) / model.std, base).argmax(1)
-    letters = {k: (float((own[truth == model.labels.index(k)] == model.labels.index(k)).mean()),
-                   model.labels[np.bincount(own[truth == model.labels.index(k)]).argmax()]) for k in second if second[k]}
+    letters = {k: _letter(own[truth == model.labels.index(k)], model.labels.index(k), model.labels)
+               for k in second if second[k]}
     return {"n": len(x), "base": float((base.argmax(1) == truth).mean()),
             "personal": float((own == truth).mean()), "refit_s": seconds, "letters": letters}
 
 
+def _letter(answers: np.ndarray, truth: int, labels: list[str]) -> tuple[float, str]:
+    """(accuracy, the most frequent wrong answer) of one letter's test frames."""
+    wrong = answers[answers != truth]
+    return float((answers == truth).mean()), labels[np.bincount(wrong).argmax()] if len(wrong) else "-"
+
+
 def weakest(letters: dict, below: float = 0.9) -> str:
-    """Letters under ``below`` on the second half, with what they were read as most often."""
+    """Letters under ``below`` on the second half, with their most frequent wrong answer."""
     weak = sorted((acc, k, most) for k, (acc, most) in letters.items() if acc < below)
-    return ", ".join(f"{k} {100 * acc:.0f} % (mostly {most})" for acc, k, most in weak) or "none"
+    return ", ".join(f"{k} {100 * acc:.0f} % (else mostly {most})" for acc, k, most in weak) or "none"
 
 
 def main() -> None:
