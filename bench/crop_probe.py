@@ -7,7 +7,7 @@ trained on one signer's crops (colour or grayscale, brightness/contrast/zoom/rot
 by the last 15 % of each class in shooting order), measured as a pipeline on every photo of the other signer
 (no hand = `Nothing`); then the mean of its probabilities and the landmark probe's (`bench/signer_probe.py`).
 
-    python bench/crop_probe.py [--size 64] [--epochs 15] [--gray]
+    python bench/crop_probe.py [--size 64] [--epochs 15] [--gray] [--landmarks lite --zoom-out 0 (the old stage)]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.signer_bench import add_hand_stage_options, hand_stage  # noqa: E402
 from bench.signer_probe import VARIANTS, features, train_mlp  # noqa: E402
 from edgesign.handcrop import hand_crop  # noqa: E402
 from edgesign.preprocess import open_image  # noqa: E402
@@ -89,8 +90,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--gray", action="store_true")
+    add_hand_stage_options(ap)
     args = ap.parse_args()
-    sets = {k: extract_folder(v) for k, v in SIGNERS.items()}
+    sets = {k: extract_folder(v, hand_stage(args)) for k, v in SIGNERS.items()}
     rows = []
     for a, b in (("signer1", "signer2"), ("signer2", "signer1")):
         t0 = time.perf_counter()

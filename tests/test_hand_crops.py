@@ -109,3 +109,29 @@ def test_hand_crop_training_needs_a_nothing_class(small_subset, tmp_path):
     r = run_cli("train", "cnn", "--hand-crop", "--data", small_subset, "--epochs", "1", "-o", tmp_path / "run")
     assert r.returncode == 2
     assert "needs a Nothing class folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_landmark_cache_follows_content_not_file_times(asl_train, tmp_path):
+    """A copied or re-mounted dataset (new file times) reuses its landmarks; a changed photo does not."""
+    import os
+    import shutil
+
+    from edgesign.handfiles import cache_folder
+    from edgesign.hands import HandSettings
+    from edgesign.training.handdata import extract_folder
+
+    for cls in ("A", "B"):
+        (tmp_path / cls).mkdir()
+        for p in _ordered(asl_train / cls)[:2]:
+            shutil.copy(p, tmp_path / cls / p.name)
+    cache = cache_folder().parent / "landmarks"
+    first = extract_folder(tmp_path, HandSettings())
+    before = set(cache.iterdir())
+    for f in tmp_path.glob("*/*"):
+        os.utime(f, (1_000_000_000, 1_000_000_000))
+    again = extract_folder(tmp_path, HandSettings())
+    assert set(cache.iterdir()) == before and np.array_equal(first.world, again.world)
+    photo = next((tmp_path / "A").iterdir())
+    Image.open(photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photo, "JPEG")
+    extract_folder(tmp_path, HandSettings())
+    assert len(set(cache.iterdir()) - before) == 1
