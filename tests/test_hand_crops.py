@@ -42,7 +42,7 @@ def crop_model(tmp_path_factory, asl_train, asl_test):
     r = run_cli("train", "cnn", "--hand-crop", "--data", s1, "--data", s2, "--test-data", test, "--size", "48",
                 "--epochs", "12", "--lr", "0.003", "--val-split", "blocks", "-o", work / "run")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "/crops/" in r.stderr and "(pipeline: hand stage + crop classifier)" in r.stdout  
+    assert "/crops/" in r.stderr and "(pipeline: hand stage + crop classifier)" in r.stdout
     out = work / "crops.tflite"
     r = run_cli("convert", work / "run", "--int8", "--calib", s1, "--calib-size", "100", "--eval", test,
                 "--max-drop", "5", "-o", out)
