@@ -218,10 +218,14 @@ def load_sources(src: Path, opts: ConvertOptions) -> Sources:
         classes = evalset.class_names
     # fine-tunes (pruning, QAT) use the augmentation the model was trained with: without it, background
     # swap above all, a fine-tune unlearns the robustness that augmentation gave
-    run_augment = fm.run_config.get("train", {}).get("augment")
-    augment = Augment.from_dict(run_augment) if run_augment is not None else Augment()
     return Sources(src, fm, pre, classes or [str(i) for i in range(n_out)], fm.run_config, calib_full, calib,
-                   evalset, augment, run_augment is not None)
+                   evalset, *_run_augment(fm))
+
+
+def _run_augment(fm: FloatModel) -> tuple[Augment, bool]:
+    """(the augmentation the model was trained with, whether the run said it) for a fine-tune."""
+    run_augment = fm.run_config.get("train", {}).get("augment")
+    return (Augment.from_dict(run_augment) if run_augment is not None else Augment()), run_augment is not None
 
 
 def _calibration_sample(calib_full: Dataset, opts: ConvertOptions) -> Dataset:
@@ -244,10 +248,7 @@ def _crop_sources(src: Path, fm: FloatModel, pre: Preprocess, classes: list[str]
         calib = _calibration_sample(calib_full, opts)
     if opts.eval_data:
         eval_crops, evalset = _crops(opts.eval_data, fm.run_config["train"]["hand_crop"], pre, classes)
-    run_augment = fm.run_config["train"].get("augment")
-    return Sources(src, fm, pre, classes, fm.run_config, calib_full, calib, evalset,
-                   Augment.from_dict(run_augment) if run_augment is not None else Augment(), run_augment is not None,
-                   eval_crops)
+    return Sources(src, fm, pre, classes, fm.run_config, calib_full, calib, evalset, *_run_augment(fm), eval_crops)
 
 
 def _preprocessing(fm: FloatModel, overrides: Overrides) -> tuple[Preprocess, list[str]]:

@@ -83,16 +83,14 @@ def crop_set(root: str | os.PathLike, settings: HandSettings, pre: Preprocess) -
 
 
 def union_classes(sets: list[CropSet]) -> list[str]:
-    """The classes of several signers' crops (matched case-insensitively, sorted); ``Nothing`` must be one:
-    it is what the pipeline answers when no hand is found."""
-    names: dict[str, str] = {}
-    for s in sets:
-        for n in s.crops.class_names:
-            names.setdefault(n.lower(), n)
-    if NO_HAND_LABEL.lower() not in names:
+    """The classes of several signers' photo folders (:func:`edgesign.training.landmarks.union_classes`), of
+    which one must be ``Nothing``: it is what the pipeline answers when no hand is found."""
+    from .landmarks import union_classes as photo_classes
+
+    if not any(n.lower() == NO_HAND_LABEL.lower() for s in sets for n in s.photos.class_names):
         raise EdgesignError(f"a hand-crop model needs a {NO_HAND_LABEL} class folder (what the pipeline answers "
                             "when no hand is found)")
-    return sorted(names.values())
+    return photo_classes([s.photos for s in sets])
 
 
 def relabelled(s: CropSet, classes: list[str]) -> Dataset:

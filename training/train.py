@@ -257,11 +257,10 @@ def _load_crop_splits(cfg: TrainConfig, pre: Preprocess) -> tuple[Dataset, Datas
 
 
 def _check_counts(full: Dataset, source: str, skip: list[str] = ()) -> None:
-    counts = full.class_counts() + np.isin(full.class_names, skip) * 2
     if len(full.class_names) < 2:
         raise EdgesignError(f"{source} has a single class ({full.class_names[0]}): a classifier needs two or more")
-    if (counts < 2).any():
-        few = [n for n, c in zip(full.class_names, counts) if c < 2]
+    few = [n for n, c in zip(full.class_names, full.class_counts()) if c < 2 and n not in skip]
+    if few:
         raise EdgesignError(f"classes with fewer than 2 images cannot be split for validation: {', '.join(few)}")
 
 
