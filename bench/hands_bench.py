@@ -2,6 +2,8 @@
 
 - a still image through the whole pipeline (decode, palm detector, landmarks, features or crop, classifier),
   one thread (a landmark pipeline or a crop pipeline);
+- an empty room at 640x480 (what an idle camera sees: the palm detector twice, the landmark model on the centre
+  crop, then `Nothing`), one thread;
 - the classifier stage alone against its bare ``invoke()`` (the ratio is the stage's overhead);
 - a camera-like stream (consecutive webcam frames of the second signer, decoded beforehand) through
   ``predict``'s loop with tracking: the hand stage on the worker thread, the classifier on the caller's.
@@ -44,6 +46,14 @@ def main() -> None:
         m1.classify_file(p)
         t.append(time.perf_counter() - s)
     still_ms = 1e3 * np.median(t)
+    nothing = sorted((DATA / "asl-second-signer" / "Nothing").iterdir())[0]  # a real empty room, webcam-sized
+    empty = np.asarray(Image.open(nothing).convert("RGB").resize((640, 480), Image.BILINEAR))
+    t = []
+    for _ in range(30):
+        s = time.perf_counter()
+        m1.classify_frame(empty)
+        t.append(time.perf_counter() - s)
+    empty_ms = 1e3 * np.median(t)
 
     feats = m1.prepare(Image.open(stills[0])).features
     m1.classify_features(feats)
@@ -72,6 +82,7 @@ def main() -> None:
 
     print(f"model {m1.path.name}; {os.cpu_count()} cores")
     print(f"still image, whole pipeline, 1 thread, p50   {still_ms:7.2f} ms  ({len(stills)} test photos)")
+    print(f"empty room 640x480, 1 thread, p50            {empty_ms:7.2f} ms  (no hand: three model runs)")
     print(f"classifier stage p50 / bare invoke() p50      {cls_ms:7.4f} / {bare_ms:.4f} ms = {cls_ms / bare_ms:.2f}x")
     print(f"stream with tracking (worker + caller)        {fps:7.1f} fps  ({len(frames)} frames, hand in {tracked})")
 

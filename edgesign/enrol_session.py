@@ -15,7 +15,7 @@ from .certify import weights_sha256
 from .enrol import Enrolment, Personal, encode, refit
 from .errors import EdgesignError
 from .metadata import write_metadata
-from .pipeline import HandPipeline, class_index
+from .pipeline import CropPipeline, HandPipeline, class_index
 from .runtime import open_model
 
 STEADY_FRAMES = 3
@@ -30,7 +30,9 @@ def _say(msg: str) -> None:
 def open_base(path: str | None, hand_models: str | None) -> HandPipeline:
     model = open_model(path, hand_models=hand_models)
     if not isinstance(model, HandPipeline):
-        raise EdgesignError(f"{model.path.name} has no landmark stage: enrolment needs a hand pipeline model "
+        what = ("classifies the hand crop: it has no landmark classifier to refit"
+                if isinstance(model, CropPipeline) else "has no landmark stage")
+        raise EdgesignError(f"{model.path.name} {what}: enrolment needs a landmark pipeline model "
                             "(the default model, or one made by 'edgesign train landmark-mlp')")
     return model
 

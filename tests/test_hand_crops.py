@@ -103,6 +103,7 @@ def test_enrolment_refuses_a_crop_pipeline(crop_model, tmp_path):
     r = run_cli("enrol", "--base", crop_model["model"], "--from", crop_model["test"], "-o", tmp_path / "me.tflite")
     assert r.returncode == 2
     assert r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+    assert "no landmark classifier to refit" in r.stderr
 
 
 def test_hand_crop_training_needs_a_nothing_class(small_subset, tmp_path):

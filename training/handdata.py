@@ -19,7 +19,7 @@ from edgesign import atomic
 from edgesign.data import list_image_folder
 from edgesign.handfeatures import hand_features
 from edgesign.handfiles import cache_folder, hand_model_path
-from edgesign.hands import HandSettings, HandStage, as_rgb
+from edgesign.hands import STAGE_REVISION, HandSettings, HandStage, as_rgb
 from edgesign.preprocess import open_image
 from edgesign.progress import Progress
 
@@ -43,9 +43,9 @@ class HandSet:
 
 
 def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings) -> str:
-    """The hand stage's settings, and each file's name, label and content (not its time: a copied or re-mounted
-    dataset keeps its landmarks; hashing 8,728 photos takes about half a second)."""
-    h = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode())
+    """The hand stage's settings and revision, and each file's name, label and content (not its time: a copied or
+    re-mounted dataset keeps its landmarks; hashing 8,728 photos takes about half a second)."""
+    h = hashlib.sha256(json.dumps({**asdict(settings), "revision": STAGE_REVISION}, sort_keys=True).encode())
     for f, label in files:
         h.update(f"{f.relative_to(root)}|{label}|".encode() + hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()[:24]
