@@ -77,7 +77,7 @@ def test_floor_stops_a_model_that_loses_nothing_because_it_knows_nothing(e2e, as
     from edgesign.training import create_model
 
     keras_path = tmp_path / "untrained.keras"
-    create_model("resnet18", (32, 32, 3), 29).save(keras_path)
+    create_model("cnn", (32, 32, 3), 29).save(keras_path)
     out = tmp_path / "chance_int8.tflite"
     args = ["convert", keras_path, "--int8", "--calib", asl_test, "--calib-size", "58", "--eval", asl_test,
             "--max-drop", "5.0", "-o", out]
