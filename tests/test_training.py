@@ -141,6 +141,7 @@ def test_transfer_model_two_stage_training_with_local_weights(small_subset, tmp_
     """Head on the frozen base, then the top block unfrozen; ImageNet bases use caffe preprocessing."""
     import json
 
+    from edgesign.training.run import load_keras_model
     from edgesign.training.tf_env import keras
 
     weights = tmp_path / "vgg16_notop.weights.h5"
@@ -153,7 +154,7 @@ def test_transfer_model_two_stage_training_with_local_weights(small_subset, tmp_
         assert len(list(csv.DictReader(f))) == 2  # one head epoch + one fine-tune epoch
     config = json.loads((run / "config.json").read_text())
     assert config["preprocess"]["scaling"] == "caffe" and config["preprocess"]["bgr"] is True
-    model = keras.models.load_model(run / "model.keras", compile=False)
+    model = load_keras_model(run / "model.keras")
     base = next(layer for layer in model.layers if isinstance(layer, keras.Model))
     original = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     original.load_weights(weights)
