@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.enrol_bench import SIGNERS, base_pipeline  # noqa: E402
-from edgesign.enrol import Personal, fit_head  # noqa: E402
+from edgesign.enrol import BLEND, Personal, blend_probabilities, fit_head  # noqa: E402
 from edgesign.enrol_session import spread  # noqa: E402
 from edgesign.handfeatures import hand_features  # noqa: E402
 from edgesign.runtime import open_model  # noqa: E402
@@ -73,13 +73,10 @@ def fit(model, enrol: dict, v: dict, rng: np.random.Generator):
             own = np.zeros_like(base)
             for row, idx in enumerate(near):
                 np.add.at(own[row], np.array(classes)[y[idx]], 1.0 / v["knn"])
-            enrolled = np.zeros(base.shape[-1], bool)
-            enrolled[classes] = True
-            mix = np.where(enrolled, 0.2 * base + 0.8 * own, 0.2 * base)
-            return mix / mix.sum(-1, keepdims=True)
+            return blend_probabilities(own, base, classes, BLEND)
         return knn
     w, b = fit_head(z, y, len(letters), l2=v.get("l2", 1e-3))
-    head = Personal(classes, w, b, v.get("blend", 0.8))
+    head = Personal(classes, w, b, v.get("blend", BLEND))
     return head.apply
 
 

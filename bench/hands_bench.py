@@ -32,6 +32,16 @@ from edgesign.sources import Frame  # noqa: E402
 DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
+def median_ms(call, inputs) -> float:
+    """The median milliseconds of ``call`` on each input in turn."""
+    t = []
+    for x in inputs:
+        s = time.perf_counter()
+        call(x)
+        t.append(time.perf_counter() - s)
+    return 1e3 * float(np.median(t))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None)
@@ -40,20 +50,10 @@ def main() -> None:
     stills = sorted((DATA / "asl-photos" / "test").glob("*/*.jpg"))[:: max(1, 870 // args.n)][: args.n]
     m1 = open_model(args.model, threads=1)
     m1.classify_file(stills[0])
-    t = []
-    for p in stills:
-        s = time.perf_counter()
-        m1.classify_file(p)
-        t.append(time.perf_counter() - s)
-    still_ms = 1e3 * np.median(t)
+    still_ms = median_ms(m1.classify_file, stills)
     nothing = sorted((DATA / "asl-second-signer" / "Nothing").iterdir())[0]  # a real empty room, webcam-sized
     empty = np.asarray(Image.open(nothing).convert("RGB").resize((640, 480), Image.BILINEAR))
-    t = []
-    for _ in range(30):
-        s = time.perf_counter()
-        m1.classify_frame(empty)
-        t.append(time.perf_counter() - s)
-    empty_ms = 1e3 * np.median(t)
+    empty_ms = median_ms(m1.classify_frame, [empty] * 30)
 
     feats = m1.prepare(Image.open(stills[0])).features
     m1.classify_features(feats)

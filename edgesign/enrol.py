@@ -52,6 +52,15 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
+def blend_probabilities(own: np.ndarray, base_probs: np.ndarray, classes: list[int], weight: float) -> np.ndarray:
+    """The user's probabilities (``own``, over the model's classes) mixed in at ``weight`` for the enrolled
+    ``classes``; the other classes keep the base model's share; renormalized."""
+    enrolled = np.zeros(base_probs.shape[-1], bool)
+    enrolled[classes] = True
+    mix = np.where(enrolled, (1 - weight) * base_probs + weight * own, (1 - weight) * base_probs)
+    return (mix / mix.sum(-1, keepdims=True)).astype(np.float32)
+
+
 @dataclass
 class Personal:
     """The personal head: which of the model's classes it knows, and how to blend it in."""
@@ -64,10 +73,7 @@ class Personal:
     def apply(self, standardized: np.ndarray, base_probs: np.ndarray) -> np.ndarray:
         own = np.zeros_like(base_probs)
         own[..., self.classes] = softmax(standardized @ self.w + self.b)
-        enrolled = np.zeros(base_probs.shape[-1], bool)
-        enrolled[self.classes] = True
-        mix = np.where(enrolled, (1 - self.blend) * base_probs + self.blend * own, (1 - self.blend) * base_probs)
-        return (mix / mix.sum(-1, keepdims=True)).astype(np.float32)
+        return blend_probabilities(own, base_probs, self.classes, self.blend)
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any]) -> Personal:

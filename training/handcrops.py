@@ -28,6 +28,7 @@ from edgesign.preprocess import Preprocess, open_image
 from edgesign.progress import Progress
 
 from .handdata import HandSet, extract_folder
+from .landmarks import union_classes as photo_classes
 
 
 @dataclass
@@ -85,8 +86,6 @@ def crop_set(root: str | os.PathLike, settings: HandSettings, pre: Preprocess) -
 def union_classes(sets: list[CropSet]) -> list[str]:
     """The classes of several signers' photo folders (:func:`edgesign.training.landmarks.union_classes`), of
     which one must be ``Nothing``: it is what the pipeline answers when no hand is found."""
-    from .landmarks import union_classes as photo_classes
-
     if not any(n.lower() == NO_HAND_LABEL.lower() for s in sets for n in s.photos.class_names):
         raise EdgesignError(f"a hand-crop model needs a {NO_HAND_LABEL} class folder (what the pipeline answers "
                             "when no hand is found)")
