@@ -350,6 +350,15 @@ app.command("enrol")(enrol)
 app.command("enroll", hidden=True)(enrol)
 
 
+def _revision_line(revision: int | None) -> str:
+    from .hands import STAGE_REVISION
+
+    if revision is None:
+        return f"certified before files recorded the stage's revision (this edgesign runs revision {STAGE_REVISION})"
+    same = "the one this edgesign runs" if revision == STAGE_REVISION else f"this edgesign runs {STAGE_REVISION}"
+    return f"certified with revision {revision} of the stage's arithmetic ({same})"
+
+
 def _info_pipeline(m, as_json: bool) -> None:
     from .certify import format_certificate
     from .inspect import operator_histogram, tensor_summary
@@ -369,6 +378,7 @@ def _info_pipeline(m, as_json: bool) -> None:
     zoom = f", then again zoomed out by {s['zoom_out']:g}" if s.get("zoom_out") else ""
     typer.echo(f"          palm score >= {s['min_palm_score']}{zoom}, hand presence >= {s['min_presence']}; "
                f"{stage['handedness']}; no hand -> {stage['no_hand']}")
+    typer.echo(f"          {_revision_line(stage.get('revision'))}")
     if stage.get("input") == "crop":
         c = stage["crop"]
         takes = (f"the hand crop (square around the landmarks, {c['padding']:.0%} padding, {c['size']} px, then "

@@ -25,7 +25,7 @@ from .errors import EdgesignError
 from .handcrop import crop_settings, hand_crop
 from .handfeatures import FEATURE_VERSION, N_FEATURES, hand_features
 from .handfiles import FILES
-from .hands import Hand, HandSettings, HandStage, as_rgb
+from .hands import STAGE_REVISION, Hand, HandSettings, HandStage, as_rgb
 from .interpreter import load_backend, make_interpreter
 from .runtime import Classifier, EdgeModel
 
@@ -41,11 +41,13 @@ def class_index(classes: list[str], name: str) -> int:
 
 
 def hand_stage_metadata(settings: HandSettings, classifier_input: str = "landmarks") -> dict[str, Any]:
-    """What the classifier's metadata records about the hand stage it was trained and certified with, and
-    what the classifier takes from it: ``landmarks`` (features of ``FEATURE_VERSION``) or ``crop``."""
+    """What the classifier's metadata records about the hand stage it was trained and certified with (its
+    settings, files and ``STAGE_REVISION``), and what the classifier takes from it: ``landmarks`` (features of
+    ``FEATURE_VERSION``) or ``crop``."""
     from .handfiles import provenance
 
     meta = {"settings": asdict(settings), "files": {f: FILES[f][1] for f in settings.files()},
+            "revision": STAGE_REVISION,
             "no_hand": NO_HAND_LABEL, "handedness": "left hands are mirrored", "source": provenance()}
     if classifier_input == "crop":
         return {**meta, "input": "crop", "crop": crop_settings()}
@@ -60,6 +62,15 @@ def files_digest(files: list[str]) -> str:
     for f in files:
         h.update(Path(f).read_bytes())
     return h.hexdigest()
+
+
+def stage_revision_warning(name: str, revision: int | None) -> str | None:
+    """The warning for a file certified with another revision of the hand stage's arithmetic (None when it is
+    this one's, or when the file predates recorded revisions: ``info`` says so)."""
+    if revision is None or revision == STAGE_REVISION:
+        return None
+    return (f"warning: {name} was certified with revision {revision} of the hand stage and this edgesign runs "
+            f"revision {STAGE_REVISION}: its certified accuracy may not hold; `edgesign check` re-measures it")
 
 
 @dataclass
@@ -94,10 +105,14 @@ class StagedPipeline(Classifier):
         self.labels: list[str] = list(metadata["labels"])
         self._load_classifier(content, backend, threads)
         self.certificate_status = certificate_status(content, metadata)
+        self.stage_revision = stage.get("revision")
+        warning = stage_revision_warning(path.name, self.stage_revision)
         if self.certificate_status == "MISMATCH":
+            warning = MISMATCH_WARNING.format(name=path.name)
+        if warning:
             import sys
 
-            print(MISMATCH_WARNING.format(name=path.name), file=sys.stderr)
+            print(warning, file=sys.stderr)
         self.no_hand = class_index(self.labels, stage.get("no_hand", NO_HAND_LABEL))
         self.first_inference_seconds: float | None = None
         self._previous: Hand | None = None

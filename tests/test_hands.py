@@ -189,3 +189,29 @@ def test_benchmark_times_the_whole_pipeline(hand_folder, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     row = json.loads(r.stdout)[0]
     assert row["target"].startswith("hand pipeline") and 2 < row["p50_ms"] < 500 and row["accuracy"] >= 0.5
+
+
+def test_the_shipped_pipeline_records_the_stage_revision_it_was_certified_with(hand_folder, tmp_path, capsys):
+    """A change to the stage's arithmetic bumps STAGE_REVISION; the shipped file must then be certified again."""
+    from edgesign.certify import binding
+    from edgesign.hands import STAGE_REVISION
+    from edgesign.metadata import read_metadata, write_metadata
+
+    content = default_model_path().read_bytes()
+    meta = read_metadata(content)
+    assert meta["hand_stage"]["revision"] == STAGE_REVISION
+    r = run_cli("info", "--hand-models", hand_folder)
+    assert f"certified with revision {STAGE_REVISION} of the stage's arithmetic (the one this edgesign runs)" in r.stdout
+
+    # a file certified (and bound) under the previous revision: valid certificate, another stage
+    meta = {**meta, "hand_stage": {**meta["hand_stage"], "revision": STAGE_REVISION - 1}}
+    meta["certificate"] = {**meta["certificate"], "binding": binding(content, meta)}
+    old = tmp_path / "old.tflite"
+    old.write_bytes(write_metadata(content, meta))
+    capsys.readouterr()
+    m = open_model(old, hand_models=hand_folder)
+    err = capsys.readouterr().err
+    assert m.certificate_status == "valid"
+    assert f"certified with revision {STAGE_REVISION - 1} of the hand stage and this edgesign runs" in err
+    r = run_cli("info", old, "--hand-models", hand_folder)
+    assert f"certified with revision {STAGE_REVISION - 1} of the stage's arithmetic (this edgesign runs" in r.stdout
