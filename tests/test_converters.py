@@ -164,12 +164,13 @@ def test_input_table_matches_normalize_then_quantize(cnn_run, small_subset, tmp_
     """The runtime's lookup-table input path equals the reference scaling + quantization for each I/O type."""
     from edgesign import preprocess as pp
     from edgesign.adapters import quantize
+    from edgesign.converters.convert import ConvertOptions, convert_model
 
     pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    for io in ("int8", "uint8", "float32"):
+    for io in ("int8", "uint8", "float32"):  # in this process: `convert --io` is what this calls (three TF starts saved)
         out = tmp_path / f"{io}.tflite"
-        r = run_cli("convert", cnn_run, "--int8", "--io", io, "--calib", small_subset, "--calib-size", "20", "-o", out)
-        assert r.returncode == 0, r.stderr[-1500:]
+        convert_model(str(cnn_run), ConvertOptions(target=get_target("int8"), io_type=io, calib_data=str(small_subset),
+                                                   calib_size=20, out=str(out)))
         m = EdgeModel(out)
         ref = pp.normalize(pixels, m.preprocess)
         if io != "float32":

@@ -105,7 +105,7 @@ def accuracy(*args) -> float:
     return float(r.stdout.split()[1]) / 100
 
 
-def test_standard_metadata_gives_labels_and_normalization(bare, metadata_schema, asl_test, tmp_path):
+def test_standard_metadata_gives_labels_and_normalization(bare, metadata_schema, asl_test_sample, tmp_path):
     pre = bare["original"].preprocess
     assert pre.scaling == "unit" and pre.mean == (0.0,)
     labels = bare["original"].labels
@@ -113,29 +113,29 @@ def test_standard_metadata_gives_labels_and_normalization(bare, metadata_schema,
     good.write_bytes(with_standard_metadata(bare["path"].read_bytes(), metadata_schema, [0.0], [255.0], labels))
     m = EdgeModel(good)
     assert m.described_by == "standard" and m.labels == labels and m.preprocess.std == (255.0,)
-    want = accuracy(bare["original"].path, asl_test, "-o", tmp_path / "e0")
-    assert accuracy(good, asl_test, "-o", tmp_path / "e1") == pytest.approx(want, abs=1e-9)
-    r = run_cli("predict", good, sorted(Path(asl_test, "B").iterdir())[0])
+    want = accuracy(bare["original"].path, asl_test_sample, "-o", tmp_path / "e0")
+    assert accuracy(good, asl_test_sample, "-o", tmp_path / "e1") == pytest.approx(want, abs=1e-9)
+    r = run_cli("predict", good, sorted(Path(asl_test_sample, "B").iterdir())[0])
     assert r.returncode == 0 and "warning" not in r.stderr and r.stdout.split(": ")[1].split()[0] in labels
     # the same file claiming [-1, 1] input: the runtime follows the metadata, and the accuracy shows it
     wrong = tmp_path / "wrong.tflite"
     wrong.write_bytes(with_standard_metadata(bare["path"].read_bytes(), metadata_schema, [127.5], [127.5], labels))
-    assert accuracy(wrong, asl_test, "-o", tmp_path / "e2") < want - 0.3
+    assert accuracy(wrong, asl_test_sample, "-o", tmp_path / "e2") < want - 0.3
 
 
-def test_bare_model_described_on_the_command_line(bare, asl_test, tmp_path):
-    r = run_cli("predict", bare["path"], asl_test / "A")
+def test_bare_model_described_on_the_command_line(bare, asl_test_sample, tmp_path):
+    r = run_cli("predict", bare["path"], asl_test_sample / "A")
     assert r.returncode == 0 and "no edgesign metadata and no standard TFLite metadata" in r.stderr
-    want = accuracy(bare["original"].path, asl_test, "-o", tmp_path / "e0")
-    told = accuracy(bare["path"], asl_test, "--labels", bare["labels"], "--input-range", "0,1", "-o", tmp_path / "e1")
+    want = accuracy(bare["original"].path, asl_test_sample, "-o", tmp_path / "e0")
+    told = accuracy(bare["path"], asl_test_sample, "--labels", bare["labels"], "--input-range", "0,1", "-o", tmp_path / "e1")
     assert told == pytest.approx(want, abs=1e-9)
-    same = accuracy(bare["path"], asl_test, "--labels", bare["labels"], "--mean", "0", "--std", "255",
+    same = accuracy(bare["path"], asl_test_sample, "--labels", bare["labels"], "--mean", "0", "--std", "255",
                     "-o", tmp_path / "e2")
     assert same == pytest.approx(want, abs=1e-9)
-    wrong = accuracy(bare["path"], asl_test, "--labels", bare["labels"], "--input-range", "0,255",
+    wrong = accuracy(bare["path"], asl_test_sample, "--labels", bare["labels"], "--input-range", "0,255",
                      "-o", tmp_path / "e3")
     assert wrong < want - 0.3
-    rows = json.loads(run_cli("benchmark", bare["path"], "--data", asl_test, "--labels", bare["labels"],
+    rows = json.loads(run_cli("benchmark", bare["path"], "--data", asl_test_sample, "--labels", bare["labels"],
                               "--input-range", "0,1", "--runs", "5", "--json").stdout)
     assert rows[0]["accuracy"] == pytest.approx(want, abs=1e-4)
 

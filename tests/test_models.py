@@ -1,4 +1,5 @@
-"""Every registered model gets the same checks: build, forward, one training step, save/load, TFLite."""
+"""Every registered model gets the same checks: build, forward, one training step, save/load, TFLite (the two
+ResNet-50s' TFLite conversion in the slow run)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ def _options(name, tmp_path):
     return {"weights": str(path)}
 
 
+# TFLite conversions of 33 s each on two cores: in the slow run only. Their layers are resnet18's (convolution, batch
+# norm, add, ReLU, pooling) and, for the transfer base, vgg16-transfer's caffe preprocessing: converted by default.
+SLOW_TO_CONVERT = {"resnet50", "resnet50-transfer"}
+
+
 @pytest.mark.parametrize("name", list_models(inputs="image"))
 def test_registered_model(name, batch, tmp_path):
     spec = get_spec(name)
@@ -59,6 +65,15 @@ def test_registered_model(name, batch, tmp_path):
     assert again is not None
     np.testing.assert_allclose(again(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-5)
 
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_CONVERT else n
+                                  for n in list_models(inputs="image")])
+def test_registered_model_converts_to_tflite(name, batch, tmp_path):
+    from edgesign.preprocess import normalize
+
+    pre = get_spec(name).preprocess(SIZE, 3)
+    model = create_model(name, pre.shape, 4, **_options(name, tmp_path))
+    x = normalize(batch.images, pre)
     content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     tfl = tmp_path / "m.tflite"
     tfl.write_bytes(content)
