@@ -96,6 +96,10 @@ def train(
         return
     _check_training_numbers(lr, val_fraction, label_smoothing)
     check_output(out, "dir")
+    from .data import require_dataset
+
+    for path in [*(data or []), *(test_data or [])]:
+        require_dataset(path)  # before TensorFlow loads: a mistyped path answers at once
     from .extras import require_train
 
     require_train("edgesign train")

@@ -127,6 +127,15 @@ def model_class_index(names: list[str], model_labels: list[str], source: str) ->
     return np.array([lowered.index(n.lower()) for n in names], np.int64)
 
 
+def require_dataset(path: str | os.PathLike) -> Path:
+    """The dataset's path, or the one-line error for a missing one (cheap: commands call it before loading
+    TensorFlow)."""
+    p = Path(path)
+    if not p.exists():
+        raise EdgesignError(f"dataset not found: {p}")
+    return p
+
+
 def load_dataset(path: str | os.PathLike, pre: pp.Preprocess, *, split: str = "auto",
                  strict: bool = False, progress: bool = True) -> Dataset:
     """Load any supported dataset at the input size and channels of ``pre``.
@@ -135,9 +144,7 @@ def load_dataset(path: str | os.PathLike, pre: pp.Preprocess, *, split: str = "a
     Unreadable images are skipped with a warning (listed in ``Dataset.skipped``), or, with
     ``strict``, stop the load naming them.
     """
-    p = Path(path)
-    if not p.exists():
-        raise EdgesignError(f"dataset not found: {p}")
+    p = require_dataset(path)
     if p.is_dir():
         return _load_folder(p, pre, strict=strict, progress=progress)
     suffix = p.suffix.lower()

@@ -72,3 +72,12 @@ def test_train_and_convert_without_the_extra_name_the_install_command(tmp_path):
         assert r.stderr.splitlines()[0] == f"error: edgesign {cmd[0]} needs the 'train' extra: " \
             "pip install 'edgesign[train]' (from a clone: pip install -e '.[train]')", r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_train_names_a_missing_dataset_before_loading_tensorflow(tmp_path):
+    """A mistyped --data or --test-data answers at once (it took 5 s of TensorFlow start-up to say so)."""
+    for cmd in (["train", "cnn", "--data", str(tmp_path / "nope")],
+                ["train", "cnn", "--data", str(tmp_path), "--test-data", str(tmp_path / "gone")]):
+        r = run_without_tf(*cmd)
+        assert r.returncode == 2 and r.stderr.splitlines()[0] == f"error: dataset not found: {cmd[-1]}", r.stderr
+        _no_tf(r)
