@@ -1,7 +1,7 @@
 """Speed of the hand pipeline, measured side by side in one run.
 
 - a still image through the whole pipeline (decode, palm detector, landmarks, features or crop, classifier),
-  one thread (a landmark pipeline or a crop pipeline);
+  one thread (a landmark pipeline or a crop pipeline), beside its floor: the two hand models' bare ``invoke()``;
 - an empty room at 640x480 (what an idle camera sees: the palm detector twice, the landmark model on the centre
   crop, then `Nothing`), one thread;
 - the classifier stage alone against its bare ``invoke()`` (the ratio is the stage's overhead);
@@ -42,6 +42,12 @@ def median_ms(call, inputs) -> float:
     return 1e3 * float(np.median(t))
 
 
+def bare_invoke_ms(interpreter, n: int = 30) -> float:
+    """The median milliseconds of ``invoke()`` alone, on the input already set."""
+    interpreter.invoke()
+    return median_ms(lambda _: interpreter.invoke(), range(n))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None)
@@ -54,6 +60,9 @@ def main() -> None:
     nothing = sorted((DATA / "asl-second-signer" / "Nothing").iterdir())[0]  # a real empty room, webcam-sized
     empty = np.asarray(Image.open(nothing).convert("RGB").resize((640, 480), Image.BILINEAR))
     empty_ms = median_ms(m1.classify_frame, [empty] * 30)
+
+    # the still image's floor: the palm detector's and the landmark model's bare invoke(), one each
+    floor_ms = sum(bare_invoke_ms(model.interpreter) for model in (m1.stage.palm.model, m1.stage.landmarks.model))
 
     feats = m1.prepare(Image.open(stills[0])).features
     m1.classify_features(feats)
@@ -82,6 +91,8 @@ def main() -> None:
 
     print(f"model {m1.path.name}; {os.cpu_count()} cores")
     print(f"still image, whole pipeline, 1 thread, p50   {still_ms:7.2f} ms  ({len(stills)} test photos)")
+    print(f"  its floor: palm + landmark model, bare invoke() {floor_ms:7.2f} ms  (still image / floor "
+          f"{still_ms / floor_ms:.2f}x)")
     print(f"empty room 640x480, 1 thread, p50            {empty_ms:7.2f} ms  (no hand: three model runs)")
     print(f"classifier stage p50 / bare invoke() p50      {cls_ms:7.4f} / {bare_ms:.4f} ms = {cls_ms / bare_ms:.2f}x")
     print(f"stream with tracking (worker + caller)        {fps:7.1f} fps  ({len(frames)} frames, hand in {tracked})")
