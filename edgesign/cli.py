@@ -103,12 +103,12 @@ def train(
     from .extras import require_train
 
     require_train("edgesign train")
+    # the registry loads no TensorFlow: a mistyped model name answers at once
     from edgesign.training import get_spec
-    from edgesign.training.recipe import load_recipe
-    from edgesign.training.train import TrainConfig
-    from edgesign.training.train import train as run_training
 
     if recipe:
+        from edgesign.training.recipe import load_recipe
+
         cfg = load_recipe(recipe, data_root, out).train
     else:
         if not model or not data:
@@ -119,6 +119,8 @@ def train(
         if (len(data) > 1 and not hand_crop) or len(test_data or []) > 1:
             raise EdgesignError(f"{model} trains on one --data and one --test-data (landmark models, and image "
                                 "models with --hand-crop, take several --data)")
+        from edgesign.training.train import TrainConfig
+
         cfg = TrainConfig(model=model, data=data[0], more_data=list(data[1:]), hand_crop=_recipe_hand_stage(hand_crop),
                           test_data=test_data[0] if test_data else None,
                           out=out or f"runs/{model}", input_size=size, channels=channels, epochs=epochs,
@@ -127,6 +129,8 @@ def train(
                           weights=weights, model_options={"head": head} if head else {},
                           fine_tune_epochs=fine_tune_epochs, distribute=distribute, mixed_precision=mixed_precision)
     get_spec(cfg.model)
+    from edgesign.training.train import train as run_training
+
     result = run_training(cfg, resume=resume)
     typer.echo(f"best validation accuracy {100 * result.best_val_accuracy:.2f} % after {result.epochs_run} epochs "
                f"({result.seconds:.0f} s, {result.images_per_second:.0f} img/s)")

@@ -9,6 +9,15 @@ import sys
 
 from conftest import ROOT
 
+RUN_AND_REPORT_TF = """
+import sys
+from edgesign.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    loaded = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')]
+    sys.stderr.write('TF_MODULES=' + ','.join(loaded) + '\\n')
+"""
 BLOCK_TF = """
 import sys
 class _NoTF:
@@ -17,19 +26,23 @@ class _NoTF:
             raise ModuleNotFoundError(f"No module named '{name}' (blocked by the test)")
         return None
 sys.meta_path.insert(0, _NoTF())
-from edgesign.cli import main
-try:
-    main(sys.argv[1:])
-finally:
-    loaded = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')]
-    sys.stderr.write('TF_MODULES=' + ','.join(loaded) + '\\n')
-"""
+""" + RUN_AND_REPORT_TF
+
+
+def _run(script: str, args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "EDGESIGN_QUIET": "1"}
+    return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=300)
 
 
 def run_without_tf(*args):
-    env = {**os.environ, "EDGESIGN_QUIET": "1"}
-    return subprocess.run([sys.executable, "-c", BLOCK_TF, *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300)
+    """The command with TensorFlow unimportable."""
+    return _run(BLOCK_TF, args)
+
+
+def run_reporting_tf(*args):
+    """The command with TensorFlow installed; its stderr ends by naming the TensorFlow modules it loaded."""
+    return _run(RUN_AND_REPORT_TF, args)
 
 
 def _no_tf(proc):
@@ -74,10 +87,14 @@ def test_train_and_convert_without_the_extra_name_the_install_command(tmp_path):
         assert "Traceback" not in r.stderr
 
 
-def test_train_names_a_missing_dataset_before_loading_tensorflow(tmp_path):
-    """A mistyped --data or --test-data answers at once (it took 5 s of TensorFlow start-up to say so)."""
+def test_train_names_a_missing_dataset_or_model_before_loading_tensorflow(tmp_path):
+    """A mistyped --data, --test-data or model name answers at once (it took 5 s of TensorFlow start-up)."""
     for cmd in (["train", "cnn", "--data", str(tmp_path / "nope")],
                 ["train", "cnn", "--data", str(tmp_path), "--test-data", str(tmp_path / "gone")]):
         r = run_without_tf(*cmd)
         assert r.returncode == 2 and r.stderr.splitlines()[0] == f"error: dataset not found: {cmd[-1]}", r.stderr
         _no_tf(r)
+    # with TensorFlow installed: a mistyped model name is answered from the registry before it loads
+    r = run_reporting_tf("train", "resnet-18", "--data", tmp_path)
+    assert r.returncode == 2 and "did you mean resnet18" in r.stderr.splitlines()[0], r.stderr
+    _no_tf(r)
