@@ -362,9 +362,9 @@ def _revision_line(revision: int | None) -> str:
     from .hands import STAGE_REVISION
 
     if revision is None:
-        return f"certified before files recorded the stage's revision (this edgesign runs revision {STAGE_REVISION})"
+        return f"made before files recorded the stage's revision (this edgesign runs revision {STAGE_REVISION})"
     same = "the one this edgesign runs" if revision == STAGE_REVISION else f"this edgesign runs {STAGE_REVISION}"
-    return f"certified with revision {revision} of the stage's arithmetic ({same})"
+    return f"made with revision {revision} of the stage's arithmetic ({same})"
 
 
 def _info_pipeline(m, as_json: bool) -> None:

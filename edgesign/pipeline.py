@@ -65,8 +65,8 @@ def files_digest(files: list[str]) -> str:
 
 
 def stage_revision_warning(name: str, revision: int | None) -> str | None:
-    """The warning for a file certified with another revision of the hand stage's arithmetic (None when it is
-    this one's, or when the file predates recorded revisions: ``info`` says so)."""
+    """The warning for a certified file made with another revision of the hand stage's arithmetic (None when it
+    is this one's, or when the file predates recorded revisions: ``info`` says so)."""
     if revision is None or revision == STAGE_REVISION:
         return None
     return (f"warning: {name} was certified with revision {revision} of the hand stage and this edgesign runs "
@@ -106,7 +106,7 @@ class StagedPipeline(Classifier):
         self._load_classifier(content, backend, threads)
         self.certificate_status = certificate_status(content, metadata)
         self.stage_revision = stage.get("revision")
-        warning = stage_revision_warning(path.name, self.stage_revision)
+        warning = stage_revision_warning(path.name, self.stage_revision) if self.certificate else None
         if self.certificate_status == "MISMATCH":
             warning = MISMATCH_WARNING.format(name=path.name)
         if warning:

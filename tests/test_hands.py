@@ -201,7 +201,7 @@ def test_the_shipped_pipeline_records_the_stage_revision_it_was_certified_with(h
     meta = read_metadata(content)
     assert meta["hand_stage"]["revision"] == STAGE_REVISION
     r = run_cli("info", "--hand-models", hand_folder)
-    assert f"certified with revision {STAGE_REVISION} of the stage's arithmetic (the one this edgesign runs)" in r.stdout
+    assert f"made with revision {STAGE_REVISION} of the stage's arithmetic (the one this edgesign runs)" in r.stdout
 
     # a file certified (and bound) under the previous revision: valid certificate, another stage
     meta = {**meta, "hand_stage": {**meta["hand_stage"], "revision": STAGE_REVISION - 1}}
@@ -214,4 +214,10 @@ def test_the_shipped_pipeline_records_the_stage_revision_it_was_certified_with(h
     assert m.certificate_status == "valid"
     assert f"certified with revision {STAGE_REVISION - 1} of the hand stage and this edgesign runs" in err
     r = run_cli("info", old, "--hand-models", hand_folder)
-    assert f"certified with revision {STAGE_REVISION - 1} of the stage's arithmetic (this edgesign runs" in r.stdout
+    assert f"made with revision {STAGE_REVISION - 1} of the stage's arithmetic (this edgesign runs" in r.stdout
+    # not certified: nothing certified to doubt, so no warning
+    del meta["certificate"]
+    old.write_bytes(write_metadata(content, meta))
+    capsys.readouterr()
+    open_model(old, hand_models=hand_folder)
+    assert "revision" not in capsys.readouterr().err
