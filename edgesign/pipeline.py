@@ -105,8 +105,7 @@ class StagedPipeline(Classifier):
         self.labels: list[str] = list(metadata["labels"])
         self._load_classifier(content, backend, threads)
         self.certificate_status = certificate_status(content, metadata)
-        self.stage_revision = stage.get("revision")
-        warning = stage_revision_warning(path.name, self.stage_revision) if self.certificate else None
+        warning = stage_revision_warning(path.name, stage.get("revision")) if self.certificate else None
         if self.certificate_status == "MISMATCH":
             warning = MISMATCH_WARNING.format(name=path.name)
         if warning:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from edgesign.data import natural_key
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("EDGESIGN_DATA", ROOT.parent / "shared" / "data")).resolve()
 ASL_TRAIN = DATA / "asl-photos" / "train"
@@ -39,7 +41,7 @@ def asl_test_sample(tmp_path_factory, asl_test) -> Path:
     root = tmp_path_factory.mktemp("asl-test-sample")
     for folder in sorted(p for p in asl_test.iterdir() if p.is_dir()):
         (root / folder.name).mkdir()
-        photos = sorted(folder.iterdir(), key=lambda f: (len(f.stem), f.stem))  # numbered frames, in order
+        photos = sorted(folder.iterdir(), key=natural_key)  # numbered frames, in order
         for f in photos[::5]:
             (root / folder.name / f.name).symlink_to(f)
     return root

@@ -10,6 +10,7 @@ import pytest
 from conftest import ASL_TRAIN, DATA, require_data, run_cli
 from PIL import Image
 
+from edgesign.data import natural_key
 from edgesign.enrol import Enrolment, fit_head, refit
 from edgesign.errors import EdgesignError
 from edgesign.runtime import open_model
@@ -21,7 +22,7 @@ LETTERS = ("A", "B", "C", "D", "G", "L", "M", "P", "T", "X")
 
 
 def _ordered(folder):
-    return sorted(folder.iterdir(), key=lambda p: int("".join(filter(str.isdigit, p.name)) or 0))
+    return sorted(folder.iterdir(), key=natural_key)
 
 
 @pytest.fixture(scope="session")

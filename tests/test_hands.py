@@ -14,6 +14,7 @@ from PIL import Image
 
 from edgesign import handfiles
 from edgesign.api import evaluate_model
+from edgesign.data import natural_key
 from edgesign.errors import EdgesignError
 from edgesign.handfeatures import N_FEATURES, hand_features
 from edgesign.hands import HandStage, as_rgb, roi_from_landmarks
@@ -35,7 +36,7 @@ def stage(hand_folder) -> HandStage:
 
 
 def _photos(root, cls, n, step=1):
-    return sorted((require_data(root) / cls).iterdir(), key=lambda p: int("".join(filter(str.isdigit, p.name)) or 0))[::step][:n]
+    return sorted((require_data(root) / cls).iterdir(), key=natural_key)[::step][:n]
 
 
 def test_finds_hands_on_both_signers_and_none_on_empty_scenes(stage, asl_test):
