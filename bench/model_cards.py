@@ -66,7 +66,7 @@ def main() -> None:
         is_default = shipped is not None and Path(shipped).stem == name
         title = f"{name}: {'the shipped default model (models/asl29.tflite)' if is_default else 'candidate, not shipped'}"
         rel = f"models/{recipe.name}"
-        atomic.write_text(out / f"{name}.md", render(run, report, rel, None, title))
+        atomic.write_text(out / f"{name}.md", render(run, report, rel, None, title, base=ROOT))
         summary = json.loads((run / "summary.json").read_text())
         config = json.loads((run / "config.json").read_text())
         t, pre, ev = config["train"], config["preprocess"], report["evaluation"]

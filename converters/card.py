@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from edgesign import atomic
 from edgesign.certify import certificate_figures
 
 
-def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None, title: str) -> str:
+def shown_path(path: str, base: Path) -> str:
+    """A data path as a card shows it: relative to ``base`` (the project) when it is beside it, as
+    ``../shared/data/...`` is, so a card does not carry the folder one machine kept the data in."""
+    if not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path, base)
+    return rel if not rel.startswith(os.path.join(os.pardir, os.pardir)) else path
+
+
+def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None, title: str,
+           base: Path | None = None) -> str:
     config = json.loads((run / "config.json").read_text())
     summary = json.loads((run / "summary.json").read_text())
     test = json.loads((run / "test_metrics.json").read_text()) if (run / "test_metrics.json").exists() else None
     t, pre, ev, sz = config["train"], config["preprocess"], report["evaluation"], report["sizes"]
     cert = certificate_figures(ev, report["max_drop"], report.get("min_accuracy"))
+    shown = [shown_path(d, base or Path.cwd()) for d in (t["data"], *t.get("more_data", []), ev["data"],
+                                                          report["calibration"]["data"])]
     lines = [
         f"# {title}",
         "",
@@ -34,11 +47,11 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
         _hand_crop_line(t),
         "",
         "## Data",
-        f"- training: {', '.join(f'`{d}`' for d in [t['data'], *t.get('more_data', [])])}: {config['n_train']} images for training, {config['n_val']} for validation "
+        f"- training: {', '.join(f'`{d}`' for d in shown[:-2])}: {config['n_train']} images for training, {config['n_val']} for validation "
         f"(split `{t.get('val_split', 'random')}`, stratified, seed {t['seed']}); content sha256 "
         f"`{config['data_digest'][:16]}`",
-        f"- test (evaluated only, never tuned on): `{ev['data']}`, {ev['n']} images, sha256 `{ev['digest'][:16]}`",
-        f"- calibration: {report['calibration']['n']} images, stratified sample of `{report['calibration']['data']}`",
+        f"- test (evaluated only, never tuned on): `{shown[-2]}`, {ev['n']} images, sha256 `{ev['digest'][:16]}`",
+        f"- calibration: {report['calibration']['n']} images, stratified sample of `{shown[-1]}`",
         "",
         "## Recipe",
         f"- epochs {t['epochs']} (ran {summary['epochs_run']}, early stopping patience {t['patience']}), batch "

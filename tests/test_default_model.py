@@ -46,6 +46,20 @@ def test_card_states_the_certified_figures():
     assert f"| test accuracy, float (Keras) | {100 * cert['float_accuracy']:.2f} % |" in card
 
 
+def test_cards_name_the_data_beside_the_project_not_one_machines_folders(tmp_path):
+    from edgesign.converters.card import shown_path
+
+    project = tmp_path / "edgesign"
+    assert shown_path(str(tmp_path / "shared" / "data" / "asl-photos" / "test"), project) == \
+        "../shared/data/asl-photos/test"
+    assert shown_path("/mnt/photos/test", project) == "/mnt/photos/test"  # far away: the path as it was
+    assert shown_path("data/test", project) == "data/test"  # relative already: as the user wrote it
+    cards = [*ROOT.glob("models/*.md"), *ROOT.glob("models/cards/*.md")]
+    assert len(cards) >= 10
+    for card in cards:
+        assert "`/" not in card.read_text(), card  # no absolute path in backquotes
+
+
 def test_device_reproduces_the_certificate(asl_test, tmp_path):
     m = EdgeModel(image_model_path())
     metrics, _ = evaluate_model(m, str(asl_test), out_dir=str(tmp_path))

@@ -15,6 +15,9 @@ def test_run_folder_has_everything(e2e):
     config = json.loads((run / "config.json").read_text())
     assert config["preprocess"]["height"] == 48 and len(config["classes"]) == 29
     assert "epoch 1/6" in e2e["train_out"]  # progress is shown
+    from edgesign.training.run import keras_archive_version
+
+    assert keras_archive_version(run / "model.keras").startswith("2.")  # tf_keras wrote it: convert's first loader
 
 
 def test_int8_agrees_with_float_and_beats_chance(e2e):

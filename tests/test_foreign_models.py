@@ -230,6 +230,10 @@ def test_keras3_model_taking_0_255_is_certified_only_when_described(foreign, asl
     assert r.returncode == 0, r.stderr[-2000:]
     report = certified(out, foreign, "keras3")
     assert report["preprocess"]["std"] == [1.0]
+    # the archive says which Keras wrote it, so convert goes to Keras 3 without trying tf_keras first
+    from edgesign.training.run import keras_archive_version
+
+    assert keras_archive_version(src).startswith("3.") and keras_archive_version(labels) is None
     # the same model described wrongly ([0, 1], the default): it sees black images, and the floor stops it
     wrong = tmp_path / "k3_wrong.tflite"
     r = run_cli(*convert_args(src, wrong, asl_train, asl_test, floor, "--labels", labels))

@@ -38,11 +38,20 @@ def load_keras_model(path: str | os.PathLike):
         raise EdgesignError(f"{p} is not a Keras model: {msg}") from None
 
 
+def keras_archive_version(path: str | os.PathLike) -> str | None:
+    """The Keras version a ``.keras`` archive was saved with (its metadata.json), or None when it does not say."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return str(json.loads(zf.read("metadata.json"))["keras_version"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
 def _load_keras_archive(p: Path):
     """A ``.keras`` archive loaded with its weights file extracted first; None when it is not one.
 
     tf-keras reads the weights with h5py straight from the zip member, and before Python 3.12 every backward
-    seek in a zip member reads it again from its start: a ResNet-50's ``model.keras`` took 103 s to load here
+    seek in a zip member reads it again from its start: a ResNet-50's ``model.keras`` took 103-111 s to load here
     (the same weights from a plain file: seconds). The model is built from the archive's config and the
     weights read by tf-keras's own ``load_weights`` (the same state loader as ``load_model``)."""
     if p.suffix != ".keras" or not zipfile.is_zipfile(p):
