@@ -27,13 +27,20 @@ def _ordered(folder):
 
 @pytest.fixture(scope="session")
 def signer1_base(tmp_path_factory):
-    """A hand pipeline trained on signer 1 alone (landmarks from the cache when current), int8."""
+    """A hand pipeline trained on signer 1 alone, int8: every third photo of each letter in shooting order
+    (neighbouring frames are near-duplicates; on a machine with no landmark cache the whole folder's
+    extraction took two of this fixture's three minutes)."""
     require_data(ASL_TRAIN)
     require_data(SECOND)
     work = tmp_path_factory.mktemp("signer1")
-    r = run_cli("train", "landmark-mlp", "--data", ASL_TRAIN, "--epochs", "15", "-o", work / "run")
+    photos = work / "photos"
+    for letter in sorted(p for p in ASL_TRAIN.iterdir() if p.is_dir()):
+        (photos / letter.name).mkdir(parents=True)
+        for p in _ordered(letter)[::3]:
+            (photos / letter.name / p.name).symlink_to(p)
+    r = run_cli("train", "landmark-mlp", "--data", photos, "--epochs", "25", "-o", work / "run")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "epoch 15/15  loss" in r.stderr and "hands/s" in r.stderr and "/step" not in r.stderr  # one line an epoch
+    assert "epoch 25/25  loss" in r.stderr and "hands/s" in r.stderr and "/step" not in r.stderr  # one line an epoch
     out = work / "base.tflite"
     r = run_cli("convert", work / "run", "--int8", "--calib-size", "500", "-o", out)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -71,7 +78,7 @@ def test_enrolment_from_photo_folders_lifts_the_second_signer(signer1_base, seco
     assert "enrolled 10 letters" in r.stdout and personal.is_file()
     before = _accuracy(signer1_base, test_dir, tmp_path / "before")
     after = _accuracy(personal, test_dir, tmp_path / "after")
-    assert after >= before + 0.25 and after >= 0.75, (before, after)  # measured: 0.432 -> 0.844
+    assert after >= before + 0.25 and after >= 0.75, (before, after)  # measured: 0.384 -> 0.848 (0.432 -> 0.844 with every photo)
     assert len(list((tmp_path / "seen").glob("*.png"))) == 130  # every frame taken, hand drawn
 
     info = run_cli("info", personal)

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import EDGESIGN, ROOT, run_cli
+from conftest import E2E_SIZE, EDGESIGN, ROOT, run_cli
 
 from edgesign.data import load_dataset
 from edgesign.errors import EdgesignError
@@ -184,7 +184,7 @@ def test_initial_weights_from_a_checkpoint_leave_its_optimizer_behind(e2e):
     from edgesign.training.registry import create_model
     from edgesign.training.tf_env import keras
 
-    model = create_model("cnn", (48, 48, 3), 29)
+    model = create_model("cnn", (E2E_SIZE, E2E_SIZE, 3), 29)
     load_weights_file(model, str(e2e["run"] / "best.ckpt"))
     trained = keras.models.load_model(e2e["run"] / "model.keras", compile=False)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), trained.get_weights()))
