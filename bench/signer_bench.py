@@ -4,8 +4,11 @@ Both directions, then (optionally) both signers together measured on the asl-pho
 selection rule for recipes is the mean of the two cross-signer figures; the test split is reported,
 never tuned on.
 
-    python bench/signer_bench.py --epochs 60 [--hidden 256,128] [--augment-copies 4] [--both]
+    python bench/signer_bench.py --epochs 60 [--hidden 256,128] [--augment-copies 4] [--no-mirror] [--both]
         [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5]
+
+Every held-out set is measured twice: as photographed, and mirrored left to right (the same letters as a
+left-handed signer shows them); the recipe also trains on the mirrored photos (``--no-mirror``: not).
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgesign.hands import HandSettings  # noqa: E402
-from edgesign.training.landmarks import RECIPE_HAND_STAGE, LandmarkConfig, train_landmarks  # noqa: E402
+from edgesign.training.handdata import extract_folder  # noqa: E402
+from edgesign.training.landmarks import (  # noqa: E402
+    RECIPE_HAND_STAGE,
+    LandmarkConfig,
+    feature_probabilities,
+    known_subset,
+    pipeline_probabilities,
+    train_landmarks,
+)
 
 DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
@@ -38,13 +49,27 @@ def hand_stage(args: argparse.Namespace) -> HandSettings:
     return HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out)
 
 
-def run(data: list[Path], held: list[Path], args) -> dict:
+def mirrored_accuracy(run_dir: Path, held: Path, settings: HandSettings) -> float:
+    """The run's pipeline accuracy on the held-out photos mirrored left to right."""
+    config = json.loads((run_dir / "config.json").read_text())
+    s, labels = known_subset(extract_folder(held, settings, mirror=True), config["classes"])
+    probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"],
+                                   predict=feature_probabilities(run_dir))
+    return float((probs.argmax(1) == labels).mean())
+
+
+def run(data: list[Path], held: Path, args) -> dict:
+    """Train on ``data``; the summary, with the pipeline's accuracy on ``held`` as photographed and mirrored."""
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = LandmarkConfig(data=[str(d) for d in data], test_data=[str(h) for h in held], out=str(Path(tmp) / "run"),
+        out = Path(tmp) / "run"
+        cfg = LandmarkConfig(data=[str(d) for d in data], test_data=[str(held)], out=str(out),
                              epochs=args.epochs, hidden=tuple(int(v) for v in args.hidden.split(",")),
                              dropout=args.dropout, augment_copies=args.augment_copies, seed=args.seed,
-                             hand=asdict(hand_stage(args)))
-        return train_landmarks(cfg)
+                             mirror=args.mirror, hand=asdict(hand_stage(args)))
+        summary = train_landmarks(cfg)
+        summary["accuracy"] = next(iter(summary["held_out"].values()))["accuracy"]
+        summary["mirrored"] = mirrored_accuracy(out, held, hand_stage(args))
+        return summary
 
 
 def main() -> None:
@@ -54,27 +79,31 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--augment-copies", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=LandmarkConfig.mirror,
+                    help="train on every photo mirrored too (the recipe's default: on)")
     add_hand_stage_options(ap)
     ap.add_argument("--both", action="store_true", help="also train on both signers, measure on the test split")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
     rows = []
     for train_name, held_name in (("signer1", "signer2"), ("signer2", "signer1")):
-        s = run([SIGNERS[train_name]], [SIGNERS[held_name]], args)
-        acc = next(iter(s["held_out"].values()))["accuracy"]
-        rows.append({"train": train_name, "measured on": held_name, "val": s["best_val_accuracy"], "accuracy": acc})
+        s = run([SIGNERS[train_name]], SIGNERS[held_name], args)
+        rows.append({"train": train_name, "measured on": held_name, "val": s["best_val_accuracy"],
+                     "accuracy": s["accuracy"], "mirrored": s["mirrored"]})
     if args.both:
-        s = run(list(SIGNERS.values()), [DATA / "asl-photos" / "test"], args)
-        acc = next(iter(s["held_out"].values()))["accuracy"]
-        rows.append({"train": "both", "measured on": "signer1 test split", "val": s["best_val_accuracy"], "accuracy": acc})
+        s = run(list(SIGNERS.values()), DATA / "asl-photos" / "test", args)
+        rows.append({"train": "both", "measured on": "signer1 test split", "val": s["best_val_accuracy"],
+                     "accuracy": s["accuracy"], "mirrored": s["mirrored"]})
     print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, "
-          f"epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, landmarks {args.landmarks}, "
-          f"zoom out {args.zoom_out}")
-    print(f"{'trained on':12s} {'measured on':20s} {'val %':>7s} {'pipeline %':>11s}")
+          f"mirror {args.mirror}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
+          f"landmarks {args.landmarks}, zoom out {args.zoom_out}")
+    print(f"{'trained on':12s} {'measured on':20s} {'val %':>7s} {'pipeline %':>11s} {'mirrored %':>11s}")
     for r in rows:
-        print(f"{r['train']:12s} {r['measured on']:20s} {100 * r['val']:7.2f} {100 * r['accuracy']:11.2f}")
-    cross = [r["accuracy"] for r in rows[:2]]
-    print(f"leave-one-signer-out mean {100 * sum(cross) / 2:.2f} % (selection rule)")
+        print(f"{r['train']:12s} {r['measured on']:20s} {100 * r['val']:7.2f} {100 * r['accuracy']:11.2f} "
+              f"{100 * r['mirrored']:11.2f}")
+    for key, what in (("accuracy", "as photographed"), ("mirrored", "mirrored")):
+        cross = [r[key] for r in rows[:2]]
+        print(f"leave-one-signer-out mean, {what}: {100 * sum(cross) / 2:.2f} %")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
 

@@ -22,7 +22,13 @@ from edgesign.metadata import write_metadata
 from edgesign.pipeline import files_digest, hand_stage_metadata
 from edgesign.targets import Target
 from edgesign.training.handdata import extract_folder
-from edgesign.training.landmarks import known_subset, pipeline_probabilities, standardize
+from edgesign.training.landmarks import (
+    known_subset,
+    pipeline_probabilities,
+    standardize,
+    trained_on,
+    training_sets,
+)
 from edgesign.training.run import load_keras_model
 from edgesign.training.tf_env import tf
 
@@ -31,7 +37,7 @@ from .tflite import calibration_inputs, converter_call
 
 
 def _calibration(cfg: dict[str, Any], settings: HandSettings, n: int, seed: int = 0) -> np.ndarray:
-    sets = [extract_folder(d, settings) for d in cfg["train"]["data"]]
+    sets = training_sets(cfg["train"]["data"], settings, cfg["train"].get("mirror", False))
     x = standardize(np.concatenate([s.features() for s in sets]), cfg["feature_scaling"])
     return x[np.random.default_rng(seed).permutation(len(x))[:n]]
 
@@ -77,7 +83,7 @@ def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Pa
     content = _tflite(model, target, calib)
     meta = {"labels": classes, "target": target.name, "model": cfg["train"]["model"], "kind": cfg["kind"],
             "hand_stage": hand_stage_metadata(settings), "feature_scaling": cfg["feature_scaling"], "created": _dt.date.today().isoformat(),
-            "edgesign": __version__, "trained_on": cfg["train"]["data"]}
+            "edgesign": __version__, "trained_on": trained_on(cfg["train"])}
     report: dict[str, Any] = {"source": str(run), "target": target.name, "max_drop": max_drop,
                               "min_accuracy": min_accuracy, "sizes": {"bytes": len(content), "gzip_bytes": gzip_size(content)}}
     if eval_data:
@@ -94,7 +100,7 @@ def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Pa
             "float_accuracy": round(c["float_accuracy"], 6), "quantized_accuracy": round(c["quantized_accuracy"], 6),
             "drop_points": c["drop_points"], "top1_agreement": round(c["top1_agreement"], 6),
             "max_drop": max_drop, "min_accuracy": min_accuracy, "passed": bool(passed),
-            "calibration": ", ".join(cfg["train"]["data"])}
+            "calibration": ", ".join(trained_on(cfg["train"]))}
         report["evaluation"] = {"data": held.source, **c}
         if not passed:
             enforce(c, max_drop, f"{target.name} pipeline not written", min_accuracy)

@@ -86,6 +86,9 @@ def train(
     recipe: Optional[str] = typer.Option(None, "--recipe", help="models/<name>.toml: reproduce a shipped model."),
     hand_crop: bool = typer.Option(False, "--hand-crop", help="Image models: train on the hand stage's crop of each "
                                    "photo (repeat --data for each signer); the converted file is a hand pipeline."),
+    mirror: Optional[bool] = typer.Option(None, "--mirror/--no-mirror", help="Landmark models: also learn every photo "
+                                          "mirrored, the letters as a left hand signs them (default: on; image models "
+                                          "flip with --augment '{\"flip\": true}')."),
     data_root: Optional[str] = typer.Option(None, "--data-root", help="Where a recipe's {data} points ($EDGESIGN_DATA)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
     list_: bool = typer.Option(False, "--list", help="List the registered models and exit."),
@@ -114,8 +117,11 @@ def train(
         if not model or not data:
             raise EdgesignError("edgesign train needs a MODEL and --data (or --recipe)")
         if get_spec(model).inputs == "hand-landmarks":
-            _train_landmarks(model, data, test_data or [], out, epochs, seed)
+            _train_landmarks(model, data, test_data or [], out, epochs, seed, mirror is not False)
             return
+        if mirror is not None:
+            raise EdgesignError("--mirror/--no-mirror is for landmark models; an image model flips with "
+                                "--augment '{\"flip\": true}'")
         if (len(data) > 1 and not hand_crop) or len(test_data or []) > 1:
             raise EdgesignError(f"{model} trains on one --data and one --test-data (landmark models, and image "
                                 "models with --hand-crop, take several --data)")
@@ -182,11 +188,12 @@ def _augment_option(text: str) -> dict:
     return _parse_json(text, "--augment")
 
 
-def _train_landmarks(model: str, data: List[str], test_data: List[str], out: Optional[str], epochs: int, seed: int) -> None:
+def _train_landmarks(model: str, data: List[str], test_data: List[str], out: Optional[str], epochs: int, seed: int,
+                     mirror: bool) -> None:
     from edgesign.training.landmarks import LandmarkConfig, train_landmarks
 
     summary = train_landmarks(LandmarkConfig(data=list(data), test_data=list(test_data), out=out or f"runs/{model}",
-                                             model=model, epochs=epochs, seed=seed))
+                                             model=model, epochs=epochs, seed=seed, mirror=mirror))
     typer.echo(f"best validation accuracy {100 * summary['best_val_accuracy']:.2f} % (epoch {summary['best_epoch']}, "
                f"{summary['seconds']:.0f} s)")
     for source, r in summary["held_out"].items():

@@ -138,3 +138,49 @@ def test_landmark_cache_follows_content_not_file_times(asl_train, tmp_path):
     changed = extract_folder(tmp_path, HandSettings())  # the mirrored photo's own landmarks, not the cached ones
     assert not np.allclose(changed.image[0], first.image[0], atol=1.0)
     assert np.array_equal(changed.image[1:], first.image[1:])
+
+
+def test_mirrored_extraction_sees_the_photos_as_left_hands(asl_train, tmp_path):
+    """``mirror=True`` extracts from each photo mirrored: MediaPipe calls the hands left, the image landmarks
+    mirror the photo's, and the two are cached apart."""
+    from edgesign.handfiles import cache_folder
+    from edgesign.hands import HandSettings
+    from edgesign.training.handdata import extract_folder
+
+    for cls in ("A", "L", "V"):
+        (tmp_path / cls).mkdir()
+        for p in _ordered(asl_train / cls)[:2]:
+            (tmp_path / cls / p.name).symlink_to(p)
+    plain = extract_folder(tmp_path, HandSettings())
+    mirrored = extract_folder(tmp_path, HandSettings(), mirror=True)
+    assert mirrored.source.endswith("(mirrored)") and mirrored.files == plain.files
+    both = np.flatnonzero(plain.found & mirrored.found)
+    assert len(both) >= 5
+    assert (plain.right[both] >= 0.5).mean() >= 0.8 and (mirrored.right[both] < 0.5).mean() >= 0.8
+    width = Image.open(plain.files[0]).width
+    shift = np.abs((width - mirrored.image[both, :, 0]) - plain.image[both, :, 0]).mean()
+    assert shift < 6, shift  # pixels: the same hand, seen in the mirror
+    cached = set((cache_folder().parent / "landmarks").iterdir())
+    again = extract_folder(tmp_path, HandSettings(), mirror=True)
+    assert set((cache_folder().parent / "landmarks").iterdir()) == cached
+    assert np.array_equal(again.world, mirrored.world) and not np.array_equal(again.world, plain.world)
+
+
+def test_landmark_training_learns_the_mirrored_photos_too(asl_train, tmp_path):
+    """The recipe's default: every training photo also as a left hand, in training and validation alike."""
+    from edgesign.training.landmarks import LandmarkConfig, train_landmarks
+
+    data = tmp_path / "photos"
+    for cls in ("A", "L", "V"):
+        (data / cls).mkdir(parents=True)
+        for p in _ordered(asl_train / cls)[::30][:7]:
+            (data / cls / p.name).symlink_to(p)
+    runs = {}
+    for mirror in (False, True):
+        out = tmp_path / f"run-{mirror}"
+        runs[mirror] = train_landmarks(LandmarkConfig(data=[str(data)], out=str(out), epochs=2, augment_copies=0,
+                                                      mirror=mirror))
+        assert json.loads((out / "config.json").read_text())["train"]["mirror"] is mirror
+    assert list(runs[True]["hands_found"]) == [str(data), f"{data} (mirrored)"]
+    assert list(runs[False]["hands_found"]) == [str(data)]
+    assert runs[True]["n_train_features"] >= 2 * runs[False]["n_train_features"] - 3  # a hand missed in the mirror

@@ -2,6 +2,8 @@
 
 The cache key covers the folder's files (names, labels, contents) and the hand stage's settings, so a
 changed dataset or a different detector never reuses stale landmarks, and a copied one reuses them.
+``mirror=True`` extracts them from the photos mirrored left to right: the same letters as a left hand shows
+them (MediaPipe's landmark model does not answer a mirrored hand with exactly mirrored landmarks).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from PIL import ImageOps
 
 from edgesign import atomic
 from edgesign.data import list_image_folder
@@ -42,47 +45,52 @@ class HandSet:
         return np.stack([hand_features(self.world[i], self.image[i, :, :2], self.right[i]) for i in idx])
 
 
-def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings) -> str:
+def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings, mirror: bool) -> str:
     """The hand stage's settings and revision, and each file's name, label and content (not its time: a copied or
     re-mounted dataset keeps its landmarks; hashing 8,728 photos takes about half a second)."""
-    h = hashlib.sha256(json.dumps({**asdict(settings), "revision": STAGE_REVISION}, sort_keys=True).encode())
+    stage = {**asdict(settings), "revision": STAGE_REVISION, **({"mirror": True} if mirror else {})}
+    h = hashlib.sha256(json.dumps(stage, sort_keys=True).encode())
     for f, label in files:
         h.update(f"{f.relative_to(root)}|{label}|".encode() + hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()[:24]
 
 
 _STAGE: HandStage | None = None
+_MIRROR = False
 
 
-def _init(settings: HandSettings, folder: str | None) -> None:
-    global _STAGE
-    _STAGE = HandStage(settings, folder, threads=1)
+def _init(settings: HandSettings, folder: str | None, mirror: bool) -> None:
+    global _STAGE, _MIRROR
+    _STAGE, _MIRROR = HandStage(settings, folder, threads=1), mirror
 
 
 def _extract_one(path: str) -> tuple[bool, np.ndarray, np.ndarray, float]:
-    hand = _STAGE.detect(as_rgb(open_image(path)))
+    image = as_rgb(open_image(path))
+    hand = _STAGE.detect(ImageOps.mirror(image) if _MIRROR else image)
     if hand is None:
         return False, np.zeros((21, 3), np.float32), np.zeros((21, 3), np.float32), 0.0
     return True, hand.world, hand.landmarks, hand.right
 
 
 def extract_folder(root: str | os.PathLike, settings: HandSettings = HandSettings(), folder: str | None = None,
-                   workers: int = 2) -> HandSet:
-    """Landmarks of every image under ``root`` (class folders), from the cache when it is current."""
+                   workers: int = 2, mirror: bool = False) -> HandSet:
+    """Landmarks of every image under ``root`` (class folders; ``mirror``: of each image mirrored), from the
+    cache when it is current."""
     root = Path(root)
     class_names, files = list_image_folder(root)
-    cache = cache_folder().parent / "landmarks" / f"{_key(root, files, settings)}.npz"
+    cache = cache_folder().parent / "landmarks" / f"{_key(root, files, settings, mirror)}.npz"
     labels = np.array([label for _, label in files], np.int64)
     names = [str(f) for f, _ in files]
+    source = f"{root} (mirrored)" if mirror else str(root)
     if cache.is_file():
         z = np.load(cache)
-        return HandSet(str(root), names, labels, class_names, z["found"], z["world"], z["image"], z["right"])
+        return HandSet(source, names, labels, class_names, z["found"], z["world"], z["image"], z["right"])
     # A worker per core, each with its own one-thread interpreters: the landmark models do not scale past that.
     hand_stage_folder = folder or os.environ.get("EDGESIGN_HAND_MODELS")
     for name in settings.files():  # fetch and verify once, here, not in every worker
         hand_model_path(name, hand_stage_folder)
-    with Progress(f"hand landmarks {root}", len(names)) as bar, \
-            get_context("spawn").Pool(workers, _init, (settings, hand_stage_folder)) as pool:
+    with Progress(f"hand landmarks {source}", len(names)) as bar, \
+            get_context("spawn").Pool(workers, _init, (settings, hand_stage_folder, mirror)) as pool:
         results = []
         for r in pool.imap(_extract_one, names, chunksize=16):
             results.append(r)
@@ -94,4 +102,4 @@ def extract_folder(root: str | os.PathLike, settings: HandSettings = HandSetting
     with atomic.atomic_path(cache) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, found=found, world=world, image=image, right=right)
-    return HandSet(str(root), names, labels, class_names, found, world, image, right)
+    return HandSet(source, names, labels, class_names, found, world, image, right)
