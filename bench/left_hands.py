@@ -22,6 +22,7 @@ from PIL import Image, ImageOps  # noqa: E402
 
 from edgesign.api import evaluate_model  # noqa: E402
 from edgesign.data import list_image_folder  # noqa: E402
+from edgesign.runtime import open_model  # noqa: E402
 
 
 def mirror_folder(src: Path, dst: Path) -> Path:
@@ -44,9 +45,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         mirrored = {d: mirror_folder(Path(d), Path(tmp) / str(i)) for i, d in enumerate(args.data)}
         for model in args.model:
+            opened = open_model(model)
             for d in args.data:
-                plain = evaluate_model(model, d)[0].accuracy
-                left = evaluate_model(model, str(mirrored[d]))[0].accuracy
+                plain = evaluate_model(opened, d)[0].accuracy
+                left = evaluate_model(opened, str(mirrored[d]))[0].accuracy
                 rows.append((model, d, plain, left))
     print(f"{'model':40s} {'data':40s} {'as photographed':>16s} {'mirrored':>9s} {'difference':>11s}")
     for model, d, plain, left in rows:

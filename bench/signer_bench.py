@@ -60,15 +60,16 @@ def mirrored_accuracy(run_dir: Path, held: Path, settings: HandSettings) -> floa
 
 def run(data: list[Path], held: Path, args) -> dict:
     """Train on ``data``; the summary, with the pipeline's accuracy on ``held`` as photographed and mirrored."""
+    settings = hand_stage(args)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         cfg = LandmarkConfig(data=[str(d) for d in data], test_data=[str(held)], out=str(out),
                              epochs=args.epochs, hidden=tuple(int(v) for v in args.hidden.split(",")),
                              dropout=args.dropout, augment_copies=args.augment_copies, seed=args.seed,
-                             mirror=args.mirror, hand=asdict(hand_stage(args)))
+                             mirror=args.mirror, hand=asdict(settings))
         summary = train_landmarks(cfg)
         summary["accuracy"] = next(iter(summary["held_out"].values()))["accuracy"]
-        summary["mirrored"] = mirrored_accuracy(out, held, hand_stage(args))
+        summary["mirrored"] = mirrored_accuracy(out, held, settings)
         return summary
 
 

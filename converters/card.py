@@ -32,8 +32,7 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
     test = json.loads((run / "test_metrics.json").read_text()) if (run / "test_metrics.json").exists() else None
     t, pre, ev, sz = config["train"], config["preprocess"], report["evaluation"], report["sizes"]
     cert = certificate_figures(ev, report["max_drop"], report.get("min_accuracy"))
-    shown = [shown_path(d, base or Path.cwd()) for d in (t["data"], *t.get("more_data", []), ev["data"],
-                                                          report["calibration"]["data"])]
+    where = base or Path.cwd()
     lines = [
         f"# {title}",
         "",
@@ -47,11 +46,11 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
         _hand_crop_line(t),
         "",
         "## Data",
-        f"- training: {', '.join(f'`{d}`' for d in shown[:-2])}: {config['n_train']} images for training, {config['n_val']} for validation "
+        f"- training: {', '.join(f'`{shown_path(d, where)}`' for d in [t['data'], *t.get('more_data', [])])}: {config['n_train']} images for training, {config['n_val']} for validation "
         f"(split `{t.get('val_split', 'random')}`, stratified, seed {t['seed']}); content sha256 "
         f"`{config['data_digest'][:16]}`",
-        f"- test (evaluated only, never tuned on): `{shown[-2]}`, {ev['n']} images, sha256 `{ev['digest'][:16]}`",
-        f"- calibration: {report['calibration']['n']} images, stratified sample of `{shown[-1]}`",
+        f"- test (evaluated only, never tuned on): `{shown_path(ev['data'], where)}`, {ev['n']} images, sha256 `{ev['digest'][:16]}`",
+        f"- calibration: {report['calibration']['n']} images, stratified sample of `{shown_path(report['calibration']['data'], where)}`",
         "",
         "## Recipe",
         f"- epochs {t['epochs']} (ran {summary['epochs_run']}, early stopping patience {t['patience']}), batch "

@@ -99,22 +99,24 @@ def _from_keras_file(path: Path) -> FloatModel:
     from edgesign.training.run import keras_archive_version, load_keras_model
 
     if (keras_archive_version(path) or "").startswith("3."):
-        return _from_keras(_load_keras3(path, None), "keras3", path)
+        return _from_keras(_load_keras3(path), "keras3", path)
     try:
         return _from_keras(load_keras_model(path), "keras2", path)
     except EdgesignError as first:
-        return _from_keras(_load_keras3(path, first), "keras3", path)
+        try:
+            model = _load_keras3(path)
+        except EdgesignError:
+            raise first from None  # not a Keras 3 model either: tf_keras's reason is the one to show
+        return _from_keras(model, "keras3", path)
 
 
-def _load_keras3(path: Path, earlier: EdgesignError | None):
-    """A Keras 3 model, or the earlier loader's error (or Keras 3's own first line) when it is none."""
+def _load_keras3(path: Path):
+    """A Keras 3 model, or one line of why Keras 3 cannot load the file."""
     try:
         import keras as keras3
 
         return keras3.saving.load_model(str(path), compile=False)
     except Exception as exc:  # Keras raises many types for a file that is not a model
-        if earlier is not None:
-            raise earlier from None
         msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise EdgesignError(f"{path} is not a Keras 3 model it can load: {msg}") from None
 

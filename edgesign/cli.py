@@ -117,7 +117,7 @@ def train(
         if not model or not data:
             raise EdgesignError("edgesign train needs a MODEL and --data (or --recipe)")
         if get_spec(model).inputs == "hand-landmarks":
-            _train_landmarks(model, data, test_data or [], out, epochs, seed, mirror is not False)
+            _train_landmarks(model, data, test_data or [], out, epochs, seed, mirror)
             return
         if mirror is not None:
             raise EdgesignError("--mirror/--no-mirror is for landmark models; an image model flips with "
@@ -189,11 +189,12 @@ def _augment_option(text: str) -> dict:
 
 
 def _train_landmarks(model: str, data: List[str], test_data: List[str], out: Optional[str], epochs: int, seed: int,
-                     mirror: bool) -> None:
+                     mirror: Optional[bool]) -> None:
     from edgesign.training.landmarks import LandmarkConfig, train_landmarks
 
+    chosen = {} if mirror is None else {"mirror": mirror}  # unset: the recipe's default (LandmarkConfig)
     summary = train_landmarks(LandmarkConfig(data=list(data), test_data=list(test_data), out=out or f"runs/{model}",
-                                             model=model, epochs=epochs, seed=seed, mirror=mirror))
+                                             model=model, epochs=epochs, seed=seed, **chosen))
     typer.echo(f"best validation accuracy {100 * summary['best_val_accuracy']:.2f} % (epoch {summary['best_epoch']}, "
                f"{summary['seconds']:.0f} s)")
     for source, r in summary["held_out"].items():

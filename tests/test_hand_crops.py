@@ -23,8 +23,8 @@ def _ordered(folder):
     return sorted(folder.iterdir(), key=lambda p: int("".join(filter(str.isdigit, p.name)) or 0))
 
 
-def _link(root, source, n, step=1, offset=0):
-    for cls in CLASSES:
+def _link(root, source, n, step=1, offset=0, classes=CLASSES):
+    for cls in classes:
         (root / cls).mkdir(parents=True)
         for p in _ordered(source / cls)[offset::step][:n]:
             (root / cls / p.name).symlink_to(p)
@@ -147,10 +147,7 @@ def test_mirrored_extraction_sees_the_photos_as_left_hands(asl_train, tmp_path):
     from edgesign.hands import HandSettings
     from edgesign.training.handdata import extract_folder
 
-    for cls in ("A", "L", "V"):
-        (tmp_path / cls).mkdir()
-        for p in _ordered(asl_train / cls)[:2]:
-            (tmp_path / cls / p.name).symlink_to(p)
+    _link(tmp_path, asl_train, 2, classes=("A", "L", "V"))
     plain = extract_folder(tmp_path, HandSettings())
     mirrored = extract_folder(tmp_path, HandSettings(), mirror=True)
     assert mirrored.source.endswith("(mirrored)") and mirrored.files == plain.files
@@ -170,11 +167,7 @@ def test_landmark_training_learns_the_mirrored_photos_too(asl_train, tmp_path):
     """The recipe's default: every training photo also as a left hand, in training and validation alike."""
     from edgesign.training.landmarks import LandmarkConfig, train_landmarks
 
-    data = tmp_path / "photos"
-    for cls in ("A", "L", "V"):
-        (data / cls).mkdir(parents=True)
-        for p in _ordered(asl_train / cls)[::30][:7]:
-            (data / cls / p.name).symlink_to(p)
+    data = _link(tmp_path / "photos", asl_train, 7, step=30, classes=("A", "L", "V"))
     runs = {}
     for mirror in (False, True):
         out = tmp_path / f"run-{mirror}"
