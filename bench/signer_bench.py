@@ -9,6 +9,9 @@ never tuned on.
 
 Every held-out set is measured twice: as photographed, and mirrored left to right (the same letters as a
 left-handed signer shows them); the recipe also trains on the mirrored photos (``--no-mirror``: not).
+``--small 28,40,56,72`` also trains on every photo shrunk to one of those sides and measures the held-out set
+shrunk the same way (a low-resolution camera's hands; without the option the held-out set is measured shrunk
+to those four sides all the same).
 """
 
 from __future__ import annotations
@@ -49,10 +52,14 @@ def hand_stage(args: argparse.Namespace) -> HandSettings:
     return HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out)
 
 
-def mirrored_accuracy(run_dir: Path, held: Path, settings: HandSettings) -> float:
-    """The run's pipeline accuracy on the held-out photos mirrored left to right."""
+SMALL_SIDES = (28, 40, 56, 72)
+
+
+def view_accuracy(run_dir: Path, held: Path, settings: HandSettings, **view) -> float:
+    """The run's pipeline accuracy on the held-out photos seen another way (``extract_folder``'s ``mirror``,
+    ``small``)."""
     config = json.loads((run_dir / "config.json").read_text())
-    s, labels = known_subset(extract_folder(held, settings, mirror=True), config["classes"])
+    s, labels = known_subset(extract_folder(held, settings, **view), config["classes"])
     probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"],
                                    predict=feature_probabilities(run_dir))
     return float((probs.argmax(1) == labels).mean())
@@ -66,10 +73,11 @@ def run(data: list[Path], held: Path, args) -> dict:
         cfg = LandmarkConfig(data=[str(d) for d in data], test_data=[str(held)], out=str(out),
                              epochs=args.epochs, hidden=tuple(int(v) for v in args.hidden.split(",")),
                              dropout=args.dropout, augment_copies=args.augment_copies, seed=args.seed,
-                             mirror=args.mirror, hand=asdict(settings))
+                             mirror=args.mirror, small=args.small, hand=asdict(settings))
         summary = train_landmarks(cfg)
         summary["accuracy"] = next(iter(summary["held_out"].values()))["accuracy"]
-        summary["mirrored"] = mirrored_accuracy(out, held, settings)
+        summary["mirrored"] = view_accuracy(out, held, settings, mirror=True)
+        summary["small"] = view_accuracy(out, held, settings, small=args.small or SMALL_SIDES)
         return summary
 
 
@@ -82,6 +90,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=LandmarkConfig.mirror,
                     help="train on every photo mirrored too (the recipe's default: on)")
+    ap.add_argument("--small", type=lambda v: tuple(int(s) for s in v.split(",")), default=(),
+                    help="also train on every photo shrunk to one of these sides, e.g. 28,40,56,72")
     add_hand_stage_options(ap)
     ap.add_argument("--both", action="store_true", help="also train on both signers, measure on the test split")
     ap.add_argument("--json", help="write the figures here")
@@ -90,19 +100,19 @@ def main() -> None:
     for train_name, held_name in (("signer1", "signer2"), ("signer2", "signer1")):
         s = run([SIGNERS[train_name]], SIGNERS[held_name], args)
         rows.append({"train": train_name, "measured on": held_name, "val": s["best_val_accuracy"],
-                     "accuracy": s["accuracy"], "mirrored": s["mirrored"]})
+                     "accuracy": s["accuracy"], "mirrored": s["mirrored"], "small": s["small"]})
     if args.both:
         s = run(list(SIGNERS.values()), DATA / "asl-photos" / "test", args)
         rows.append({"train": "both", "measured on": "signer1 test split", "val": s["best_val_accuracy"],
-                     "accuracy": s["accuracy"], "mirrored": s["mirrored"]})
+                     "accuracy": s["accuracy"], "mirrored": s["mirrored"], "small": s["small"]})
     print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, "
-          f"mirror {args.mirror}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
+          f"mirror {args.mirror}, small {args.small or 'no'}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
           f"landmarks {args.landmarks}, zoom out {args.zoom_out}")
-    print(f"{'trained on':12s} {'measured on':20s} {'val %':>7s} {'pipeline %':>11s} {'mirrored %':>11s}")
+    print(f"{'trained on':12s} {'measured on':20s} {'val %':>7s} {'pipeline %':>11s} {'mirrored %':>11s} {'shrunk %':>9s}")
     for r in rows:
         print(f"{r['train']:12s} {r['measured on']:20s} {100 * r['val']:7.2f} {100 * r['accuracy']:11.2f} "
-              f"{100 * r['mirrored']:11.2f}")
-    for key, what in (("accuracy", "as photographed"), ("mirrored", "mirrored")):
+              f"{100 * r['mirrored']:11.2f} {100 * r['small']:9.2f}")
+    for key, what in (("accuracy", "as photographed"), ("mirrored", "mirrored"), ("small", "shrunk")):
         cross = [r[key] for r in rows[:2]]
         print(f"leave-one-signer-out mean, {what}: {100 * sum(cross) / 2:.2f} %")
     if args.json:

@@ -38,29 +38,43 @@ def evaluate_model(model: str | EdgeModel | None, data: str, out_dir: str | None
         metrics = compute_metrics(ds.labels, probs, ds.class_names, ds.source)
         metrics.skipped = list(ds.skipped)
     else:
-        files, labels = pipeline_files(m.labels, data)
-        probs, bad = _pipeline_rows(m, files)
-        keep = np.array([f not in bad for f in files], bool)
+        items, labels, _ = pipeline_data(m.labels, data, split)
+        probs, bad = _pipeline_rows(m, items)
+        keep = np.array([i not in bad for i in range(len(items))], bool)
         metrics = compute_metrics(labels[keep], probs[keep], m.labels, str(data))
-        metrics.skipped = sorted(bad)
+        metrics.skipped = sorted(items[i] for i in bad)
     folder = Path(out_dir) if out_dir else Path("runs") / "eval" / m.path.stem
     return metrics, write_metrics_files(metrics, folder)
 
 
-def _pipeline_rows(m, files: list[str]) -> tuple[np.ndarray, set[str]]:
-    """A pipeline's probabilities per file; files that cannot be read are noted, not fatal."""
+def _pipeline_rows(m, items: list) -> tuple[np.ndarray, set[int]]:
+    """A pipeline's probabilities per item (see :func:`pipeline_data`); the indices of files that cannot be read
+    are noted, not fatal."""
     from .progress import Progress
 
-    probs = np.zeros((len(files), len(m.labels)), np.float32)
-    bad: set[str] = set()
-    with Progress(f"evaluating {m.path.name} (hand stage + classifier)", len(files), enabled=None) as bar:
-        for i, f in enumerate(files):
+    probs = np.zeros((len(items), len(m.labels)), np.float32)
+    bad: set[int] = set()
+    with Progress(f"evaluating {m.path.name} (hand stage + classifier)", len(items), enabled=None) as bar:
+        for i, item in enumerate(items):
             try:
-                probs[i] = m.classify_file(f)
+                probs[i] = m.classify_input(m.item_input(item))
             except EdgesignError:
-                bad.add(f)
+                bad.add(i)
             bar.update()
     return probs, bad
+
+
+def pipeline_data(model_labels: list[str], data: str, split: str = "auto") -> tuple[list, np.ndarray, str]:
+    """What a hand pipeline is measured on: (items, their labels as indices of the model's labels, the data's
+    digest). A folder of class folders gives its photo files; a Sign Language MNIST .csv or a SIGNS-style .h5
+    file its images as stored (a 28x28 grey row stays one: the hand stage takes any size)."""
+    from .pipeline import files_digest
+
+    if Path(data).is_dir():
+        files, labels = pipeline_files(model_labels, data)
+        return files, labels, files_digest(files)
+    ds = load_dataset(data, None, split=split).in_model_classes(model_labels)
+    return list(ds.images), ds.labels, ds.digest
 
 
 def pipeline_files(model_labels: list[str], data: str) -> tuple[list[str], np.ndarray]:
@@ -121,7 +135,7 @@ def _pipeline_pair(quant, against: str, data: str, feature_reference, reference)
     photo (no hand: the no-hand class on both sides), so the comparison is the classifiers' alone. The float
     side: a float pipeline .tflite of the same kind, or the run (a landmark run's ``feature_reference``, an
     image run's ``reference`` on the crops)."""
-    from .pipeline import CropPipeline, files_digest
+    from .pipeline import CropPipeline
     from .progress import Progress
 
     if quant.personal is not None:
@@ -132,14 +146,14 @@ def _pipeline_pair(quant, against: str, data: str, feature_reference, reference)
             other is not None and (type(other) is not type(quant) or other.labels != quant.labels)):
         raise EdgesignError(f"--against {against}: a hand pipeline is checked against its run folder or a float "
                             "pipeline .tflite of the same kind with the same classes")
-    files, labels = pipeline_files(quant.labels, data)
+    items, labels, digest = pipeline_data(quant.labels, data)
     feats: list[np.ndarray | None] = []
-    with Progress(f"hand stage on {len(files)} photos", len(files), enabled=None) as bar:
-        for f in files:
-            feats.append(quant.file_input(f).features)
+    with Progress(f"hand stage on {len(items)} images", len(items), enabled=None) as bar:
+        for item in items:
+            feats.append(quant.item_input(item).features)
             bar.update()
     found = [i for i, x in enumerate(feats) if x is not None]
-    f_probs = np.zeros((len(files), len(quant.labels)), np.float32)
+    f_probs = np.zeros((len(items), len(quant.labels)), np.float32)
     f_probs[:, quant.no_hand] = 1.0
     q_probs = f_probs.copy()
     if found:
@@ -151,4 +165,4 @@ def _pipeline_pair(quant, against: str, data: str, feature_reference, reference)
             f_probs[found] = reference(Dataset(x, np.zeros(len(x), np.int64), quant.labels, data), quant.preprocess)
         else:
             f_probs[found] = feature_reference((x - quant.mean) / quant.std)
-    return labels, f_probs, q_probs, files_digest(files)
+    return labels, f_probs, q_probs, digest

@@ -136,9 +136,10 @@ def require_dataset(path: str | os.PathLike) -> Path:
     return p
 
 
-def load_dataset(path: str | os.PathLike, pre: pp.Preprocess, *, split: str = "auto",
+def load_dataset(path: str | os.PathLike, pre: pp.Preprocess | None, *, split: str = "auto",
                  strict: bool = False, progress: bool = True) -> Dataset:
-    """Load any supported dataset at the input size and channels of ``pre``.
+    """Load any supported dataset at the input size and channels of ``pre`` (``None``: a .csv or .h5 file's
+    images as stored, for a hand pipeline, whose hand stage takes any size).
 
     ``split`` picks the HDF5 part (``train``/``test``; ``auto`` takes whichever is there).
     Unreadable images are skipped with a warning (listed in ``Dataset.skipped``), or, with
@@ -146,6 +147,8 @@ def load_dataset(path: str | os.PathLike, pre: pp.Preprocess, *, split: str = "a
     """
     p = require_dataset(path)
     if p.is_dir():
+        if pre is None:
+            raise EdgesignError(f"{p}: a folder's photos are read one by one at the model's size, not as stored")
         return _load_folder(p, pre, strict=strict, progress=progress)
     suffix = p.suffix.lower()
     if suffix == ".csv":
@@ -218,7 +221,12 @@ def _load_folder(root: Path, pre: pp.Preprocess, strict: bool, progress: bool) -
     return Dataset(images[ok], labels[ok], classes, str(root), digest, bad)
 
 
-def _load_sign_mnist_csv(path: Path, pre: pp.Preprocess) -> Dataset:
+def _at_input(images: np.ndarray, pre: pp.Preprocess | None) -> np.ndarray:
+    """Decoded uint8 images at the model's input, or as they are when ``pre`` is None."""
+    return images if pre is None else np.stack([pp.array_to_array(img, pre) for img in images])
+
+
+def _load_sign_mnist_csv(path: Path, pre: pp.Preprocess | None) -> Dataset:
     raw = path.read_bytes()
     text = raw.decode("utf-8", errors="replace").splitlines()
     rows = [line for line in text if line.strip()]
@@ -238,12 +246,12 @@ def _load_sign_mnist_csv(path: Path, pre: pp.Preprocess) -> Dataset:
     if labels.min() < 0 or labels.max() > 24 or (labels == 9).any():
         raise EdgesignError(f"{path}: labels must be 0-24 without 9 (J), found {sorted(set(labels.tolist()))}")
     pixels = np.clip(table[:, 1:], 0, 255).astype(np.uint8).reshape(-1, 28, 28)
-    images = np.stack([pp.array_to_array(img, pre) for img in pixels])
+    images = _at_input(pixels, pre)
     index = np.where(labels > 9, labels - 1, labels)
     return Dataset(images, index, list(SIGN_MNIST_CLASSES), str(path), hashlib.sha256(raw).hexdigest())
 
 
-def _load_signs_h5(path: Path, pre: pp.Preprocess, split: str) -> Dataset:
+def _load_signs_h5(path: Path, pre: pp.Preprocess | None, split: str) -> Dataset:
     try:
         import h5py
     except ImportError:
@@ -265,7 +273,7 @@ def _load_signs_h5(path: Path, pre: pp.Preprocess, split: str) -> Dataset:
     if y.min() < 0 or y.max() >= len(names):
         raise EdgesignError(f"{path}:{part}: labels must be 0..{len(names) - 1} ({len(names)} classes), found "
                             f"{int(y.min())}..{int(y.max())}")
-    images = np.stack([pp.array_to_array(img, pre) for img in x])
+    images = _at_input(x, pre)
     digest = hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()
     return Dataset(images, y, names, f"{path}:{part}", digest)
 

@@ -152,6 +152,10 @@ class StagedPipeline(Classifier):
     def file_input(self, path: str | os.PathLike) -> Prepared:
         return self.prepare(pp.open_image(path))
 
+    def item_input(self, item: str | np.ndarray) -> Prepared:
+        """A dataset's item: a photo file, or an image array (a .csv or .h5 dataset's, as stored)."""
+        return self.prepare(item) if isinstance(item, np.ndarray) else self.file_input(item)
+
     def classify_input(self, prepared: Prepared) -> np.ndarray:
         self.last = prepared
         if prepared.features is None:

@@ -40,11 +40,21 @@ def asl_test_sample(tmp_path_factory, asl_test) -> Path:
     two accuracies or pass a floor far below the model's, where the whole split only costs time."""
     root = tmp_path_factory.mktemp("asl-test-sample")
     for folder in sorted(p for p in asl_test.iterdir() if p.is_dir()):
-        (root / folder.name).mkdir()
-        photos = sorted(folder.iterdir(), key=natural_key)  # numbered frames, in order
-        for f in photos[::5]:
-            (root / folder.name / f.name).symlink_to(f)
+        link_photos(root / folder.name, folder, slice(None, None, 5))
     return root
+
+
+def ordered(folder: Path) -> list[Path]:
+    """A class folder's photos in shooting order (they are numbered webcam frames)."""
+    return sorted((p for p in folder.iterdir() if p.is_file()), key=natural_key)
+
+
+def link_photos(dst: Path, src: Path, pick: slice = slice(None), order=ordered) -> Path:
+    """Symlinks in ``dst`` (made) to the photos of ``src`` that ``pick`` selects from ``order(src)``."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for p in order(src)[pick]:
+        (dst / p.name).symlink_to(p)
+    return dst
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int = 900,
@@ -80,10 +90,8 @@ def without_root_overrides() -> dict:
 def small_subset(tmp_path_factory, asl_train) -> Path:
     """Real photos of 4 classes (40 each), symlinked: for quick tests that need a folder to train on."""
     root = tmp_path_factory.mktemp("asl4")
-    for cls in ("A", "B", "C", "Space"):
-        (root / cls).mkdir()
-        for f in sorted((asl_train / cls).iterdir())[:40]:
-            (root / cls / f.name).symlink_to(f)
+    for cls in ("A", "B", "C", "Space"):  # the first 40 by name (A0, A1, A10, A100, ...): spread over the recording
+        link_photos(root / cls, asl_train / cls, slice(40), order=lambda folder: sorted(folder.iterdir()))
     return root
 
 

@@ -7,10 +7,9 @@ import re
 
 import numpy as np
 import pytest
-from conftest import ASL_TRAIN, DATA, require_data, run_cli
+from conftest import ASL_TRAIN, DATA, link_photos, ordered, require_data, run_cli
 from PIL import Image
 
-from edgesign.data import natural_key
 from edgesign.enrol import Enrolment, fit_head, refit
 from edgesign.errors import EdgesignError
 from edgesign.runtime import open_model
@@ -20,9 +19,6 @@ SECOND = DATA / "asl-second-signer"
 # the per-letter figures in bench/RESULTS.md), and T (an L-like handshape in this recording)
 LETTERS = ("A", "B", "C", "D", "G", "L", "M", "P", "T", "X")
 
-
-def _ordered(folder):
-    return sorted(folder.iterdir(), key=natural_key)
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +31,7 @@ def signer1_base(tmp_path_factory):
     work = tmp_path_factory.mktemp("signer1")
     photos = work / "photos"
     for letter in sorted(p for p in ASL_TRAIN.iterdir() if p.is_dir()):
-        (photos / letter.name).mkdir(parents=True)
-        for p in _ordered(letter)[::3]:
-            (photos / letter.name / p.name).symlink_to(p)
+        link_photos(photos / letter.name, letter, slice(None, None, 3))
     # --no-mirror: enrolment is about this signer's right hand; the mirrored photos would double the extraction
     r = run_cli("train", "landmark-mlp", "--data", photos, "--epochs", "25", "--no-mirror", "-o", work / "run")
     assert r.returncode == 0, r.stderr[-3000:]
@@ -53,15 +47,10 @@ def second_signer_split(tmp_path_factory):
     """Signer 2's photos of ten letters: the first half of each (enrolment takes 10 + 3 with a hand, spread over
     it), and every fourth photo of the second half (test)."""
     root = tmp_path_factory.mktemp("signer2")
-    for part in ("enrol", "test"):
-        for letter in LETTERS:
-            (root / part / letter.lower()).mkdir(parents=True)
     for letter in LETTERS:
-        photos = _ordered(SECOND / letter)
-        for p in photos[:len(photos) // 2]:
-            (root / "enrol" / letter.lower() / p.name).symlink_to(p)
-        for p in photos[len(photos) // 2:][::4]:
-            (root / "test" / letter.lower() / p.name).symlink_to(p)
+        half = len(ordered(SECOND / letter)) // 2
+        link_photos(root / "enrol" / letter.lower(), SECOND / letter, slice(half))
+        link_photos(root / "test" / letter.lower(), SECOND / letter, slice(half, None, 4))
     return root / "enrol", root / "test"
 
 
@@ -92,9 +81,7 @@ def test_a_letter_signed_as_another_is_flagged(signer1_base, tmp_path):
     """The user shows L when asked for T: enrolment says so in one warning, and keeps the frames."""
     folder = tmp_path / "mine"
     for name, shown in (("a", "A"), ("t", "L")):
-        (folder / name).mkdir(parents=True)
-        for p in _ordered(SECOND / shown)[:100]:
-            (folder / name / p.name).symlink_to(p)
+        link_photos(folder / name, SECOND / shown, slice(100))
     r = run_cli("enrol", "--base", signer1_base, "--from", folder, "-o", tmp_path / "me.tflite")
     assert r.returncode == 0, r.stderr[-2000:]
     assert re.search(r"reads 1[1-3] of 13 frames taken for T as L: was T signed\?", r.stderr), r.stderr[-2000:]
@@ -151,7 +138,7 @@ def test_guided_capture_from_a_simulated_camera(signer1_base, tmp_path):
 
     frames = []
     for letter in ("A", "B"):
-        frames += [np.asarray(Image.open(p).convert("RGB")) for p in _ordered(SECOND / letter)[:25]]
+        frames += [np.asarray(Image.open(p).convert("RGB")) for p in ordered(SECOND / letter)[:25]]
     video = tmp_path / "camera.avi"
     write_video(video, frames)
     personal = tmp_path / "me.tflite"

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import DATA, require_data, run_cli
+from conftest import DATA, link_photos, ordered, require_data, run_cli
 from PIL import Image
 
 from edgesign.api import evaluate_model
@@ -19,15 +19,9 @@ CLASSES = ("A", "B", "L", "Y", "Nothing")
 SECOND = DATA / "asl-second-signer"
 
 
-def _ordered(folder):
-    return sorted(folder.iterdir(), key=lambda p: int("".join(filter(str.isdigit, p.name)) or 0))
-
-
 def _link(root, source, n, step=1, offset=0, classes=CLASSES):
     for cls in classes:
-        (root / cls).mkdir(parents=True)
-        for p in _ordered(source / cls)[offset::step][:n]:
-            (root / cls / p.name).symlink_to(p)
+        link_photos(root / cls, source / cls, slice(offset, offset + n * step, step))
     return root
 
 
@@ -93,7 +87,7 @@ def test_info_check_and_predict_take_the_crop_pipeline(crop_model, tmp_path):
     r = run_cli("check", crop_model["model"], "--against", crop_model["run"], "--data", crop_model["test"],
                 "--max-drop", "5")
     assert r.returncode == 0, r.stderr[-2000:]
-    photo = _ordered(crop_model["test"] / "L")[0]
+    photo = ordered(crop_model["test"] / "L")[0]
     r = run_cli("predict", crop_model["model"], photo, "--json", "--save", tmp_path / "saved")
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout)["saved"]
@@ -123,7 +117,7 @@ def test_landmark_cache_follows_content_not_file_times(asl_train, tmp_path):
 
     for cls in ("A", "B"):
         (tmp_path / cls).mkdir()
-        for p in _ordered(asl_train / cls)[:2]:
+        for p in ordered(asl_train / cls)[:2]:
             shutil.copy(p, tmp_path / cls / p.name)
     cache = cache_folder().parent / "landmarks"
     first = extract_folder(tmp_path, HandSettings())

@@ -4,6 +4,7 @@ The cache key covers the folder's files (names, labels, contents) and the hand s
 changed dataset or a different detector never reuses stale landmarks, and a copied one reuses them.
 ``mirror=True`` extracts them from the photos mirrored left to right: the same letters as a left hand shows
 them (MediaPipe's landmark model does not answer a mirrored hand with exactly mirrored landmarks).
+``small=(28, 40, ...)`` from the photos shrunk to one of those sides each: a low-resolution camera's hands.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
 from edgesign import atomic
 from edgesign.data import list_image_folder
@@ -45,10 +46,12 @@ class HandSet:
         return np.stack([hand_features(self.world[i], self.image[i, :, :2], self.right[i]) for i in idx])
 
 
-def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings, mirror: bool) -> str:
+def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings, mirror: bool,
+         small: tuple[int, ...] = ()) -> str:
     """The hand stage's settings and revision, and each file's name, label and content (not its time: a copied or
     re-mounted dataset keeps its landmarks; hashing 8,728 photos takes about half a second)."""
-    stage = {**asdict(settings), "revision": STAGE_REVISION, **({"mirror": True} if mirror else {})}
+    stage = {**asdict(settings), "revision": STAGE_REVISION, **({"mirror": True} if mirror else {}),
+             **({"small": list(small)} if small else {})}
     h = hashlib.sha256(json.dumps(stage, sort_keys=True).encode())
     for f, label in files:
         h.update(f"{f.relative_to(root)}|{label}|".encode() + hashlib.sha256(f.read_bytes()).digest())
@@ -57,31 +60,42 @@ def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings, mirr
 
 _STAGE: HandStage | None = None
 _MIRROR = False
+_SMALL: tuple[int, ...] = ()
 
 
-def _init(settings: HandSettings, folder: str | None, mirror: bool) -> None:
-    global _STAGE, _MIRROR
-    _STAGE, _MIRROR = HandStage(settings, folder, threads=1), mirror
+def _init(settings: HandSettings, folder: str | None, mirror: bool, small: tuple[int, ...] = ()) -> None:
+    global _STAGE, _MIRROR, _SMALL
+    _STAGE, _MIRROR, _SMALL = HandStage(settings, folder, threads=1), mirror, small
+
+
+def small_side(path: str, sides: tuple[int, ...]) -> int:
+    """The side (pixels, square) a photo is shrunk to in the small view: one of ``sides``, fixed by its name."""
+    return sides[int(hashlib.sha256(Path(path).name.encode()).hexdigest(), 16) % len(sides)]
 
 
 def _extract_one(path: str) -> tuple[bool, np.ndarray, np.ndarray, float]:
     image = as_rgb(open_image(path))
-    hand = _STAGE.detect(ImageOps.mirror(image) if _MIRROR else image)
+    if _MIRROR:
+        image = ImageOps.mirror(image)
+    if _SMALL:
+        side = small_side(path, _SMALL)
+        image = image.resize((side, side), Image.BILINEAR)
+    hand = _STAGE.detect(image)
     if hand is None:
         return False, np.zeros((21, 3), np.float32), np.zeros((21, 3), np.float32), 0.0
     return True, hand.world, hand.landmarks, hand.right
 
 
 def extract_folder(root: str | os.PathLike, settings: HandSettings = HandSettings(), folder: str | None = None,
-                   workers: int = 2, mirror: bool = False) -> HandSet:
-    """Landmarks of every image under ``root`` (class folders; ``mirror``: of each image mirrored), from the
-    cache when it is current."""
+                   workers: int = 2, mirror: bool = False, small: tuple[int, ...] = ()) -> HandSet:
+    """Landmarks of every image under ``root`` (class folders; ``mirror``: of each image mirrored; ``small``:
+    of each image shrunk, see :func:`small_side`), from the cache when it is current."""
     root = Path(root)
     class_names, files = list_image_folder(root)
-    cache = cache_folder().parent / "landmarks" / f"{_key(root, files, settings, mirror)}.npz"
+    cache = cache_folder().parent / "landmarks" / f"{_key(root, files, settings, mirror, small)}.npz"
     labels = np.array([label for _, label in files], np.int64)
     names = [str(f) for f, _ in files]
-    source = f"{root} (mirrored)" if mirror else str(root)
+    source = f"{root}{' (mirrored)' if mirror else ''}{f' (shrunk to {small} px)' if small else ''}"
     if cache.is_file():
         z = np.load(cache)
         return HandSet(source, names, labels, class_names, z["found"], z["world"], z["image"], z["right"])
@@ -90,7 +104,7 @@ def extract_folder(root: str | os.PathLike, settings: HandSettings = HandSetting
     for name in settings.files():  # fetch and verify once, here, not in every worker
         hand_model_path(name, hand_stage_folder)
     with Progress(f"hand landmarks {source}", len(names)) as bar, \
-            get_context("spawn").Pool(workers, _init, (settings, hand_stage_folder, mirror)) as pool:
+            get_context("spawn").Pool(workers, _init, (settings, hand_stage_folder, mirror, small)) as pool:
         results = []
         for r in pool.imap(_extract_one, names, chunksize=16):
             results.append(r)

@@ -23,6 +23,7 @@ from edgesign.evaluate import compute_metrics, write_metrics_files
 from edgesign.handfeatures import FEATURE_VERSION, FINGERS, N_FEATURES, hand_features
 from edgesign.hands import HandSettings
 from edgesign.pipeline import NO_HAND_LABEL, class_index
+from edgesign.progress import Progress
 
 from .handdata import HandSet, extract_folder
 from .plots import plot_learning_curves
@@ -50,6 +51,9 @@ class LandmarkConfig:
     # also learn every training photo mirrored (the letter as a left hand signs it; validation the same): the
     # left-signer mean 57.7 -> 61.1 %, the right one unchanged (61.4 %; bench/signer_bench.py --mirror)
     mirror: bool = True
+    # also learn every training photo shrunk to one of these sides (px): a low-resolution camera's hands. Measured
+    # leave-one-signer-out with (28, 40, 56, 72): -2.6 and -3.0 points (bench/signer_bench.py --small), so off
+    small: tuple[int, ...] = ()
     seed: int = 0
     # The hand stage new models are trained with (selected leave-one-signer-out, bench/signer_bench.py): the lite
     # palm detector (the slow part when it runs), the full landmark model, a zoomed-out second palm try.
@@ -116,10 +120,13 @@ def augment_hand(world: np.ndarray, image_xy: np.ndarray, rng: np.random.Generat
 
 
 def features_and_labels(s: HandSet, idx: np.ndarray, labels: np.ndarray, copies: int = 0,
-                        rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        rng: np.random.Generator | None = None, bar: Progress | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Features of the images in ``idx`` that have a hand, plus ``copies`` augmented versions of each."""
     idx = idx[s.found[idx]]
     x, y = [s.features(idx)], [labels[idx]]
+    if bar is not None:
+        bar.update(len(idx))
     for _ in range(copies):
         rows = []
         for i in idx:
@@ -127,7 +134,29 @@ def features_and_labels(s: HandSet, idx: np.ndarray, labels: np.ndarray, copies:
             rows.append(hand_features(w, im, s.right[i]))
         x.append(np.stack(rows))
         y.append(labels[idx])
+        if bar is not None:
+            bar.update(len(idx))
     return np.concatenate(x), np.concatenate(y)
+
+
+def training_features(sets: list[HandSet], classes: list[str], cfg: LandmarkConfig
+                      ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """((x, y) train, (x, y) validation): each set split in shooting order, the training part with
+    ``augment_copies`` augmented hands each; progress per hand (tens of thousands with the mirrored photos)."""
+    rng = np.random.default_rng(cfg.seed)
+    plan = []
+    for s in sets:
+        labels = relabel(s, classes)
+        tr, va = block_split(labels, cfg.val_fraction)
+        plan += [("train", s, tr, labels, cfg.augment_copies), ("val", s, va, labels, 0)]
+    parts: dict[str, tuple[list, list]] = {"train": ([], []), "val": ([], [])}
+    total = sum(int(s.found[idx].sum()) * (1 + copies) for _, s, idx, _, copies in plan)
+    with Progress("hand features", total) as bar:
+        for name, s, idx, labels, copies in plan:
+            x, y = features_and_labels(s, idx, labels, copies, rng, bar)
+            parts[name][0].append(x)
+            parts[name][1].append(y)
+    return tuple((np.concatenate(xs), np.concatenate(ys)) for xs, ys in parts.values())
 
 
 def build_mlp(n_classes: int, hidden: tuple[int, ...], dropout: float):
@@ -159,15 +188,18 @@ def pipeline_probabilities(model, s: HandSet, classes: list[str], scaling: dict,
     return probs
 
 
-def training_sets(data: list[str], settings: HandSettings, mirror: bool) -> list[HandSet]:
-    """The hands a landmark run learns from (and its int8 conversion calibrates on): each folder, and with
-    ``mirror`` each folder's photos mirrored."""
-    return [extract_folder(d, settings, mirror=m) for d in data for m in ((False, True) if mirror else (False,))]
+def training_sets(data: list[str], settings: HandSettings, mirror: bool, small: tuple[int, ...] = ()
+                  ) -> list[HandSet]:
+    """The hands a landmark run learns from (and its int8 conversion calibrates on): each folder, with
+    ``mirror`` each folder's photos mirrored, with ``small`` each folder's photos shrunk."""
+    views = [{}] + ([{"mirror": True}] if mirror else []) + ([{"small": tuple(small)}] if small else [])
+    return [extract_folder(d, settings, **view) for d in data for view in views]
 
 
 def trained_on(train: dict[str, Any]) -> list[str]:
     """A run's training folders as a model file names them (``train``: the run config's ``train``)."""
-    return [d + (" (and mirrored)" if train.get("mirror") else "") for d in train["data"]]
+    small = f" (and shrunk to {', '.join(map(str, train['small']))} px)" if train.get("small") else ""
+    return [d + (" (and mirrored)" if train.get("mirror") else "") + small for d in train["data"]]
 
 
 def train_landmarks(cfg: LandmarkConfig) -> dict[str, Any]:
@@ -179,20 +211,10 @@ def train_landmarks(cfg: LandmarkConfig) -> dict[str, Any]:
         raise EdgesignError(f"run folder {out} is not empty")
     t0 = time.perf_counter()
     settings = HandSettings(**cfg.hand)
-    sets = training_sets(cfg.data, settings, cfg.mirror)
+    sets = training_sets(cfg.data, settings, cfg.mirror, cfg.small)
     held = [extract_folder(d, settings) for d in cfg.test_data]
     classes = union_classes(sets)
-    rng = np.random.default_rng(cfg.seed)
-    parts = {"train": ([], []), "val": ([], [])}
-    for s in sets:
-        labels = relabel(s, classes)
-        tr, va = block_split(labels, cfg.val_fraction)
-        for name, idx, copies in (("train", tr, cfg.augment_copies), ("val", va, 0)):
-            x, y = features_and_labels(s, idx, labels, copies, rng)
-            parts[name][0].append(x)
-            parts[name][1].append(y)
-    x_tr, y_tr = np.concatenate(parts["train"][0]), np.concatenate(parts["train"][1])
-    x_va, y_va = np.concatenate(parts["val"][0]), np.concatenate(parts["val"][1])
+    (x_tr, y_tr), (x_va, y_va) = training_features(sets, classes, cfg)
     tf.keras.utils.set_random_seed(cfg.seed)
     scaling = {"mean": x_tr.mean(0).tolist(), "std": (x_tr.std(0) + 1e-6).tolist()}
     x_tr, x_va = standardize(x_tr, scaling), standardize(x_va, scaling)
