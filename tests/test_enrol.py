@@ -193,6 +193,11 @@ def test_check_takes_a_hand_pipeline_pair(signer1_base, second_signer_split, tmp
     r = run_cli("check", signer1_base, "--against", f32, "--data", test_dir, "--max-drop", "2", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     assert abs(json.loads(r.stdout)["float_accuracy"] - result["float_accuracy"]) < 0.01
+    mnist = require_data(DATA / "sign-mnist-sample" / "sign_mnist_train_sample.csv")  # other people, 28x28 grey rows
+    r = run_cli("check", signer1_base, "--against", f32, "--data", mnist, "--max-drop", "5", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads(r.stdout)
+    assert rows["n"] == 188 and rows["top1_agreement"] >= 0.9 and rows["data"].endswith(".csv"), rows
     r = run_cli("check", signer1_base, "--against", run, "--data", test_dir, "--max-drop", "2", "--min-accuracy", "0.99")
     assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith("error: ")
     r = run_cli("check", signer1_base, "--against", "asl29.tflite", "--data", test_dir, "--max-drop", "2")
