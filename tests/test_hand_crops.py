@@ -157,6 +157,24 @@ def test_mirrored_extraction_sees_the_photos_as_left_hands(asl_train, tmp_path):
     assert np.array_equal(again.world, mirrored.world) and not np.array_equal(again.world, plain.world)
 
 
+def test_landmarks_of_shrunk_photos_are_the_small_hands_and_cached_apart(asl_train, tmp_path):
+    """``small``: each photo shrunk to one of the sides (fixed by its name) before the hand stage, as a
+    low-resolution camera shows it; the landmarks are in the shrunk photo's pixels."""
+    from edgesign.hands import HandSettings
+    from edgesign.training.handdata import extract_folder, small_side
+
+    _link(tmp_path, asl_train, 2, classes=("A", "L", "V"))
+    plain = extract_folder(tmp_path, HandSettings())
+    shrunk = extract_folder(tmp_path, HandSettings(), small=(40, 56))
+    assert shrunk.source.endswith("(shrunk to (40, 56) px)") and shrunk.files == plain.files
+    both = np.flatnonzero(plain.found & shrunk.found)
+    assert len(both) >= 4
+    for i in both:
+        side = small_side(shrunk.files[i], (40, 56))
+        assert shrunk.image[i, :, :2].max() < side * 1.2 < plain.image[i, :, :2].max()
+    assert not np.array_equal(shrunk.world, plain.world)
+
+
 def test_landmark_training_learns_the_mirrored_photos_too(asl_train, tmp_path):
     """The recipe's default: every training photo also as a left hand, in training and validation alike."""
     from edgesign.training.landmarks import LandmarkConfig, train_landmarks
