@@ -55,14 +55,17 @@ def hand_stage(args: argparse.Namespace) -> HandSettings:
 SMALL_SIDES = (28, 40, 56, 72)
 
 
-def view_accuracy(run_dir: Path, held: Path, settings: HandSettings, **view) -> float:
-    """The run's pipeline accuracy on the held-out photos seen another way (``extract_folder``'s ``mirror``,
-    ``small``)."""
+def view_accuracies(run_dir: Path, held: Path, settings: HandSettings, views: dict[str, dict]) -> dict[str, float]:
+    """The run's pipeline accuracy on the held-out photos seen other ways (name -> ``extract_folder``'s
+    ``mirror`` / ``small``); the run's model is loaded once."""
     config = json.loads((run_dir / "config.json").read_text())
-    s, labels = known_subset(extract_folder(held, settings, **view), config["classes"])
-    probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"],
-                                   predict=feature_probabilities(run_dir))
-    return float((probs.argmax(1) == labels).mean())
+    predict = feature_probabilities(run_dir)
+    out = {}
+    for name, view in views.items():
+        s, labels = known_subset(extract_folder(held, settings, **view), config["classes"])
+        probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"], predict=predict)
+        out[name] = float((probs.argmax(1) == labels).mean())
+    return out
 
 
 def run(data: list[Path], held: Path, args) -> dict:
@@ -76,8 +79,8 @@ def run(data: list[Path], held: Path, args) -> dict:
                              mirror=args.mirror, small=args.small, hand=asdict(settings))
         summary = train_landmarks(cfg)
         summary["accuracy"] = next(iter(summary["held_out"].values()))["accuracy"]
-        summary["mirrored"] = view_accuracy(out, held, settings, mirror=True)
-        summary["small"] = view_accuracy(out, held, settings, small=args.small or SMALL_SIDES)
+        summary.update(view_accuracies(out, held, settings, {"mirrored": {"mirror": True},
+                                                             "small": {"small": args.small or SMALL_SIDES}}))
         return summary
 
 

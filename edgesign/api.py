@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,11 +39,11 @@ def evaluate_model(model: str | EdgeModel | None, data: str, out_dir: str | None
         metrics = compute_metrics(ds.labels, probs, ds.class_names, ds.source)
         metrics.skipped = list(ds.skipped)
     else:
-        items, labels, _ = pipeline_data(m.labels, data, split)
-        probs, bad = _pipeline_rows(m, items)
-        keep = np.array([i not in bad for i in range(len(items))], bool)
-        metrics = compute_metrics(labels[keep], probs[keep], m.labels, str(data))
-        metrics.skipped = sorted(items[i] for i in bad)
+        pd = pipeline_data(m.labels, data, split)
+        probs, bad = _pipeline_rows(m, pd.items)
+        keep = np.array([i not in bad for i in range(len(pd.items))], bool)
+        metrics = compute_metrics(pd.labels[keep], probs[keep], m.labels, str(data))
+        metrics.skipped = sorted(pd.items[i] for i in bad)
     folder = Path(out_dir) if out_dir else Path("runs") / "eval" / m.path.stem
     return metrics, write_metrics_files(metrics, folder)
 
@@ -64,17 +65,28 @@ def _pipeline_rows(m, items: list) -> tuple[np.ndarray, set[int]]:
     return probs, bad
 
 
-def pipeline_data(model_labels: list[str], data: str, split: str = "auto") -> tuple[list, np.ndarray, str]:
-    """What a hand pipeline is measured on: (items, their labels as indices of the model's labels, the data's
-    digest). A folder of class folders gives its photo files; a Sign Language MNIST .csv or a SIGNS-style .h5
-    file its images as stored (a 28x28 grey row stays one: the hand stage takes any size)."""
-    from .pipeline import files_digest
+@dataclass
+class PipelineData:
+    """What a hand pipeline is measured on: photo files, or a .csv/.h5 file's images as stored, and their labels
+    as indices of the model's labels."""
 
+    items: list
+    labels: np.ndarray
+    stored_digest: str = ""  # a .csv/.h5 file's; a folder's is its files' bytes, read only when asked for
+
+    def digest(self) -> str:
+        from .pipeline import files_digest
+
+        return self.stored_digest or files_digest(self.items)
+
+
+def pipeline_data(model_labels: list[str], data: str, split: str = "auto") -> PipelineData:
+    """A folder of class folders gives its photo files; a Sign Language MNIST .csv or a SIGNS-style .h5 file its
+    images as stored (a 28x28 grey row stays one: the hand stage takes any size)."""
     if Path(data).is_dir():
-        files, labels = pipeline_files(model_labels, data)
-        return files, labels, files_digest(files)
+        return PipelineData(*pipeline_files(model_labels, data))
     ds = load_dataset(data, None, split=split).in_model_classes(model_labels)
-    return list(ds.images), ds.labels, ds.digest
+    return PipelineData(list(ds.images), ds.labels, ds.digest)
 
 
 def pipeline_files(model_labels: list[str], data: str) -> tuple[list[str], np.ndarray]:
@@ -146,14 +158,14 @@ def _pipeline_pair(quant, against: str, data: str, feature_reference, reference)
             other is not None and (type(other) is not type(quant) or other.labels != quant.labels)):
         raise EdgesignError(f"--against {against}: a hand pipeline is checked against its run folder or a float "
                             "pipeline .tflite of the same kind with the same classes")
-    items, labels, digest = pipeline_data(quant.labels, data)
+    pd = pipeline_data(quant.labels, data)
     feats: list[np.ndarray | None] = []
-    with Progress(f"hand stage on {len(items)} images", len(items), enabled=None) as bar:
-        for item in items:
+    with Progress(f"hand stage on {len(pd.items)} images", len(pd.items), enabled=None) as bar:
+        for item in pd.items:
             feats.append(quant.item_input(item).features)
             bar.update()
     found = [i for i, x in enumerate(feats) if x is not None]
-    f_probs = np.zeros((len(items), len(quant.labels)), np.float32)
+    f_probs = np.zeros((len(pd.items), len(quant.labels)), np.float32)
     f_probs[:, quant.no_hand] = 1.0
     q_probs = f_probs.copy()
     if found:
@@ -165,4 +177,4 @@ def _pipeline_pair(quant, against: str, data: str, feature_reference, reference)
             f_probs[found] = reference(Dataset(x, np.zeros(len(x), np.int64), quant.labels, data), quant.preprocess)
         else:
             f_probs[found] = feature_reference((x - quant.mean) / quant.std)
-    return labels, f_probs, q_probs, digest
+    return pd.labels, f_probs, q_probs, pd.digest()
