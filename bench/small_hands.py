@@ -39,7 +39,8 @@ def measure(model, data: Path, side: int, pad: float, step: int) -> tuple[float,
     """(hands found among the letters' photos, pipeline accuracy, photos) at one size."""
     names, files = list_image_folder(data)
     index = model_class_index(names, model.labels, str(data))
-    files = [f for c in range(len(names)) for f in [x for x in files if x[1] == c][::step]]
+    by_class = [[(path, label) for path, label in files if label == c] for c in range(len(names))]
+    files = [item for members in by_class for item in members[::step]]  # every step-th photo of each class
     found, correct, letters = 0, 0, 0
     for path, label in files:
         prepared = model.prepare(shrunk(path, side, pad))

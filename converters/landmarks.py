@@ -37,8 +37,7 @@ from .tflite import calibration_inputs, converter_call
 
 
 def _calibration(cfg: dict[str, Any], settings: HandSettings, n: int, seed: int = 0) -> np.ndarray:
-    sets = training_sets(cfg["train"]["data"], settings, cfg["train"].get("mirror", False),
-                         tuple(cfg["train"].get("small", ())))
+    sets = training_sets(cfg["train"], settings)
     x = standardize(np.concatenate([s.features() for s in sets]), cfg["feature_scaling"])
     return x[np.random.default_rng(seed).permutation(len(x))[:n]]
 

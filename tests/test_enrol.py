@@ -198,7 +198,9 @@ def test_check_takes_a_hand_pipeline_pair(signer1_base, second_signer_split, tmp
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.loads(r.stdout)
     assert rows["n"] == 188 and rows["top1_agreement"] >= 0.9 and rows["data"].endswith(".csv"), rows
-    r = run_cli("check", signer1_base, "--against", run, "--data", test_dir, "--max-drop", "2", "--min-accuracy", "0.99")
-    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith("error: ")
+    t_only = link_photos(tmp_path / "t-only" / "t", test_dir / "t").parent  # signer 2's T: read as L (0-11 %)
+    r = run_cli("check", signer1_base, "--against", run, "--data", t_only, "--max-drop", "2", "--min-accuracy", "0.99")
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 1 and last.startswith("error: ") and "under --min-accuracy 99.00 %" in last, last
     r = run_cli("check", signer1_base, "--against", "asl29.tflite", "--data", test_dir, "--max-drop", "2")
     assert r.returncode == 2 and "a hand pipeline is checked against" in r.stderr.strip().splitlines()[-1]

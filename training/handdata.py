@@ -58,14 +58,27 @@ def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings, mirr
     return h.hexdigest()[:24]
 
 
-_STAGE: HandStage | None = None
-_MIRROR = False
-_SMALL: tuple[int, ...] = ()
+@dataclass(frozen=True)
+class PhotoView:
+    """How a photo is seen before the hand stage: as photographed, mirrored, shrunk (see :func:`small_side`)."""
+    mirror: bool = False
+    small: tuple[int, ...] = ()
+
+    def apply(self, image: Image.Image, path: str) -> Image.Image:
+        if self.mirror:
+            image = ImageOps.mirror(image)
+        if self.small:
+            side = small_side(path, self.small)
+            image = image.resize((side, side), Image.BILINEAR)
+        return image
 
 
-def _init(settings: HandSettings, folder: str | None, mirror: bool, small: tuple[int, ...] = ()) -> None:
-    global _STAGE, _MIRROR, _SMALL
-    _STAGE, _MIRROR, _SMALL = HandStage(settings, folder, threads=1), mirror, small
+_WORKER: tuple[HandStage, PhotoView] | None = None  # an extraction worker's own stage and view (spawned pool)
+
+
+def _init(settings: HandSettings, folder: str | None, view: PhotoView) -> None:
+    global _WORKER
+    _WORKER = HandStage(settings, folder, threads=1), view
 
 
 def small_side(path: str, sides: tuple[int, ...]) -> int:
@@ -74,13 +87,8 @@ def small_side(path: str, sides: tuple[int, ...]) -> int:
 
 
 def _extract_one(path: str) -> tuple[bool, np.ndarray, np.ndarray, float]:
-    image = as_rgb(open_image(path))
-    if _MIRROR:
-        image = ImageOps.mirror(image)
-    if _SMALL:
-        side = small_side(path, _SMALL)
-        image = image.resize((side, side), Image.BILINEAR)
-    hand = _STAGE.detect(image)
+    stage, view = _WORKER
+    hand = stage.detect(view.apply(as_rgb(open_image(path)), path))
     if hand is None:
         return False, np.zeros((21, 3), np.float32), np.zeros((21, 3), np.float32), 0.0
     return True, hand.world, hand.landmarks, hand.right
@@ -104,7 +112,7 @@ def extract_folder(root: str | os.PathLike, settings: HandSettings = HandSetting
     for name in settings.files():  # fetch and verify once, here, not in every worker
         hand_model_path(name, hand_stage_folder)
     with Progress(f"hand landmarks {source}", len(names)) as bar, \
-            get_context("spawn").Pool(workers, _init, (settings, hand_stage_folder, mirror, small)) as pool:
+            get_context("spawn").Pool(workers, _init, (settings, hand_stage_folder, PhotoView(mirror, tuple(small)))) as pool:
         results = []
         for r in pool.imap(_extract_one, names, chunksize=16):
             results.append(r)

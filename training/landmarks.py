@@ -189,18 +189,24 @@ def pipeline_probabilities(model, s: HandSet, classes: list[str], scaling: dict,
     return probs
 
 
-def training_sets(data: list[str], settings: HandSettings, mirror: bool, small: tuple[int, ...] = ()
-                  ) -> list[HandSet]:
-    """The hands a landmark run learns from (and its int8 conversion calibrates on): each folder, with
-    ``mirror`` each folder's photos mirrored, with ``small`` each folder's photos shrunk."""
-    views = [{}] + ([{"mirror": True}] if mirror else []) + ([{"small": tuple(small)}] if small else [])
-    return [extract_folder(d, settings, **view) for d in data for view in views]
+def training_views(train: dict[str, Any]) -> list[dict[str, Any]]:
+    """How each training folder is seen (``train``: the run config's ``train``): as photographed, with
+    ``mirror`` also mirrored, with ``small`` also shrunk to those sides."""
+    small = tuple(train.get("small") or ())
+    return [{}] + ([{"mirror": True}] if train.get("mirror") else []) + ([{"small": small}] if small else [])
+
+
+def training_sets(train: dict[str, Any], settings: HandSettings) -> list[HandSet]:
+    """The hands a landmark run learns from (and its int8 conversion calibrates on): each of the run config's
+    ``train["data"]`` folders in each of its views."""
+    return [extract_folder(d, settings, **view) for d in train["data"] for view in training_views(train)]
 
 
 def trained_on(train: dict[str, Any]) -> list[str]:
     """A run's training folders as a model file names them (``train``: the run config's ``train``)."""
-    small = f" (and shrunk to {', '.join(map(str, train['small']))} px)" if train.get("small") else ""
-    return [d + (" (and mirrored)" if train.get("mirror") else "") + small for d in train["data"]]
+    names = {"mirror": lambda v: " (and mirrored)", "small": lambda v: f" (and shrunk to {', '.join(map(str, v))} px)"}
+    suffix = "".join(names[k](v) for view in training_views(train) for k, v in view.items())
+    return [d + suffix for d in train["data"]]
 
 
 def train_landmarks(cfg: LandmarkConfig) -> dict[str, Any]:
@@ -212,7 +218,7 @@ def train_landmarks(cfg: LandmarkConfig) -> dict[str, Any]:
         raise EdgesignError(f"run folder {out} is not empty")
     t0 = time.perf_counter()
     settings = HandSettings(**cfg.hand)
-    sets = training_sets(cfg.data, settings, cfg.mirror, cfg.small)
+    sets = training_sets(asdict(cfg), settings)
     held = [extract_folder(d, settings) for d in cfg.test_data]
     classes = union_classes(sets)
     (x_tr, y_tr), (x_va, y_va) = training_features(sets, classes, cfg)
