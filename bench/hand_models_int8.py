@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image  # noqa: E402
 
+from bench.hands_bench import bare_invoke_ms  # noqa: E402
+from edgesign.adapters import from_output, to_input  # noqa: E402
 from edgesign.handfiles import hand_model_path  # noqa: E402
 
 DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -89,29 +90,11 @@ def interpreter(content: bytes):
 
 
 def first_output(it, x: np.ndarray) -> np.ndarray:
-    """The model's first output on ``x`` (float in [0, 1]), quantizing and dequantizing where the copy is int8."""
+    """The model's first output on ``x`` (float in [0, 1]), quantized in and dequantized out where the copy is int8."""
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    if inp["dtype"] == np.int8:
-        scale, zero = inp["quantization"]
-        x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
-    it.set_tensor(inp["index"], x)
+    it.set_tensor(inp["index"], to_input(x, inp))
     it.invoke()
-    y = it.get_tensor(out["index"])
-    if out["dtype"] == np.int8:
-        scale, zero = out["quantization"]
-        y = (y.astype(np.float32) - zero) * scale
-    return y
-
-
-def invoke_ms(it, runs: int) -> float:
-    for _ in range(5):
-        it.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        it.invoke()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+    return from_output(it.get_tensor(out["index"]), out)
 
 
 def photos(count: int) -> list[Path]:
@@ -139,7 +122,7 @@ def main() -> None:
         for label, content in copies.items():
             it = interpreter(content)
             moves = [float(np.abs(first_output(it, x) - e).max()) for x, e in zip(images[1::2], expected)]
-            ms = invoke_ms(it, args.runs)
+            ms = bare_invoke_ms(it, args.runs)
             base = base or ms
             print(f"{name:22s} {label:14s} {ms:9.2f} {ms / base:10.2f} {np.median(moves):21.3f} {max(moves):8.3f}",
                   flush=True)

@@ -46,10 +46,10 @@ def junit_ok(path: Path) -> None:
 
 
 @pytest.mark.parametrize("example", ["github", "gitlab"])
-def test_ci_example_runs_step_by_step(example, e2e, asl_train, asl_test_sample, tmp_path):
+def test_ci_example_runs_step_by_step(example, e2e, asl_train, asl_test, tmp_path):
     variables, commands = github_steps() if example == "github" else gitlab_steps()
     assert {"RUN", "CALIB", "HELDOUT", "OUT"} <= set(variables)
-    ours = {"RUN": e2e["run"], "CALIB": asl_train, "HELDOUT": asl_test_sample, "OUT": tmp_path / "runs" / "m_int8.tflite",
+    ours = {"RUN": e2e["run"], "CALIB": asl_train, "HELDOUT": asl_test, "OUT": tmp_path / "runs" / "m_int8.tflite",
             "CALIB_SIZE": 20, "MAX_DROP": 5, "MIN_ACCURACY": 0.2}
     summary = tmp_path / "step_summary.md"
     run_steps({**variables, **ours}, commands, tmp_path, {"GITHUB_STEP_SUMMARY": str(summary), "CI": "true"})
@@ -60,9 +60,9 @@ def test_ci_example_runs_step_by_step(example, e2e, asl_train, asl_test_sample, 
     assert text.count(": passed") == 2 and "| converted accuracy |" in text
 
 
-def test_a_failing_gate_fails_the_step_and_says_why(e2e, asl_train, asl_test_sample, tmp_path):
+def test_a_failing_gate_fails_the_step_and_says_why(e2e, asl_train, asl_test, tmp_path):
     variables, commands = github_steps()
-    ours = {"RUN": e2e["run"], "CALIB": asl_train, "HELDOUT": asl_test_sample, "OUT": tmp_path / "m_int8.tflite",
+    ours = {"RUN": e2e["run"], "CALIB": asl_train, "HELDOUT": asl_test, "OUT": tmp_path / "m_int8.tflite",
             "CALIB_SIZE": 20, "MAX_DROP": 5, "MIN_ACCURACY": 0.99}
     convert = next(c for c in commands if c.startswith("edgesign convert"))
     env = {**os.environ, **{k: str(v) for k, v in {**variables, **ours}.items()},

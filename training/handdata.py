@@ -46,23 +46,16 @@ class HandSet:
         return np.stack([hand_features(self.world[i], self.image[i, :, :2], self.right[i]) for i in idx])
 
 
-def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings, mirror: bool,
-         small: tuple[int, ...] = ()) -> str:
-    """The hand stage's settings and revision, and each file's name, label and content (not its time: a copied or
-    re-mounted dataset keeps its landmarks; hashing 8,728 photos takes about half a second)."""
-    stage = {**asdict(settings), "revision": STAGE_REVISION, **({"mirror": True} if mirror else {}),
-             **({"small": list(small)} if small else {})}
-    h = hashlib.sha256(json.dumps(stage, sort_keys=True).encode())
-    for f, label in files:
-        h.update(f"{f.relative_to(root)}|{label}|".encode() + hashlib.sha256(f.read_bytes()).digest())
-    return h.hexdigest()[:24]
-
-
 @dataclass(frozen=True)
 class PhotoView:
     """How a photo is seen before the hand stage: as photographed, mirrored, shrunk (see :func:`small_side`)."""
     mirror: bool = False
     small: tuple[int, ...] = ()
+
+    @property
+    def suffix(self) -> str:
+        """What a dataset's name gains in this view."""
+        return f"{' (mirrored)' if self.mirror else ''}{f' (shrunk to {self.small} px)' if self.small else ''}"
 
     def apply(self, image: Image.Image, path: str) -> Image.Image:
         if self.mirror:
@@ -71,6 +64,17 @@ class PhotoView:
             side = small_side(path, self.small)
             image = image.resize((side, side), Image.BILINEAR)
         return image
+
+
+def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings, view: PhotoView) -> str:
+    """The hand stage's settings and revision, the view, and each file's name, label and content (not its time: a
+    copied or re-mounted dataset keeps its landmarks; hashing 8,728 photos takes about half a second)."""
+    stage = {**asdict(settings), "revision": STAGE_REVISION, **({"mirror": True} if view.mirror else {}),
+             **({"small": list(view.small)} if view.small else {})}
+    h = hashlib.sha256(json.dumps(stage, sort_keys=True).encode())
+    for f, label in files:
+        h.update(f"{f.relative_to(root)}|{label}|".encode() + hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()[:24]
 
 
 _WORKER: tuple[HandStage, PhotoView] | None = None  # an extraction worker's own stage and view (spawned pool)
@@ -98,12 +102,12 @@ def extract_folder(root: str | os.PathLike, settings: HandSettings = HandSetting
                    workers: int = 2, mirror: bool = False, small: tuple[int, ...] = ()) -> HandSet:
     """Landmarks of every image under ``root`` (class folders; ``mirror``: of each image mirrored; ``small``:
     of each image shrunk, see :func:`small_side`), from the cache when it is current."""
-    root = Path(root)
+    root, view = Path(root), PhotoView(mirror, tuple(small))
     class_names, files = list_image_folder(root)
-    cache = cache_folder().parent / "landmarks" / f"{_key(root, files, settings, mirror, small)}.npz"
+    cache = cache_folder().parent / "landmarks" / f"{_key(root, files, settings, view)}.npz"
     labels = np.array([label for _, label in files], np.int64)
     names = [str(f) for f, _ in files]
-    source = f"{root}{' (mirrored)' if mirror else ''}{f' (shrunk to {small} px)' if small else ''}"
+    source = f"{root}{view.suffix}"
     if cache.is_file():
         z = np.load(cache)
         return HandSet(source, names, labels, class_names, z["found"], z["world"], z["image"], z["right"])
@@ -112,7 +116,7 @@ def extract_folder(root: str | os.PathLike, settings: HandSettings = HandSetting
     for name in settings.files():  # fetch and verify once, here, not in every worker
         hand_model_path(name, hand_stage_folder)
     with Progress(f"hand landmarks {source}", len(names)) as bar, \
-            get_context("spawn").Pool(workers, _init, (settings, hand_stage_folder, PhotoView(mirror, tuple(small)))) as pool:
+            get_context("spawn").Pool(workers, _init, (settings, hand_stage_folder, view)) as pool:
         results = []
         for r in pool.imap(_extract_one, names, chunksize=16):
             results.append(r)

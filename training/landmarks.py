@@ -204,9 +204,8 @@ def training_sets(train: dict[str, Any], settings: HandSettings) -> list[HandSet
 
 def trained_on(train: dict[str, Any]) -> list[str]:
     """A run's training folders as a model file names them (``train``: the run config's ``train``)."""
-    names = {"mirror": lambda v: " (and mirrored)", "small": lambda v: f" (and shrunk to {', '.join(map(str, v))} px)"}
-    suffix = "".join(names[k](v) for view in training_views(train) for k, v in view.items())
-    return [d + suffix for d in train["data"]]
+    small = f" (and shrunk to {', '.join(map(str, train['small']))} px)" if train.get("small") else ""
+    return [d + (" (and mirrored)" if train.get("mirror") else "") + small for d in train["data"]]
 
 
 def train_landmarks(cfg: LandmarkConfig) -> dict[str, Any]:
