@@ -39,11 +39,11 @@ def evaluate_model(model: str | EdgeModel | None, data: str, out_dir: str | None
         metrics = compute_metrics(ds.labels, probs, ds.class_names, ds.source)
         metrics.skipped = list(ds.skipped)
     else:
-        pd = pipeline_data(m.labels, data, split)
-        probs, bad = _pipeline_rows(m, pd.items)
-        keep = np.array([i not in bad for i in range(len(pd.items))], bool)
-        metrics = compute_metrics(pd.labels[keep], probs[keep], m.labels, str(data))
-        metrics.skipped = sorted(pd.items[i] for i in bad)
+        photos = pipeline_data(m.labels, data, split)
+        probs, bad = _pipeline_rows(m, photos.items)
+        keep = np.array([i not in bad for i in range(len(photos.items))], bool)
+        metrics = compute_metrics(photos.labels[keep], probs[keep], m.labels, str(data))
+        metrics.skipped = sorted(photos.items[i] for i in bad)
     folder = Path(out_dir) if out_dir else Path("runs") / "eval" / m.path.stem
     return metrics, write_metrics_files(metrics, folder)
 
@@ -158,14 +158,14 @@ def _pipeline_pair(quant, against: str, data: str, feature_reference, reference)
             other is not None and (type(other) is not type(quant) or other.labels != quant.labels)):
         raise EdgesignError(f"--against {against}: a hand pipeline is checked against its run folder or a float "
                             "pipeline .tflite of the same kind with the same classes")
-    pd = pipeline_data(quant.labels, data)
+    photos = pipeline_data(quant.labels, data)
     feats: list[np.ndarray | None] = []
-    with Progress(f"hand stage on {len(pd.items)} images", len(pd.items), enabled=None) as bar:
-        for item in pd.items:
+    with Progress(f"hand stage on {len(photos.items)} images", len(photos.items), enabled=None) as bar:
+        for item in photos.items:
             feats.append(quant.item_input(item).features)
             bar.update()
     found = [i for i, x in enumerate(feats) if x is not None]
-    f_probs = np.zeros((len(pd.items), len(quant.labels)), np.float32)
+    f_probs = np.zeros((len(photos.items), len(quant.labels)), np.float32)
     f_probs[:, quant.no_hand] = 1.0
     q_probs = f_probs.copy()
     if found:
@@ -177,4 +177,4 @@ def _pipeline_pair(quant, against: str, data: str, feature_reference, reference)
             f_probs[found] = reference(Dataset(x, np.zeros(len(x), np.int64), quant.labels, data), quant.preprocess)
         else:
             f_probs[found] = feature_reference((x - quant.mean) / quant.std)
-    return pd.labels, f_probs, q_probs, pd.digest()
+    return photos.labels, f_probs, q_probs, photos.digest()
