@@ -1,0 +1,118 @@
+"""Dark, washed-out and low-contrast photos through a hand pipeline: does the hand stage still find the hand?
+
+The issue's other people's sets include plain, low-contrast scenes where the image-only model answered
+`Nothing` for almost everything. This probe takes every Nth photo of each signer, changes its light with
+pillow (brightness and contrast factors; 1 = unchanged) and runs the pipeline on it exactly as `edgesign
+evaluate` does (hand stage + classifier, no hand = `Nothing`), after one of the candidate fixes applied before
+the hand stage: `none`; `autocontrast` (pillow's, each channel's histogram stretched, 1 % cut); `tone` (the
+same stretch from the luminance histogram, one curve for all three channels); `gain` (only a dark image's
+pixels multiplied until its 99th luminance percentile reaches 235, at most 6x: colours keep their ratios).
+It prints, per signer and view, how often a hand is found, the pipeline's accuracy and how often its top-1
+equals the unchanged photo's without a fix.
+
+    python bench/lighting_probe.py [--model models/asl29-hands.tflite] [--every 12] [--fix none,tone,gain]
+
+The shipped model trained on both signers' photos, so read the drop from the unchanged row, not the level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgesign import atomic  # noqa: E402
+from edgesign.api import pipeline_files  # noqa: E402
+from edgesign.runtime import open_model  # noqa: E402
+
+DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
+VIEWS = {  # name: (brightness, contrast)
+    "unchanged": (1.0, 1.0),
+    "dark (x0.35)": (0.35, 1.0),
+    "very dark (x0.15)": (0.15, 1.0),
+    "low contrast (x0.35)": (1.0, 0.35),
+    "dark, low contrast": (0.5, 0.5),
+    "washed out (x1.8)": (1.8, 1.0),
+}
+
+
+def gain(image: Image.Image, target: float = 235.0, most: float = 6.0) -> np.ndarray:
+    pixels = np.asarray(image, np.float32)
+    p99 = float(np.percentile(pixels @ np.array([0.299, 0.587, 0.114], np.float32), 99))
+    factor = min(most, target / max(p99, 1.0))
+    return pixels if factor <= 1.0 else np.clip(pixels * factor, 0, 255)
+
+
+FIXES = {
+    "none": np.asarray,
+    "autocontrast": lambda image: np.asarray(ImageOps.autocontrast(image, cutoff=1)),
+    "tone": lambda image: np.asarray(ImageOps.autocontrast(image, cutoff=1, preserve_tone=True)),
+    "gain": lambda image: gain(image).astype(np.uint8),
+}
+
+
+def relit(path: str, brightness: float, contrast: float, fix: str) -> np.ndarray:
+    image = Image.open(path).convert("RGB")
+    if brightness != 1.0:
+        image = ImageEnhance.Brightness(image).enhance(brightness)
+    if contrast != 1.0:
+        image = ImageEnhance.Contrast(image).enhance(contrast)
+    return FIXES[fix](image)
+
+
+def measure(model, files: list[str], labels: np.ndarray, view: tuple[float, float], fix: str):
+    found, top1 = np.zeros(len(files), bool), np.zeros(len(files), np.int64)
+    for i, path in enumerate(files):
+        prepared = model.item_input(relit(path, *view, fix))
+        found[i] = prepared.hand is not None
+        top1[i] = int(np.argmax(model.classify_input(prepared)))
+    return found, top1
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="models/asl29-hands.tflite")
+    ap.add_argument("--every", type=int, default=12, help="every Nth photo of each signer (by file order)")
+    ap.add_argument("--fix", default="none,tone,gain", help=f"comma-separated, of {', '.join(FIXES)}")
+    ap.add_argument("--signers", default=",".join(SIGNERS))
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args()
+    model = open_model(args.model)
+    rows = []
+    fixes = args.fix.split(",")
+    if bad := [f for f in fixes if f not in FIXES]:
+        ap.error(f"unknown --fix {bad}")
+    print("| signer | view | fix | photos | hand found | accuracy | same top-1 as unchanged |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for signer in args.signers.split(","):
+        folder = SIGNERS[signer]
+        files, labels = pipeline_files(model.labels, str(folder))
+        files, labels = files[:: args.every], labels[:: args.every]
+        hand = np.array([labels[i] != model.no_hand for i in range(len(files))])
+        reference = None  # the unchanged photos' top-1 without a fix (the first fix should be none)
+        for fix in fixes:
+            for name, view in VIEWS.items():
+                start = time.perf_counter()
+                found, top1 = measure(model, files, labels, view, fix)
+                if reference is None:
+                    reference = top1
+                row = {"signer": signer, "view": name, "fix": fix, "photos": len(files),
+                       "hand_found": float(found[hand].mean()), "accuracy": float((top1 == labels).mean()),
+                       "same_top1": float((top1 == reference).mean()), "seconds": time.perf_counter() - start}
+                rows.append(row)
+                print(f"| {signer} | {name} | {fix} | {len(files)} | {100 * row['hand_found']:.2f} % "
+                      f"| {100 * row['accuracy']:.2f} % | {100 * row['same_top1']:.2f} % |", flush=True)
+    if args.json:
+        atomic.write_json(args.json, rows)
+
+
+if __name__ == "__main__":
+    main()
