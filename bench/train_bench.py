@@ -94,9 +94,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--models", default=",".join(list_models()))
+    ap.add_argument("--models", default=",".join(list_models(inputs="image")),
+                    help="image models (the landmark classifier trains on cached landmarks: bench/signer_bench.py)")
     ap.add_argument("--compare", default="resnet18,cnn", help="models for the pipeline vs plain fit comparison")
     args = ap.parse_args()
+    if not_images := [m for m in args.models.split(",") if get_spec(m).inputs != "image"]:
+        ap.error(f"--models: {', '.join(not_images)} train on hand landmarks, not images")
     train_dir = DATA / "asl-photos" / "train"
     cache: dict[int, object] = {}
 
