@@ -68,7 +68,7 @@ def relit(path: str, brightness: float, contrast: float, fix: str) -> np.ndarray
     return FIXES[fix](image)
 
 
-def measure(model, files: list[str], labels: np.ndarray, view: tuple[float, float], fix: str):
+def measure(model, files: list[str], view: tuple[float, float], fix: str):
     found, top1 = np.zeros(len(files), bool), np.zeros(len(files), np.int64)
     for i, path in enumerate(files):
         prepared = model.item_input(relit(path, *view, fix))
@@ -90,18 +90,20 @@ def main() -> None:
     fixes = args.fix.split(",")
     if bad := [f for f in fixes if f not in FIXES]:
         ap.error(f"unknown --fix {bad}")
+    if fixes[0] != "none":
+        ap.error("--fix starts with none: the unchanged photos without a fix are what 'same top-1' compares with")
     print("| signer | view | fix | photos | hand found | accuracy | same top-1 as unchanged |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for signer in args.signers.split(","):
         folder = SIGNERS[signer]
         files, labels = pipeline_files(model.labels, str(folder))
         files, labels = files[:: args.every], labels[:: args.every]
-        hand = np.array([labels[i] != model.no_hand for i in range(len(files))])
-        reference = None  # the unchanged photos' top-1 without a fix (the first fix should be none)
+        hand = labels != model.no_hand
+        reference = None  # the unchanged photos' top-1 without a fix (the first row)
         for fix in fixes:
             for name, view in VIEWS.items():
                 start = time.perf_counter()
-                found, top1 = measure(model, files, labels, view, fix)
+                found, top1 = measure(model, files, view, fix)
                 if reference is None:
                     reference = top1
                 row = {"signer": signer, "view": name, "fix": fix, "photos": len(files),
