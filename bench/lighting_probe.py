@@ -6,11 +6,14 @@ pillow (brightness and contrast factors; 1 = unchanged) and runs the pipeline on
 evaluate` does (hand stage + classifier, no hand = `Nothing`), after one of the candidate fixes applied before
 the hand stage: `none`; `autocontrast` (pillow's, each channel's histogram stretched, 1 % cut); `tone` (the
 same stretch from the luminance histogram, one curve for all three channels); `gain` (only a dark image's
-pixels multiplied until its 99th luminance percentile reaches 235, at most 6x: colours keep their ratios).
+pixels multiplied until its 99th luminance percentile reaches 235, at most 6x: colours keep their ratios; the
+hand stage's own ``light="gain"``, here applied to the whole photo). ``--stage-light none|gain`` runs the
+model's hand stage with that setting instead of the file's (the file's crop classifier never sees the gain).
 It prints, per signer and view, how often a hand is found, the pipeline's accuracy and how often its top-1
 equals the unchanged photo's without a fix.
 
     python bench/lighting_probe.py [--model models/asl29-hands.tflite] [--every 12] [--fix none,tone,gain]
+        [--stage-light file|none|gain]
 
 The shipped model trained on both signers' photos, so read the drop from the unchanged row, not the level.
 """
@@ -21,6 +24,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgesign import atomic  # noqa: E402
 from edgesign.api import pipeline_files  # noqa: E402
+from edgesign.hands import LIGHT_MODES, HandStage, light_gain  # noqa: E402
 from edgesign.runtime import open_model  # noqa: E402
 
 DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -44,11 +49,9 @@ VIEWS = {  # name: (brightness, contrast)
 }
 
 
-def gain(image: Image.Image, target: float = 235.0, most: float = 6.0) -> np.ndarray:
-    pixels = np.asarray(image, np.float32)
-    p99 = float(np.percentile(pixels @ np.array([0.299, 0.587, 0.114], np.float32), 99))
-    factor = min(most, target / max(p99, 1.0))
-    return pixels if factor <= 1.0 else np.clip(pixels * factor, 0, 255)
+def gain(image: Image.Image) -> np.ndarray:
+    """The hand stage's own gain (``HandSettings(light="gain")``) applied to the whole photo."""
+    return np.clip(np.asarray(image, np.float32) * light_gain(image), 0, 255)
 
 
 FIXES = {
@@ -83,9 +86,14 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=12, help="every Nth photo of each signer (by file order)")
     ap.add_argument("--fix", default="none,tone,gain", help=f"comma-separated, of {', '.join(FIXES)}")
     ap.add_argument("--signers", default=",".join(SIGNERS))
+    ap.add_argument("--stage-light", choices=["file", *LIGHT_MODES], default="file",
+                    help="the hand stage's own light setting: the model file's, or this one instead")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
     model = open_model(args.model)
+    if args.stage_light != "file":
+        model.stage = HandStage(replace(model.settings, light=args.stage_light))
+    print(f"hand stage light: {model.stage.settings.light}")
     rows = []
     fixes = args.fix.split(",")
     if bad := [f for f in fixes if f not in FIXES]:

@@ -5,7 +5,7 @@ selection rule for recipes is the mean of the two cross-signer figures; the test
 never tuned on.
 
     python bench/signer_bench.py --epochs 60 [--hidden 256,128] [--augment-copies 4] [--no-mirror] [--both]
-        [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5]
+        [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5] [--light none|gain]
 
 Every held-out set is measured twice: as photographed, and mirrored left to right (the same letters as a
 left-handed signer shows them); the recipe also trains on the mirrored photos (``--no-mirror``: not).
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgesign.hands import HandSettings  # noqa: E402
+from edgesign.hands import LIGHT_MODES, HandSettings  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
 from edgesign.training.landmarks import (  # noqa: E402
     RECIPE_HAND_STAGE,
@@ -46,10 +46,12 @@ def add_hand_stage_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--palm", default=RECIPE_HAND_STAGE.palm, choices=["lite", "full"], help="MediaPipe's palm detector")
     ap.add_argument("--landmarks", default=RECIPE_HAND_STAGE.landmarks, choices=["lite", "full"], help="MediaPipe's landmark model")
     ap.add_argument("--zoom-out", type=float, default=RECIPE_HAND_STAGE.zoom_out, help="the palm detector's second try, zoomed out")
+    ap.add_argument("--light", default=RECIPE_HAND_STAGE.light, choices=list(LIGHT_MODES),
+                    help="what the hand models see of a dark image (gain: brightened)")
 
 
 def hand_stage(args: argparse.Namespace) -> HandSettings:
-    return HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out)
+    return HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out, light=args.light)
 
 
 SMALL_SIDES = (28, 40, 56, 72)
@@ -110,7 +112,7 @@ def main() -> None:
                      "accuracy": s["accuracy"], "mirrored": s["mirrored"], "small": s["small"]})
     print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, "
           f"mirror {args.mirror}, small {args.small or 'no'}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
-          f"landmarks {args.landmarks}, zoom out {args.zoom_out}")
+          f"landmarks {args.landmarks}, zoom out {args.zoom_out}, light {args.light}")
     print(f"{'trained on':12s} {'measured on':20s} {'val %':>7s} {'pipeline %':>11s} {'mirrored %':>11s} {'shrunk %':>9s}")
     for r in rows:
         print(f"{r['train']:12s} {r['measured on']:20s} {100 * r['val']:7.2f} {100 * r['accuracy']:11.2f} "

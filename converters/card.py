@@ -91,7 +91,7 @@ def _hand_crop_line(t: dict) -> str | None:
         return None
     h = t["hand_crop"]
     return (f"- a hand pipeline: the hand stage (palm detector {h['palm']}, landmark model {h['landmarks']}, zoomed-out "
-            f"try {h.get('zoom_out', 0)}) finds the hand, the model sees its crop; the test figures below are the "
+            f"try {h.get('zoom_out', 0)}, light {h.get('light', 'none')}) finds the hand, the model sees its crop; the test figures below are the "
             "pipeline's: every test photo counts, a photo without a found hand as `Nothing`")
 
 

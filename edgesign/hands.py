@@ -11,7 +11,7 @@ the centre crop and is accepted at its own presence score.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from PIL import Image
@@ -25,6 +25,9 @@ PALM_SIZE, LANDMARK_SIZE = 192, 224
 STAGE_REVISION = 2
 # Landmarks MediaPipe uses to place the next region: wrist, thumb CMC/MCP/IP, the MCP and PIP of each finger.
 ROI_LANDMARKS = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18]
+LIGHT_MODES = ("none", "gain")
+# The gain lifts a dark image's 99th luminance percentile to this level, by at most this factor.
+LIGHT_TARGET, LIGHT_MOST = 235, 6.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,23 @@ class _Tflite:
         return [self.interpreter.get_tensor(i)[0] for i in self._outs]
 
 
+def light_gain(image: Image.Image) -> float:
+    """The factor that lifts a dark image's 99th luminance percentile to ``LIGHT_TARGET`` (at most ``LIGHT_MOST``;
+    1 for an image already that bright). Measured in bench/lighting_probe.py: the hand models lose the hand
+    in dark webcam frames and find it again at this gain, and unlike a contrast stretch it leaves what
+    they see of well-lit photos as it was."""
+    counts = np.cumsum(image.convert("L").histogram())
+    p99 = int(np.searchsorted(counts, 0.99 * counts[-1]))
+    return float(min(LIGHT_MOST, LIGHT_TARGET / max(p99, 1))) if p99 < LIGHT_TARGET else 1.0
+
+
+def _lit(tensor: np.ndarray, gain: float) -> np.ndarray:
+    """A [0, 1] tensor multiplied by ``gain``, clipped at 1 (in place)."""
+    if gain != 1.0:
+        np.minimum(np.multiply(tensor, np.float32(gain), out=tensor), 1.0, out=tensor)
+    return tensor
+
+
 def crop(image: Image.Image, roi: Roi, size: int) -> np.ndarray:
     """The region as an upright ``size`` x ``size`` float32 [0, 1] tensor (1, size, size, 3)."""
     c, s = math.cos(roi.rotation), math.sin(roi.rotation)
@@ -125,11 +145,11 @@ class PalmDetector:
         self.anchors = palm_anchors()
         self.min_score = min_score
 
-    def run(self, image: Image.Image, margin: float = 0.0) -> Roi | None:
+    def run(self, image: Image.Image, margin: float = 0.0, gain: float = 1.0) -> Roi | None:
         """The best palm's hand region in image coordinates; ``margin`` zooms out first (a hand that fills the
-        frame is found when it is smaller)."""
+        frame is found when it is smaller); ``gain`` multiplies the pixels the detector sees."""
         tensor, scale, pad_x, pad_y = letterbox(image, PALM_SIZE, margin)
-        boxes, logits = self.model(tensor)
+        boxes, logits = self.model(_lit(tensor, gain))
         best = int(np.argmax(logits[:, 0]))
         score = 1 / (1 + math.exp(-float(np.clip(logits[best, 0], -100, 100))))
         if score < self.min_score:
@@ -186,8 +206,8 @@ class LandmarkModel:
     def __init__(self, variant: str = "lite", folder=None, backend: str = "auto", threads: int | None = None) -> None:
         self.model = _Tflite(hand_model_path(f"hand_landmark_{variant}.tflite", folder), backend, threads)
 
-    def run(self, image: Image.Image, roi: Roi, found_by: str) -> Hand:
-        coords, presence, handedness, world = self.model(crop(image, roi, LANDMARK_SIZE))
+    def run(self, image: Image.Image, roi: Roi, found_by: str, gain: float = 1.0) -> Hand:
+        coords, presence, handedness, world = self.model(_lit(crop(image, roi, LANDMARK_SIZE), gain))
         local = coords.reshape(21, 3) / LANDMARK_SIZE
         points = np.empty((21, 3), np.float32)
         points[:, :2] = roi.to_image(local[:, :2])
@@ -207,9 +227,24 @@ class HandSettings:
     # When the palm detector finds nothing, try it again on the image zoomed out by this fraction of its side
     # all round (0: no second try, what files without the setting were certified with).
     zoom_out: float = 0.0
+    # What the hand models see of a dark image: "none" (the image as it is, what files without the setting were
+    # certified with) or "gain" (see :func:`light_gain`). The classifier's own crop is never changed.
+    light: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.light not in LIGHT_MODES:
+            raise ValueError(f"hand stage light {self.light!r}: one of {', '.join(LIGHT_MODES)}")
 
     def files(self) -> list[str]:
         return [f"palm_detection_{self.palm}.tflite", f"hand_landmark_{self.landmarks}.tflite"]
+
+    def recorded(self) -> dict:
+        """The settings as files and landmark caches record them: a setting at its "off" value is left out, so
+        files and caches made before it existed stay what they were."""
+        d = asdict(self)
+        if d["light"] == "none":
+            del d["light"]
+        return d
 
 
 class HandStage:
@@ -221,27 +256,34 @@ class HandStage:
         self.palm = PalmDetector(settings.palm, folder, backend, threads, settings.min_palm_score)
         self.landmarks = LandmarkModel(settings.landmarks, folder, backend, threads)
 
+    def _gain(self, image: Image.Image) -> float:
+        return light_gain(image) if self.settings.light == "gain" else 1.0
+
     def detect(self, image: Image.Image) -> Hand | None:
         """Palm detector, then landmarks; the detector again on the image zoomed out (``zoom_out``), then the
         centre crop, while no hand is found."""
+        return self._detect(image, self._gain(image))
+
+    def _detect(self, image: Image.Image, gain: float) -> Hand | None:
         tries = [(0.0, "palm")] + ([(self.settings.zoom_out, "palm-zoomed")] if self.settings.zoom_out > 0 else [])
         for margin, found_by in tries:
-            roi = self.palm.run(image, margin)
+            roi = self.palm.run(image, margin, gain)
             if roi is not None:
-                hand = self.landmarks.run(image, roi, found_by)
+                hand = self.landmarks.run(image, roi, found_by, gain)
                 if hand.presence >= self.settings.min_presence:
                     return hand
         w, h = image.size
-        hand = self.landmarks.run(image, Roi(w / 2, h / 2, float(min(w, h))), "centre")
+        hand = self.landmarks.run(image, Roi(w / 2, h / 2, float(min(w, h))), "centre", gain)
         return hand if hand.presence >= self.settings.min_presence else None
 
     def track(self, image: Image.Image, previous: Hand | None) -> Hand | None:
         """The hand in the region the previous frame's landmarks give; ``detect`` when it was lost."""
+        gain = self._gain(image)
         if previous is not None:
-            hand = self.landmarks.run(image, roi_from_landmarks(previous.landmarks), "track")
+            hand = self.landmarks.run(image, roi_from_landmarks(previous.landmarks), "track", gain)
             if hand.presence >= self.settings.min_presence:
                 return hand
-        return self.detect(image)
+        return self._detect(image, gain)
 
 
 def as_rgb(image: Image.Image | np.ndarray) -> Image.Image:

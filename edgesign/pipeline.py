@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ def hand_stage_metadata(settings: HandSettings, classifier_input: str = "landmar
     ``FEATURE_VERSION``) or ``crop``."""
     from .handfiles import provenance
 
-    meta = {"settings": asdict(settings), "files": {f: FILES[f][1] for f in settings.files()},
+    meta = {"settings": settings.recorded(), "files": {f: FILES[f][1] for f in settings.files()},
             "revision": STAGE_REVISION,
             "no_hand": NO_HAND_LABEL, "handedness": "left hands are mirrored", "source": provenance()}
     if classifier_input == "crop":
@@ -71,6 +71,15 @@ def stage_revision_warning(name: str, revision: int | None) -> str | None:
         return None
     return (f"warning: {name} was certified with revision {revision} of the hand stage and this edgesign runs "
             f"revision {STAGE_REVISION}: its certified accuracy may not hold; `edgesign check` re-measures it")
+
+
+def _stage_settings(path: Path, settings: dict[str, Any]) -> HandSettings:
+    """The hand stage a file's metadata asks for; one it cannot run (a setting or value from a newer edgesign) is
+    one error line."""
+    try:
+        return HandSettings(**settings)
+    except (TypeError, ValueError) as e:
+        raise EdgesignError(f"{path} asks for a hand stage this edgesign cannot run ({e}); upgrade edgesign") from None
 
 
 @dataclass
@@ -99,7 +108,7 @@ class StagedPipeline(Classifier):
             if FILES.get(name, ("", ""))[1] != digest:
                 raise EdgesignError(f"{path} needs hand model {name} with sha256 {digest[:12]}..., which this "
                                     "edgesign does not know")
-        self.settings = HandSettings(**stage["settings"])
+        self.settings = _stage_settings(path, stage["settings"])
         self.stage = HandStage(self.settings, hand_models, backend, threads)
         self.backend = load_backend(backend)
         self.labels: list[str] = list(metadata["labels"])

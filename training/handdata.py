@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -69,7 +69,7 @@ class PhotoView:
 def _key(root: Path, files: list[tuple[Path, int]], settings: HandSettings, view: PhotoView) -> str:
     """The hand stage's settings and revision, the view, and each file's name, label and content (not its time: a
     copied or re-mounted dataset keeps its landmarks; hashing 8,728 photos takes about half a second)."""
-    stage = {**asdict(settings), "revision": STAGE_REVISION, **({"mirror": True} if view.mirror else {}),
+    stage = {**settings.recorded(), "revision": STAGE_REVISION, **({"mirror": True} if view.mirror else {}),
              **({"small": list(view.small)} if view.small else {})}
     h = hashlib.sha256(json.dumps(stage, sort_keys=True).encode())
     for f, label in files:
