@@ -38,6 +38,24 @@ def _photos(root, cls, n, step=1):
     return ordered(require_data(root) / cls)[::step][:n]
 
 
+def _darkened(path) -> Image.Image:
+    """A real photo at 15 % of its brightness (a dim room)."""
+    from PIL import ImageEnhance
+
+    return ImageEnhance.Brightness(as_rgb(Image.open(path))).enhance(0.15)
+
+
+def _shipped_with_stage_settings(path, settings: dict):
+    """The shipped file with these hand-stage settings in its metadata (and no certificate: it no longer holds)."""
+    from edgesign.metadata import read_metadata, write_metadata
+
+    content = default_model_path().read_bytes()
+    meta = read_metadata(content)
+    meta = {k: v for k, v in meta.items() if k != "certificate"}
+    path.write_bytes(write_metadata(content, {**meta, "hand_stage": {**meta["hand_stage"], "settings": settings}}))
+    return path
+
+
 def test_finds_hands_on_both_signers_and_none_on_empty_scenes(stage, asl_test):
     for root in (asl_test, SECOND):
         for cls in ("A", "L", "V", "Y"):
@@ -68,16 +86,13 @@ def test_the_light_gain_finds_hands_in_dark_photos(stage, hand_folder):
     those found on the photo as taken; an image already bright is not changed."""
     from dataclasses import replace
 
-    from PIL import ImageEnhance
-
     from edgesign.hands import light_gain
 
     lit = HandStage(replace(stage.settings, light="gain"), folder=hand_folder)
     plain_found, errors = 0, []
     for p in [p for cls in ("W", "M", "O") for p in _photos(SECOND, cls, 8, step=25)]:
-        photo = as_rgb(Image.open(p))
-        reference = stage.detect(photo)
-        dark = ImageEnhance.Brightness(photo).enhance(0.15)
+        reference = stage.detect(as_rgb(Image.open(p)))
+        dark = _darkened(p)
         plain_found += stage.detect(dark) is not None
         hand = lit.detect(dark)
         assert hand is not None and reference is not None, p
@@ -92,17 +107,14 @@ def test_the_light_setting_keeps_old_files_and_caches_as_they_were(hand_folder, 
     """A stage without the gain records no ``light`` (files certified before it, and landmark caches keyed on the
     settings, are unchanged); a file asking for a stage this edgesign cannot run is one error line."""
     from edgesign.hands import HandSettings
-    from edgesign.metadata import read_metadata, write_metadata
+    from edgesign.metadata import read_metadata
 
     assert "light" not in HandSettings().recorded() and HandSettings(light="gain").recorded()["light"] == "gain"
     with pytest.raises(ValueError, match="one of none, gain"):
         HandSettings(light="sunshine")
-    content = default_model_path().read_bytes()
-    meta = read_metadata(content)
-    stage = meta["hand_stage"]
-    for bad in ({**stage["settings"], "light": "sunshine"}, {**stage["settings"], "denoise": True}):
-        odd = tmp_path / "odd.tflite"
-        odd.write_bytes(write_metadata(content, {**meta, "hand_stage": {**stage, "settings": bad}}))
+    settings = read_metadata(default_model_path().read_bytes())["hand_stage"]["settings"]
+    for bad in ({**settings, "light": "sunshine"}, {**settings, "denoise": True}):
+        odd = _shipped_with_stage_settings(tmp_path / "odd.tflite", bad)
         r = run_cli("info", odd, "--hand-models", hand_folder)
         assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: "), r.stderr[-2000:]
         assert "asks for a hand stage this edgesign cannot run" in r.stderr and "Traceback" not in r.stderr
@@ -112,24 +124,18 @@ def test_the_shipped_pipeline_reads_dark_photos(hand_folder, tmp_path):
     """40 of signer 2's photos at 15 % of their brightness, through the shipped file as `evaluate` runs it: its
     hand stage's gain (recorded in the file) reads nearly all of them; the same file with the setting taken
     out loses the hand or the letter in a third (here 97.5 % against 65.0 %)."""
-    from PIL import ImageEnhance
-
-    from edgesign.metadata import read_metadata, write_metadata
+    from edgesign.metadata import read_metadata
 
     dark = tmp_path / "dark"
     for cls in ("E", "M", "O", "S", "W"):
         (dark / cls).mkdir(parents=True)
         for p in _photos(SECOND, cls, 8, step=25):
-            ImageEnhance.Brightness(as_rgb(Image.open(p))).enhance(0.15).save(dark / cls / f"{p.stem}.png")
-    content = default_model_path().read_bytes()
-    meta = read_metadata(content)
-    assert meta["hand_stage"]["settings"]["light"] == "gain"
+            _darkened(p).save(dark / cls / f"{p.stem}.png")
+    settings = read_metadata(default_model_path().read_bytes())["hand_stage"]["settings"]
+    assert settings["light"] == "gain"
     lit, _ = evaluate_model(open_model(default_model_path(), hand_models=hand_folder), str(dark))
-    settings = {k: v for k, v in meta["hand_stage"]["settings"].items() if k != "light"}
-    unlit_meta = {**meta, "hand_stage": {**meta["hand_stage"], "settings": settings}}
-    del unlit_meta["certificate"]
-    (tmp_path / "unlit.tflite").write_bytes(write_metadata(content, unlit_meta))
-    unlit, _ = evaluate_model(open_model(tmp_path / "unlit.tflite", hand_models=hand_folder), str(dark))
+    unlit_file = _shipped_with_stage_settings(tmp_path / "unlit.tflite", {k: v for k, v in settings.items() if k != "light"})
+    unlit, _ = evaluate_model(open_model(unlit_file, hand_models=hand_folder), str(dark))
     assert lit.n == unlit.n == 40
     assert lit.accuracy >= 0.9 and unlit.accuracy <= lit.accuracy - 0.15, (lit.accuracy, unlit.accuracy)
 
