@@ -101,17 +101,19 @@ def test_an_interrupted_convert_leaves_no_model(e2e, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_long_stream_keeps_memory_flat():
+def test_a_long_stream_keeps_memory_flat(e2e):
     """3,000 frames of a real video through predict's loop (with the speller): the process's RSS after the last
-    frame is within 5 % of its RSS after the first 1,000 (bench/runtime_bench.py runs the same for 10,000)."""
+    frame is within 5 % of its RSS after the first 1,000 (bench/runtime_bench.py runs the same for 10,000). The
+    loop, not the model, is what could leak: the session's small int8 model keeps it at 10 s, not the 116 s the
+    shipped image model took on this suite's 2-core machine."""
     pytest.importorskip("cv2")
     require_data(ASL_TEST)
     code = ("import json, sys; sys.path.insert(0, sys.argv[1]); "
             "from bench.runtime_bench import stream_memory, test_frames; "
-            "from edgesign.runtime import EdgeModel, image_model_path; "
-            "print(json.dumps(stream_memory(EdgeModel(image_model_path()), test_frames(50), n=3000)))")
-    r = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, cwd=ROOT,
-                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=600)
+            "from edgesign.runtime import EdgeModel; "
+            "print(json.dumps(stream_memory(EdgeModel(sys.argv[2]), test_frames(50), n=3000)))")
+    r = subprocess.run([sys.executable, "-c", code, str(ROOT), str(e2e["int8"])], capture_output=True, text=True,
+                       cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout.strip().splitlines()[-1])
     assert result["frames"] == 3000 and result["growth_pct"] < 5.0, result
