@@ -7,13 +7,13 @@ evaluate` does (hand stage + classifier, no hand = `Nothing`), after one of the 
 the hand stage: `none`; `autocontrast` (pillow's, each channel's histogram stretched, 1 % cut); `tone` (the
 same stretch from the luminance histogram, one curve for all three channels); `gain` (only a dark image's
 pixels multiplied until its 99th luminance percentile reaches 235, at most 6x: colours keep their ratios; the
-hand stage's own ``light="gain"``, here applied to the whole photo). ``--stage-light none|gain`` runs the
+hand stage's own ``light="gain"``, here applied to the whole photo). ``--stage-light none|gain|levels`` runs the
 model's hand stage with that setting instead of the file's (the file's crop classifier never sees the gain).
 It prints, per signer and view, how often a hand is found, the pipeline's accuracy and how often its top-1
 equals the unchanged photo's without a fix.
 
     python bench/lighting_probe.py [--model models/asl29-hands.tflite] [--every 12] [--fix none,tone,gain]
-        [--stage-light file|none|gain]
+        [--stage-light file|none|gain|levels] [--levels-range 100]
 
 The shipped model trained on both signers' photos, so read the drop from the unchanged row, not the level.
 """
@@ -32,7 +32,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgesign import atomic  # noqa: E402
+from edgesign import atomic, hands  # noqa: E402
 from edgesign.api import pipeline_files  # noqa: E402
 from edgesign.hands import LIGHT_MODES, HandStage, light_gain  # noqa: E402
 from edgesign.runtime import open_model  # noqa: E402
@@ -88,12 +88,16 @@ def main() -> None:
     ap.add_argument("--signers", default=",".join(SIGNERS))
     ap.add_argument("--stage-light", choices=["file", *LIGHT_MODES], default="file",
                     help="the hand stage's own light setting: the model file's, or this one instead")
+    ap.add_argument("--levels-range", type=float, default=hands.LEVELS_RANGE,
+                    help="the 'levels' stage's LEVELS_RANGE (the low-contrast stretch's target span), to choose it")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
+    hands.LEVELS_RANGE = args.levels_range
     model = open_model(args.model)
     if args.stage_light != "file":
         model.stage = HandStage(replace(model.settings, light=args.stage_light))
-    print(f"hand stage light: {model.stage.settings.light}")
+    print(f"hand stage light: {model.stage.settings.light}"
+          + (f" (range {hands.LEVELS_RANGE:g})" if model.stage.settings.light == "levels" else ""))
     rows = []
     fixes = args.fix.split(",")
     if bad := [f for f in fixes if f not in FIXES]:

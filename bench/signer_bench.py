@@ -5,7 +5,7 @@ selection rule for recipes is the mean of the two cross-signer figures; the test
 never tuned on.
 
     python bench/signer_bench.py --epochs 60 [--hidden 256,128] [--augment-copies 4] [--no-mirror] [--both]
-        [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5] [--light none|gain]
+        [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5] [--light none|gain|levels]
 
 Every held-out set is measured twice: as photographed, and mirrored left to right (the same letters as a
 left-handed signer shows them); the recipe also trains on the mirrored photos (``--no-mirror``: not).

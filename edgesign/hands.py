@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -25,10 +26,17 @@ PALM_SIZE, LANDMARK_SIZE = 192, 224
 STAGE_REVISION = 2
 # Landmarks MediaPipe uses to place the next region: wrist, thumb CMC/MCP/IP, the MCP and PIP of each finger.
 ROI_LANDMARKS = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18]
-LIGHT_MODES = ("none", "gain")
+LIGHT_MODES = {  # what the hand models see of an image's light: the setting and what it does
+    "none": "the image as it is",
+    "gain": "dark images brightened for the hand models",
+    "levels": "dark images brightened and low-contrast ones stretched for the hand models",
+}
 # The gain lifts a dark image's 99th luminance percentile to this level, by at most this factor.
 LIGHT_TARGET, LIGHT_MOST = 235, 6.0
-LIGHT_SAMPLE = 160  # the percentile is taken on a subsample of about this many pixels a side
+# "levels" also stretches an image whose 1st..99th luminance percentiles span fewer levels than this after the
+# gain (a low-contrast scene), by at most LEVELS_MOST; LEVELS_RANGE is chosen in bench/lighting_probe.py
+LEVELS_RANGE, LEVELS_MOST = 130, 8.0
+LIGHT_SAMPLE = 160  # the percentiles are taken on a subsample of about this many pixels a side
 
 
 @dataclass(frozen=True)
@@ -82,30 +90,65 @@ class _Tflite:
         return [self.interpreter.get_tensor(i)[0] for i in self._outs]
 
 
+class Light(NamedTuple):
+    """What the hand models see of a pixel: ``value * scale + shift`` (0..255 levels), clipped to 0..255."""
+
+    scale: float = 1.0
+    shift: float = 0.0
+
+
+NO_LIGHT = Light()
+
+
+def _luminance_percentiles(image: Image.Image) -> tuple[int, int]:
+    """The 1st and 99th luminance percentiles, from the histogram of a subsample (every step-th pixel: 0.2 ms
+    for a 640x480 frame, not 1.2)."""
+    step = max(1, max(image.size) // LIGHT_SAMPLE)
+    if step > 1:
+        image = image.resize((image.width // step, image.height // step), Image.NEAREST)
+    counts = np.cumsum(image.convert("L").histogram())
+    return int(np.searchsorted(counts, 0.01 * counts[-1])), int(np.searchsorted(counts, 0.99 * counts[-1]))
+
+
+def _gain_for(p99: int) -> float:
+    return float(min(LIGHT_MOST, LIGHT_TARGET / max(p99, 1))) if p99 < LIGHT_TARGET else 1.0
+
+
 def light_gain(image: Image.Image) -> float:
     """The factor that lifts a dark image's 99th luminance percentile to ``LIGHT_TARGET`` (at most ``LIGHT_MOST``;
     1 for an image already that bright). Measured in bench/lighting_probe.py: the hand models lose the hand
     in dark webcam frames and find it again at this gain, and unlike a contrast stretch it leaves what
     they see of well-lit photos as it was."""
-    step = max(1, max(image.size) // LIGHT_SAMPLE)  # every step-th pixel: 0.2 ms for a 640x480 frame, not 1.2
-    if step > 1:
-        image = image.resize((image.width // step, image.height // step), Image.NEAREST)
-    counts = np.cumsum(image.convert("L").histogram())
-    p99 = int(np.searchsorted(counts, 0.99 * counts[-1]))
-    return float(min(LIGHT_MOST, LIGHT_TARGET / max(p99, 1))) if p99 < LIGHT_TARGET else 1.0
+    return _gain_for(_luminance_percentiles(image)[1])
 
 
-def _to_unit(pixels: Image.Image, gain: float = 1.0) -> np.ndarray:
-    """Pixels as a float32 [0, 1] tensor (1, h, w, 3), multiplied by ``gain`` and clipped at 1."""
-    tensor = np.asarray(pixels, np.float32) * np.float32(gain / 255)
-    if gain > 1.0:
-        np.minimum(tensor, 1.0, out=tensor)
+def light_levels(image: Image.Image, min_range: float | None = None) -> Light:
+    """The gain, and for a low-contrast image a stretch too: when its 1st..99th luminance percentiles span fewer
+    than ``min_range`` (default ``LEVELS_RANGE``) levels after the gain, they are spread to ``min_range`` (at most ``LEVELS_MOST``x) below
+    where the gain puts the 99th. Images with more contrast get the gain alone."""
+    min_range = LEVELS_RANGE if min_range is None else min_range
+    p1, p99 = _luminance_percentiles(image)
+    gain = _gain_for(p99)
+    span = max(p99 - p1, 1)
+    if span * gain >= min_range:
+        return Light(gain)
+    scale = min(LEVELS_MOST, min_range / span)
+    return Light(scale, p99 * (gain - scale))
+
+
+def _to_unit(pixels: Image.Image, light: Light = NO_LIGHT) -> np.ndarray:
+    """Pixels as a float32 [0, 1] tensor (1, h, w, 3), ``light`` applied."""
+    tensor = np.asarray(pixels, np.float32) * np.float32(light.scale / 255)
+    if light.shift:
+        tensor += np.float32(light.shift / 255)
+    if light != NO_LIGHT:
+        np.clip(tensor, 0.0, 1.0, out=tensor)
     return tensor[None]
 
 
-def crop(image: Image.Image, roi: Roi, size: int, gain: float = 1.0) -> np.ndarray:
-    """The region as an upright ``size`` x ``size`` float32 [0, 1] tensor (1, size, size, 3), its pixels
-    multiplied by ``gain``."""
+def crop(image: Image.Image, roi: Roi, size: int, light: Light = NO_LIGHT) -> np.ndarray:
+    """The region as an upright ``size`` x ``size`` float32 [0, 1] tensor (1, size, size, 3), ``light``
+    applied to its pixels."""
     c, s = math.cos(roi.rotation), math.sin(roi.rotation)
     k = roi.size / size
     # output (u, v) -> input (x, y): centre + R @ ((u, v) - size/2) * k
@@ -113,7 +156,7 @@ def crop(image: Image.Image, roi: Roi, size: int, gain: float = 1.0) -> np.ndarr
     d, e = s * k, c * k
     ox, oy = roi.cx - (a + b) * size / 2, roi.cy - (d + e) * size / 2
     patch = image.transform((size, size), Image.AFFINE, (a, b, ox, d, e, oy), resample=Image.BILINEAR)
-    return _to_unit(patch, gain)
+    return _to_unit(patch, light)
 
 
 def palm_anchors() -> np.ndarray:
@@ -127,9 +170,9 @@ def palm_anchors() -> np.ndarray:
 
 
 def letterbox(image: Image.Image, size: int, margin: float = 0.0,
-              gain: float = 1.0) -> tuple[np.ndarray, float, float, float]:
+              light: Light = NO_LIGHT) -> tuple[np.ndarray, float, float, float]:
     """The image fitted into a ``size`` square (padded to a square, and by ``margin`` of its longer side all
-    round), on black, its pixels multiplied by ``gain``: (tensor, scale, pad_x, pad_y), image x = square x *
+    round), on black, ``light`` applied to its pixels: (tensor, scale, pad_x, pad_y), image x = square x *
     scale - pad_x.
 
     The image is shrunk before it is padded, never a square twice the frame's side resized (a 640x480
@@ -141,7 +184,7 @@ def letterbox(image: Image.Image, size: int, margin: float = 0.0,
     ox, oy = (size - nw) // 2, (size - nh) // 2
     square = Image.new("RGB", (size, size))
     square.paste(small, (ox, oy))
-    return _to_unit(square, gain), scale, ox * scale, oy * scale
+    return _to_unit(square, light), scale, ox * scale, oy * scale
 
 
 class PalmDetector:
@@ -153,10 +196,10 @@ class PalmDetector:
         self.anchors = palm_anchors()
         self.min_score = min_score
 
-    def run(self, image: Image.Image, margin: float = 0.0, gain: float = 1.0) -> Roi | None:
+    def run(self, image: Image.Image, margin: float = 0.0, light: Light = NO_LIGHT) -> Roi | None:
         """The best palm's hand region in image coordinates; ``margin`` zooms out first (a hand that fills the
-        frame is found when it is smaller); ``gain`` multiplies the pixels the detector sees."""
-        tensor, scale, pad_x, pad_y = letterbox(image, PALM_SIZE, margin, gain)
+        frame is found when it is smaller); ``light`` is applied to the pixels the detector sees."""
+        tensor, scale, pad_x, pad_y = letterbox(image, PALM_SIZE, margin, light)
         boxes, logits = self.model(tensor)
         best = int(np.argmax(logits[:, 0]))
         score = 1 / (1 + math.exp(-float(np.clip(logits[best, 0], -100, 100))))
@@ -214,8 +257,8 @@ class LandmarkModel:
     def __init__(self, variant: str = "lite", folder=None, backend: str = "auto", threads: int | None = None) -> None:
         self.model = _Tflite(hand_model_path(f"hand_landmark_{variant}.tflite", folder), backend, threads)
 
-    def run(self, image: Image.Image, roi: Roi, found_by: str, gain: float = 1.0) -> Hand:
-        coords, presence, handedness, world = self.model(crop(image, roi, LANDMARK_SIZE, gain))
+    def run(self, image: Image.Image, roi: Roi, found_by: str, light: Light = NO_LIGHT) -> Hand:
+        coords, presence, handedness, world = self.model(crop(image, roi, LANDMARK_SIZE, light))
         local = coords.reshape(21, 3) / LANDMARK_SIZE
         points = np.empty((21, 3), np.float32)
         points[:, :2] = roi.to_image(local[:, :2])
@@ -236,7 +279,8 @@ class HandSettings:
     # all round (0: no second try, what files without the setting were certified with).
     zoom_out: float = 0.0
     # What the hand models see of a dark image: "none" (the image as it is, what files without the setting were
-    # certified with) or "gain" (see :func:`light_gain`). The classifier's own crop is never changed.
+    # certified with), "gain" (see :func:`light_gain`) or "levels" (the gain, and low-contrast images stretched:
+    # :func:`light_levels`). The classifier's own crop is never changed.
     light: str = "none"
 
     def __post_init__(self) -> None:
@@ -264,34 +308,36 @@ class HandStage:
         self.palm = PalmDetector(settings.palm, folder, backend, threads, settings.min_palm_score)
         self.landmarks = LandmarkModel(settings.landmarks, folder, backend, threads)
 
-    def _gain(self, image: Image.Image) -> float:
-        return light_gain(image) if self.settings.light == "gain" else 1.0
+    def _light(self, image: Image.Image) -> Light:
+        if self.settings.light == "gain":
+            return Light(light_gain(image))
+        return light_levels(image) if self.settings.light == "levels" else NO_LIGHT
 
     def detect(self, image: Image.Image) -> Hand | None:
         """Palm detector, then landmarks; the detector again on the image zoomed out (``zoom_out``), then the
         centre crop, while no hand is found."""
-        return self._detect(image, self._gain(image))
+        return self._detect(image, self._light(image))
 
-    def _detect(self, image: Image.Image, gain: float) -> Hand | None:
+    def _detect(self, image: Image.Image, light: Light) -> Hand | None:
         tries = [(0.0, "palm")] + ([(self.settings.zoom_out, "palm-zoomed")] if self.settings.zoom_out > 0 else [])
         for margin, found_by in tries:
-            roi = self.palm.run(image, margin, gain)
+            roi = self.palm.run(image, margin, light)
             if roi is not None:
-                hand = self.landmarks.run(image, roi, found_by, gain)
+                hand = self.landmarks.run(image, roi, found_by, light)
                 if hand.presence >= self.settings.min_presence:
                     return hand
         w, h = image.size
-        hand = self.landmarks.run(image, Roi(w / 2, h / 2, float(min(w, h))), "centre", gain)
+        hand = self.landmarks.run(image, Roi(w / 2, h / 2, float(min(w, h))), "centre", light)
         return hand if hand.presence >= self.settings.min_presence else None
 
     def track(self, image: Image.Image, previous: Hand | None) -> Hand | None:
         """The hand in the region the previous frame's landmarks give; ``detect`` when it was lost."""
-        gain = self._gain(image)
+        light = self._light(image)
         if previous is not None:
-            hand = self.landmarks.run(image, roi_from_landmarks(previous.landmarks), "track", gain)
+            hand = self.landmarks.run(image, roi_from_landmarks(previous.landmarks), "track", light)
             if hand.presence >= self.settings.min_presence:
                 return hand
-        return self._detect(image, gain)
+        return self._detect(image, light)
 
 
 def as_rgb(image: Image.Image | np.ndarray) -> Image.Image:

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 from conftest import DATA, link_photos, ordered, require_data, run_cli
-from PIL import Image
+from PIL import Image, ImageEnhance
 
 from edgesign import handfiles
 from edgesign.api import evaluate_model
@@ -40,8 +40,6 @@ def _photos(root, cls, n, step=1):
 
 def _darkened(path) -> Image.Image:
     """A real photo at 15 % of its brightness (a dim room)."""
-    from PIL import ImageEnhance
-
     return ImageEnhance.Brightness(as_rgb(Image.open(path))).enhance(0.15)
 
 
@@ -103,6 +101,22 @@ def test_the_light_gain_finds_hands_in_dark_photos(stage, hand_folder):
     assert light_gain(Image.new("RGB", (64, 64), (20, 20, 20))) == 6.0  # at most 6x
 
 
+def test_levels_stretch_only_low_contrast_images():
+    """``light="levels"``: a well-exposed photo gets the gain alone (here none), a dim one the gain alone, a
+    low-contrast one is stretched so its 1st..99th percentiles span ``LEVELS_RANGE`` levels, ending where the gain
+    puts its 99th."""
+    from edgesign.hands import LEVELS_RANGE, Light, light_gain, light_levels
+
+    photo = Image.open(_photos(SECOND, "A", 1)[0]).convert("RGB")
+    assert light_levels(photo) == Light(light_gain(photo))
+    dim = ImageEnhance.Brightness(photo).enhance(0.5)
+    assert light_levels(dim) == Light(light_gain(dim)) and light_gain(dim) > 1.5
+    ramp = Image.fromarray(np.repeat(np.linspace(100, 140, 64, dtype=np.uint8)[None, :, None], 64, 0).repeat(3, 2))
+    scale, shift = light_levels(ramp)
+    lo, hi = 100 * scale + shift, 140 * scale + shift
+    assert abs(hi - 140 * light_gain(ramp)) < 1e-3 and abs(hi - lo - LEVELS_RANGE) < 0.05 * LEVELS_RANGE, (lo, hi)
+
+
 def test_the_light_setting_keeps_old_files_and_caches_as_they_were(hand_folder, tmp_path):
     """A stage without the gain records no ``light`` (files certified before it, and landmark caches keyed on the
     settings, are unchanged); a file asking for a stage this edgesign cannot run is one error line."""
@@ -110,7 +124,7 @@ def test_the_light_setting_keeps_old_files_and_caches_as_they_were(hand_folder, 
     from edgesign.metadata import read_metadata
 
     assert "light" not in HandSettings().recorded() and HandSettings(light="gain").recorded()["light"] == "gain"
-    with pytest.raises(ValueError, match="one of none, gain"):
+    with pytest.raises(ValueError, match="one of none, gain, levels"):
         HandSettings(light="sunshine")
     settings = read_metadata(default_model_path().read_bytes())["hand_stage"]["settings"]
     for bad in ({**settings, "light": "sunshine"}, {**settings, "denoise": True}):
