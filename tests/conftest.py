@@ -16,23 +16,6 @@ DATA = Path(os.environ.get("EDGESIGN_DATA", ROOT.parent / "shared" / "data")).re
 ASL_TRAIN = DATA / "asl-photos" / "train"
 ASL_TEST = DATA / "asl-photos" / "test"
 EDGESIGN = [sys.executable, "-m", "edgesign.cli"]
-# The suite runs on parallel workers (pytest-xdist: `-n auto --dist loadgroup` in pyproject's addopts). Every test
-# that uses one of these expensive fixtures runs on the same worker, so none is built twice.
-SHARED_FIXTURES = ("e2e", "signer1_base", "crop_model", "cnn_run", "bare", "batch")
-MOST_WORKERS = 4  # each worker imports TensorFlow and starts TensorFlow processes of its own
-
-
-def pytest_collection_modifyitems(config, items):
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        shared = next((name for name in SHARED_FIXTURES if name in item.fixturenames), None)
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared))
-
-
-def pytest_xdist_auto_num_workers(config):
-    return max(1, min(MOST_WORKERS, os.cpu_count() or 1))
 
 
 def require_data(path: Path) -> Path:
