@@ -104,7 +104,7 @@ def test_an_interrupted_convert_leaves_no_model(e2e, tmp_path):
 def test_a_long_stream_keeps_memory_flat(e2e):
     """3,000 frames of a real video through predict's loop (with the speller): the process's RSS after the last
     frame is within 5 % of its RSS after the first 1,000 (bench/runtime_bench.py runs the same for 10,000). The
-    loop, not the model, is what could leak: the session's small int8 model keeps it at 10 s, not the 116 s the
+    loop, not the model, is what could leak: the session's small int8 model keeps it at 5 s, not the 116 s the
     shipped image model took on this suite's 2-core machine."""
     pytest.importorskip("cv2")
     require_data(ASL_TEST)
