@@ -13,7 +13,7 @@ It prints, per signer and view, how often a hand is found, the pipeline's accura
 equals the unchanged photo's without a fix.
 
     python bench/lighting_probe.py [--model models/asl29-hands.tflite] [--every 12] [--fix none,tone,gain]
-        [--stage-light file|none|gain|levels] [--levels-range 100]
+        [--stage-light file|none|gain|levels] [--levels-range 130]
 
 The shipped model trained on both signers' photos, so read the drop from the unchanged row, not the level.
 """

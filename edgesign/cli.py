@@ -394,7 +394,7 @@ def _info_pipeline(m, as_json: bool) -> None:
     s = stage["settings"]
     zoom = f", then again zoomed out by {s['zoom_out']:g}" if s.get("zoom_out") else ""
     if s.get("light", "none") != "none":
-        typer.echo(f"          light: {s['light']} ({LIGHT_MODES.get(s['light'], 'unknown')})")
+        typer.echo(f"          light: {s['light']} ({LIGHT_MODES[s['light']]})")
     typer.echo(f"          palm score >= {s['min_palm_score']}{zoom}, hand presence >= {s['min_presence']}; "
                f"{stage['handedness']}; no hand -> {stage['no_hand']}")
     typer.echo(f"          {_revision_line(stage.get('revision'))}")

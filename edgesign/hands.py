@@ -122,17 +122,16 @@ def light_gain(image: Image.Image) -> float:
     return _gain_for(_luminance_percentiles(image)[1])
 
 
-def light_levels(image: Image.Image, min_range: float | None = None) -> Light:
+def light_levels(image: Image.Image) -> Light:
     """The gain, and for a low-contrast image a stretch too: when its 1st..99th luminance percentiles span fewer
-    than ``min_range`` (default ``LEVELS_RANGE``) levels after the gain, they are spread to ``min_range`` (at most ``LEVELS_MOST``x) below
-    where the gain puts the 99th. Images with more contrast get the gain alone."""
-    min_range = LEVELS_RANGE if min_range is None else min_range
+    than ``LEVELS_RANGE`` levels after the gain, they are spread to ``LEVELS_RANGE`` (at most ``LEVELS_MOST``x)
+    below where the gain puts the 99th. Images with more contrast get the gain alone."""
     p1, p99 = _luminance_percentiles(image)
     gain = _gain_for(p99)
     span = max(p99 - p1, 1)
-    if span * gain >= min_range:
+    if span * gain >= LEVELS_RANGE:
         return Light(gain)
-    scale = min(LEVELS_MOST, min_range / span)
+    scale = min(LEVELS_MOST, LEVELS_RANGE / span)
     return Light(scale, p99 * (gain - scale))
 
 
