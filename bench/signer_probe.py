@@ -4,7 +4,8 @@ A quick numpy MLP (256-128, Adam, 30 epochs, no dropout: not the product's Keras
 `bench/signer_bench.py` measures) trained on one signer's landmarks (the cached extraction), measured as a
 pipeline (no hand = `Nothing`) on every photo of the other signer whose class it knows, both ways. Variants:
 the augmentation's strength, the handedness rule (MediaPipe's score is unsure for some letters, and a wrong
-mirror flips the palm-normal axis of every landmark), and subsets of the feature vector. Compare rows within
+mirror flips the palm-normal axis of every landmark), subsets of the feature vector, and an unsupervised
+adaptation (the held-out signer's features standardized with its own statistics; labels only pick which frames). Compare rows within
 one run: the probe's absolute figures sit a few points under the Keras trainer's.
 
     python bench/signer_probe.py [--variants baseline,strong-aug,...] [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5]
@@ -45,6 +46,12 @@ VARIANTS = {
     "local-only": {"keep": np.r_[0:63]},
     "seed-1": {"seeds": (1,)},  # the baseline with another seed: the run-to-run noise
     "ensemble-5": {"seeds": (0, 1, 2, 3, 4)},  # the mean of five MLPs' probabilities
+    # unsupervised adaptation to the held-out signer: its features standardized with its own statistics, taken
+    # from some of its frames with a hand (no labels): all of them, 300 at random, or only 5 letters' frames
+    "adapt-all": {"adapt": lambda y, rng: np.arange(len(y))},
+    "adapt-mean-all": {"adapt": lambda y, rng: np.arange(len(y)), "adapt_std": False},
+    "adapt-300": {"adapt": lambda y, rng: rng.choice(len(y), min(300, len(y)), replace=False)},
+    "adapt-5-letters": {"adapt": lambda y, rng: np.flatnonzero(np.isin(y, rng.choice(np.unique(y), 5, replace=False)))},
 }
 
 
@@ -103,7 +110,11 @@ def cross_signer(train, held, v) -> float:
         return np.mean([net(z) for net in nets], axis=0)
     hand = np.flatnonzero((lb >= 0) & held.found)
     no_hand = np.flatnonzero((lb >= 0) & ~held.found)
-    right = (predict((features(held, hand, v) - mean) / std).argmax(1) == lb[hand]).sum()
+    z = features(held, hand, v)
+    if "adapt" in v:  # the training signer's statistics are replaced by the held-out signer's own
+        pick = z[v["adapt"](lb[hand], np.random.default_rng(1))]
+        mean, std = pick.mean(0), (pick.std(0) + 1e-6 if v.get("adapt_std", True) else std)
+    right = (predict((z - mean) / std).argmax(1) == lb[hand]).sum()
     right += (lb[no_hand] == classes.index("Nothing")).sum()
     return float(right / (lb >= 0).sum())
 
