@@ -7,13 +7,14 @@ evaluate` does (hand stage + classifier, no hand = `Nothing`), after one of the 
 the hand stage: `none`; `autocontrast` (pillow's, each channel's histogram stretched, 1 % cut); `tone` (the
 same stretch from the luminance histogram, one curve for all three channels); `gain` (only a dark image's
 pixels multiplied until its 99th luminance percentile reaches 235, at most 6x: colours keep their ratios; the
-hand stage's own ``light="gain"``, here applied to the whole photo). ``--stage-light none|gain|levels`` runs the
+hand stage's own ``light="gain"``, here applied to the whole photo); `darken` (a washed-out image, median
+luminance over 200, multiplied down to a median of 140). ``--stage-light none|gain|levels`` runs the
 model's hand stage with that setting instead of the file's (the file's crop classifier never sees the gain).
 It prints, per signer and view, how often a hand is found, the pipeline's accuracy and how often its top-1
 equals the unchanged photo's without a fix.
 
     python bench/lighting_probe.py [--model models/asl29-hands.tflite] [--every 12] [--fix none,tone,gain]
-        [--stage-light file|none|gain|levels] [--levels-range 130]
+        [--stage-light file|none|gain|levels] [--levels-range 130] [--views unchanged,washed]
 
 The shipped model trained on both signers' photos, so read the drop from the unchanged row, not the level.
 """
@@ -54,11 +55,20 @@ def gain(image: Image.Image) -> np.ndarray:
     return np.clip(np.asarray(image, np.float32) * light_gain(image), 0, 255)
 
 
+def darken(image: Image.Image, above: int, median: int) -> np.ndarray:
+    """A washed-out image (median luminance over ``above``) multiplied down until its median is ``median``;
+    other images untouched: the mirror of the gain."""
+    counts = np.cumsum(image.convert("L").histogram())
+    p50 = int(np.searchsorted(counts, 0.5 * counts[-1]))
+    return np.asarray(image, np.float32) * (median / p50 if p50 > above else 1.0)
+
+
 FIXES = {
     "none": np.asarray,
     "autocontrast": lambda image: np.asarray(ImageOps.autocontrast(image, cutoff=1)),
     "tone": lambda image: np.asarray(ImageOps.autocontrast(image, cutoff=1, preserve_tone=True)),
     "gain": lambda image: gain(image).astype(np.uint8),
+    "darken": lambda image: darken(image, 200, 140).astype(np.uint8),
 }
 
 
@@ -86,6 +96,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=12, help="every Nth photo of each signer (by file order)")
     ap.add_argument("--fix", default="none,tone,gain", help=f"comma-separated, of {', '.join(FIXES)}")
     ap.add_argument("--signers", default=",".join(SIGNERS))
+    ap.add_argument("--views", default=",".join(VIEWS), help="comma-separated names of views, each by its first word")
     ap.add_argument("--stage-light", choices=["file", *LIGHT_MODES], default="file",
                     help="the hand stage's own light setting: the model file's, or this one instead")
     ap.add_argument("--levels-range", type=float, default=hands.LEVELS_RANGE,
@@ -114,6 +125,8 @@ def main() -> None:
         reference = None  # the unchanged photos' top-1 without a fix (the first row)
         for fix in fixes:
             for name, view in VIEWS.items():
+                if name.split(" ")[0].rstrip(",") not in args.views.split(",") and name not in args.views.split(","):
+                    continue
                 start = time.perf_counter()
                 found, top1 = measure(model, files, view, fix)
                 if reference is None:
