@@ -11,6 +11,7 @@ import datetime as _dt
 import sys
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,7 +28,7 @@ from edgesign.certify import (
     validate_budget,
     validate_floor,
 )
-from edgesign.data import Dataset, load_dataset
+from edgesign.data import Dataset, load_dataset, load_sample
 from edgesign.errors import EdgesignError
 from edgesign.inspect import weight_sparsity
 from edgesign.metadata import write_metadata
@@ -70,12 +71,17 @@ class Sources:
     pre: Preprocess
     classes: list[str]
     run_cfg: dict[str, Any]
-    calib_full: Dataset | None
+    calib_all: Callable[[], Dataset] | None  # the whole calibration set, loaded when a fine-tune or --auto needs it
     calib: Dataset | None
     evalset: Dataset | None
     augment: Augment
     augment_from_run: bool
     eval_crops: Any = None  # a hand-crop run: the CropSet behind evalset (its photos without a hand)
+    calib_digest_of: str = "source"  # calib.digest is of the photos taken ("sample") or of the whole source
+
+    @cached_property
+    def calib_full(self) -> Dataset | None:
+        return self.calib_all() if self.calib_all is not None else None
 
     @property
     def model(self):
@@ -204,22 +210,25 @@ def load_sources(src: Path, opts: ConvertOptions) -> Sources:
     hand_crop = fm.run_config.get("train", {}).get("hand_crop") if fm.kind == "run" else None
     if hand_crop:
         return _crop_sources(src, fm, pre, classes, opts)
-    calib = calib_full = evalset = None
+    calib = calib_all = evalset = None
+    calib_digest_of = "source"
     if opts.target.calibrated:
         if not opts.calib_data:
             raise EdgesignError(f"target {opts.target.name} needs real calibration images: pass --calib DIR")
-        calib_full = load_dataset(opts.calib_data, pre)
-        calib_full.check_classes(classes, n_out, "calibration")
-        classes = calib_full.class_names
-        calib = _calibration_sample(calib_full, opts)
+        sample = load_sample(opts.calib_data, pre, opts.calib_size, opts.seed)  # only the sample is decoded
+        sample.data.check_classes(classes, n_out, "calibration")
+        classes = sample.data.class_names
+        calib = _calibration_sample(sample.data, sample.total, opts)
+        calib_digest_of = sample.digest_of
+        calib_all = lambda: load_dataset(opts.calib_data, pre)  # noqa: E731
     if opts.eval_data:
         evalset = load_dataset(opts.eval_data, pre)
         evalset.check_classes(classes, n_out, "evaluation")
         classes = evalset.class_names
     # fine-tunes (pruning, QAT) use the augmentation the model was trained with: without it, background
     # swap above all, a fine-tune unlearns the robustness that augmentation gave
-    return Sources(src, fm, pre, classes or [str(i) for i in range(n_out)], fm.run_config, calib_full, calib,
-                   evalset, *_run_augment(fm))
+    return Sources(src, fm, pre, classes or [str(i) for i in range(n_out)], fm.run_config, calib_all, calib,
+                   evalset, *_run_augment(fm), calib_digest_of=calib_digest_of)
 
 
 def _run_augment(fm: FloatModel) -> tuple[Augment, bool]:
@@ -228,11 +237,12 @@ def _run_augment(fm: FloatModel) -> tuple[Augment, bool]:
     return (Augment.from_dict(run_augment) if run_augment is not None else Augment()), run_augment is not None
 
 
-def _calibration_sample(calib_full: Dataset, opts: ConvertOptions) -> Dataset:
-    if len(calib_full) < opts.calib_size:
-        raise EdgesignError(f"fewer calibration images than asked: {len(calib_full)} in {opts.calib_data}, "
+def _calibration_sample(data: Dataset, total: int, opts: ConvertOptions) -> Dataset:
+    """``--calib-size`` of ``data`` (already that sample when ``total``, the whole set's size, is larger)."""
+    if total < opts.calib_size:
+        raise EdgesignError(f"fewer calibration images than asked: {total} in {opts.calib_data}, "
                             f"--calib-size {opts.calib_size}")
-    return calib_full.stratified_sample(opts.calib_size, opts.seed)
+    return data.stratified_sample(opts.calib_size, opts.seed)
 
 
 def _crop_sources(src: Path, fm: FloatModel, pre: Preprocess, classes: list[str], opts: ConvertOptions) -> Sources:
@@ -240,15 +250,15 @@ def _crop_sources(src: Path, fm: FloatModel, pre: Preprocess, classes: list[str]
     if opts.target.edgetpu:
         raise EdgesignError(f"target {opts.target.name}: a hand-crop pipeline runs its hand stage and classifier on "
                             "the CPU (its hand models are float16); use int8, float16, dynamic or float32")
-    calib = calib_full = evalset = eval_crops = None
+    calib = calib_all = evalset = eval_crops = None
     if opts.target.calibrated:
         if not opts.calib_data:
             raise EdgesignError(f"target {opts.target.name} needs real calibration photos: pass --calib DIR")
-        calib_full = _crops(opts.calib_data, fm.run_config["train"]["hand_crop"], pre, classes)[1]
-        calib = _calibration_sample(calib_full, opts)
+        crops = _crops(opts.calib_data, fm.run_config["train"]["hand_crop"], pre, classes)[1]  # cached on disk
+        calib, calib_all = _calibration_sample(crops, len(crops), opts), lambda: crops
     if opts.eval_data:
         eval_crops, evalset = _crops(opts.eval_data, fm.run_config["train"]["hand_crop"], pre, classes)
-    return Sources(src, fm, pre, classes, fm.run_config, calib_full, calib, evalset, *_run_augment(fm), eval_crops)
+    return Sources(src, fm, pre, classes, fm.run_config, calib_all, calib, evalset, *_run_augment(fm), eval_crops)
 
 
 def _preprocessing(fm: FloatModel, overrides: Overrides) -> tuple[Preprocess, list[str]]:
@@ -276,8 +286,8 @@ def _report_head(s: Sources, target: Target, io_type: str, gate: Gate, steps: li
         "min_accuracy": gate.min_accuracy, "steps": steps,
     }
     if s.calib is not None:
-        report["calibration"] = {"data": s.calib_full.source, "digest": s.calib_full.digest, "n": len(s.calib),
-                                 "sampling": "stratified"}
+        report["calibration"] = {"data": s.calib.source, "digest": s.calib.digest, "digest_of": s.calib_digest_of,
+                                 "n": len(s.calib), "sampling": "stratified"}
     if target.prune or target.qat:
         report["finetune_augment"] = {"from": "run" if s.augment_from_run else "defaults", **s.augment.to_dict()}
     return report

@@ -100,16 +100,22 @@ class Dataset:
         """At most ``n`` items, spread evenly over the classes."""
         if n >= len(self):
             return self
-        rng = np.random.default_rng(seed)
-        per_class = [rng.permutation(np.flatnonzero(self.labels == c)) for c in range(len(self.class_names))]
-        chosen: list[int] = []
-        rank = 0
-        while len(chosen) < n:
-            for idx in per_class:
-                if rank < len(idx) and len(chosen) < n:
-                    chosen.append(int(idx[rank]))
-            rank += 1
-        return self.subset(np.sort(np.asarray(chosen)), self.source)
+        return self.subset(stratified_indices(self.labels, len(self.class_names), n, seed), self.source)
+
+
+def stratified_indices(labels: np.ndarray, n_classes: int, n: int, seed: int = 0) -> np.ndarray:
+    """The sorted indices of ``n`` of ``labels`` (fewer than there are), spread evenly over the classes: a round
+    over the classes, each in a seeded random order, until ``n`` are taken."""
+    rng = np.random.default_rng(seed)
+    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(n_classes)]
+    chosen: list[int] = []
+    rank = 0
+    while len(chosen) < n:
+        for idx in per_class:
+            if rank < len(idx) and len(chosen) < n:
+                chosen.append(int(idx[rank]))
+        rank += 1
+    return np.sort(np.asarray(chosen))
 
 
 def model_class_index(names: list[str], model_labels: list[str], source: str) -> np.ndarray:
@@ -158,6 +164,38 @@ def load_dataset(path: str | os.PathLike, pre: pp.Preprocess | None, *, split: s
     raise EdgesignError(f"unsupported dataset {p}: expected a folder of class folders, a .csv or a .h5 file")
 
 
+@dataclass
+class Sample:
+    """A stratified sample of a dataset, how many items the whole dataset has, and what ``data.digest`` is of:
+    ``"sample"`` (the photos taken) or ``"source"`` (the whole file or folder, when it was loaded whole)."""
+
+    data: Dataset
+    total: int
+    digest_of: str = "source"
+
+
+def load_sample(path: str | os.PathLike, pre: pp.Preprocess, n: int, seed: int = 0, progress: bool = True) -> Sample:
+    """``n`` items of a dataset spread evenly over its classes (:meth:`Dataset.stratified_sample`), decoding only
+    those of a folder: calibration takes a few hundred photos of a training folder that may hold 100,000.
+    The sample is the one the whole folder's load would give; should one of its photos not decode, the whole
+    folder is loaded and sampled instead (its unreadable photos skipped with the usual warning)."""
+    p = require_dataset(path)
+    if not p.is_dir():
+        full = load_dataset(p, pre, progress=progress)
+        return Sample(full.stratified_sample(n, seed), len(full))
+    classes, items = list_image_folder(p)
+    if n >= len(items):
+        full = _load_folder(p, pre, strict=False, progress=progress)
+        return Sample(full, len(full))
+    labels = np.asarray([c for _, c in items], np.int64)
+    chosen = stratified_indices(labels, len(classes), n, seed)
+    try:
+        return Sample(_load_folder(p, pre, strict=True, progress=progress, pick=chosen), len(items), "sample")
+    except EdgesignError:  # a photo of the sample does not decode (the only error after the listing)
+        full = _load_folder(p, pre, strict=False, progress=progress)
+        return Sample(full.stratified_sample(n, seed), len(full))
+
+
 def natural_key(path: Path) -> list:
     """Sort key that orders A2.jpg before A10.jpg."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
@@ -185,8 +223,12 @@ def list_image_folder(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     return classes, items
 
 
-def _load_folder(root: Path, pre: pp.Preprocess, strict: bool, progress: bool) -> Dataset:
+def _load_folder(root: Path, pre: pp.Preprocess, strict: bool, progress: bool,
+                 pick: np.ndarray | None = None) -> Dataset:
+    """A folder's photos at the model's input (``pick``: only the items at those indices of its listing)."""
     classes, items = list_image_folder(root)
+    if pick is not None:
+        items = [items[i] for i in pick]
     images = np.zeros((len(items), *pre.shape), np.uint8)
     ok = np.zeros(len(items), bool)
     digests: list[bytes] = [b""] * len(items)
@@ -204,7 +246,8 @@ def _load_folder(root: Path, pre: pp.Preprocess, strict: bool, progress: bool) -
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             bad.append(str(f))
 
-    with Progress(f"loading {root}", len(items), enabled=progress) as bar, \
+    what = f"loading {root}" if pick is None else f"loading a sample of {root}"
+    with Progress(what, len(items), enabled=progress) as bar, \
             ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
         for _ in pool.map(work, range(len(items))):
             bar.update()

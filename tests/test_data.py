@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import DATA, require_data
 
-from edgesign.data import SIGN_MNIST_CLASSES, load_dataset
+from edgesign.data import SIGN_MNIST_CLASSES, load_dataset, load_sample
 from edgesign.errors import EdgesignError
 from edgesign.preprocess import Preprocess
 
@@ -101,6 +101,27 @@ def test_stratified_split_and_sample(asl_test):
     np.testing.assert_array_equal(train.labels, again.labels)
     sample = ds.stratified_sample(58)
     assert (sample.class_counts() == 2).all()
+
+
+def test_a_sample_decodes_only_its_photos_and_is_the_whole_folders_sample(tmp_path, asl_test, capsys):
+    """Calibration's sample of a folder: the same photos (and pixels) as the whole folder's stratified sample,
+    with only those decoded; a photo of it that does not decode sends it back to the whole folder."""
+    pre = Preprocess(8, 8)
+    whole = load_dataset(asl_test, pre, progress=False).stratified_sample(58, seed=3)
+    sample = load_sample(asl_test, pre, 58, seed=3, progress=False)
+    assert sample.total == 870 and sample.digest_of == "sample" and sample.data.digest != whole.digest
+    np.testing.assert_array_equal(sample.data.images, whole.images)
+    np.testing.assert_array_equal(sample.data.labels, whole.labels)
+    assert (sample.data.class_counts() == 2).all() and sample.data.class_names == whole.class_names
+    everything = load_sample(asl_test, pre, 870, progress=False)  # all of it: the folder's own load and digest
+    assert everything.digest_of == "source" and len(everything.data) == 870
+    for cls in ("A", "B"):
+        (tmp_path / cls).mkdir()
+        for f in sorted((asl_test / cls).iterdir())[:3]:
+            (tmp_path / cls / f.name).write_bytes(f.read_bytes() if cls == "B" else b"\xff\xd8\xff garbage")
+    broken = load_sample(tmp_path, pre, 2, progress=False)  # a sample of 2 takes an A: none decodes
+    assert broken.digest_of == "source" and broken.total == 3 and list(broken.data.labels) == [1, 1]
+    assert "skipped 3 unreadable image" in capsys.readouterr().err
 
 
 def test_block_split_holds_out_the_last_files_in_natural_order(asl_test):
