@@ -5,6 +5,7 @@ selection rule for recipes is the mean of the two cross-signer figures; the test
 never tuned on.
 
     python bench/signer_bench.py --epochs 60 [--hidden 256,128] [--augment-copies 4] [--no-mirror] [--both]
+        [--no-nothing-hands]
         [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5] [--light none|gain|levels]
 
 Every held-out set is measured twice: as photographed, and mirrored left to right (the same letters as a
@@ -78,7 +79,8 @@ def run(data: list[Path], held: Path, args) -> dict:
         cfg = LandmarkConfig(data=[str(d) for d in data], test_data=[str(held)], out=str(out),
                              epochs=args.epochs, hidden=tuple(int(v) for v in args.hidden.split(",")),
                              dropout=args.dropout, augment_copies=args.augment_copies, seed=args.seed,
-                             mirror=args.mirror, small=args.small, hand=asdict(settings))
+                             mirror=args.mirror, small=args.small, nothing_hands=args.nothing_hands,
+                             hand=asdict(settings))
         summary = train_landmarks(cfg)
         summary["accuracy"] = next(iter(summary["held_out"].values()))["accuracy"]
         summary.update(view_accuracies(out, held, settings, {"mirrored": {"mirror": True},
@@ -97,6 +99,8 @@ def main() -> None:
                     help="train on every photo mirrored too (the recipe's default: on)")
     ap.add_argument("--small", type=lambda v: tuple(int(s) for s in v.split(",")), default=(),
                     help="also train on every photo shrunk to one of these sides, e.g. 28,40,56,72")
+    ap.add_argument("--nothing-hands", action=argparse.BooleanOptionalAction, default=LandmarkConfig.nothing_hands,
+                    help="learn the Nothing photos that show a hand as Nothing (off: Nothing is only no hand found)")
     add_hand_stage_options(ap)
     ap.add_argument("--both", action="store_true", help="also train on both signers, measure on the test split")
     ap.add_argument("--json", help="write the figures here")
@@ -111,7 +115,7 @@ def main() -> None:
         rows.append({"train": "both", "measured on": "signer1 test split", "val": s["best_val_accuracy"],
                      "accuracy": s["accuracy"], "mirrored": s["mirrored"], "small": s["small"]})
     print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, "
-          f"mirror {args.mirror}, small {args.small or 'no'}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
+          f"mirror {args.mirror}, small {args.small or 'no'}, nothing hands {args.nothing_hands}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
           f"landmarks {args.landmarks}, zoom out {args.zoom_out}, light {args.light}")
     print(f"{'trained on':12s} {'measured on':20s} {'val %':>7s} {'pipeline %':>11s} {'mirrored %':>11s} {'shrunk %':>9s}")
     for r in rows:

@@ -89,6 +89,9 @@ def train(
     mirror: Optional[bool] = typer.Option(None, "--mirror/--no-mirror", help="Landmark models: also learn every photo "
                                           "mirrored, the letters as a left hand signs them (default: on; image models "
                                           "flip with --augment '{\"flip\": true}')."),
+    nothing_hands: Optional[bool] = typer.Option(None, "--nothing-hands/--no-nothing-hands", help="Landmark models: "
+                                                 "learn the Nothing photos that show a hand (a hand at rest) as Nothing "
+                                                 "(default: off, Nothing is the hand stage finding no hand)."),
     data_root: Optional[str] = typer.Option(None, "--data-root", help="Where a recipe's {data} points ($EDGESIGN_DATA)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
     list_: bool = typer.Option(False, "--list", help="List the registered models and exit."),
@@ -117,11 +120,14 @@ def train(
         if not model or not data:
             raise EdgesignError("edgesign train needs a MODEL and --data (or --recipe)")
         if get_spec(model).inputs == "hand-landmarks":
-            _train_landmarks(model, data, test_data or [], out, epochs, seed, mirror)
+            _train_landmarks(model, data, test_data or [], out, epochs, seed, mirror, nothing_hands)
             return
         if mirror is not None:
             raise EdgesignError("--mirror/--no-mirror is for landmark models; an image model flips with "
                                 "--augment '{\"flip\": true}'")
+        if nothing_hands is not None:
+            raise EdgesignError("--nothing-hands/--no-nothing-hands is for landmark models; an image model learns "
+                                "its Nothing folder as it is")
         if (len(data) > 1 and not hand_crop) or len(test_data or []) > 1:
             raise EdgesignError(f"{model} trains on one --data and one --test-data (landmark models, and image "
                                 "models with --hand-crop, take several --data)")
@@ -189,10 +195,11 @@ def _augment_option(text: str) -> dict:
 
 
 def _train_landmarks(model: str, data: List[str], test_data: List[str], out: Optional[str], epochs: int, seed: int,
-                     mirror: Optional[bool]) -> None:
+                     mirror: Optional[bool], nothing_hands: Optional[bool]) -> None:
     from edgesign.training.landmarks import LandmarkConfig, train_landmarks
 
-    chosen = {} if mirror is None else {"mirror": mirror}  # unset: the recipe's default (LandmarkConfig)
+    chosen = {k: v for k, v in (("mirror", mirror), ("nothing_hands", nothing_hands))
+              if v is not None}  # unset: the recipe's default (LandmarkConfig)
     summary = train_landmarks(LandmarkConfig(data=list(data), test_data=list(test_data), out=out or f"runs/{model}",
                                              model=model, epochs=epochs, seed=seed, **chosen))
     typer.echo(f"best validation accuracy {100 * summary['best_val_accuracy']:.2f} % (epoch {summary['best_epoch']}, "

@@ -189,3 +189,30 @@ def test_landmark_training_learns_the_mirrored_photos_too(asl_train, tmp_path):
     assert list(runs[True]["hands_found"]) == [str(data), f"{data} (mirrored)"]
     assert list(runs[False]["hands_found"]) == [str(data)]
     assert runs[True]["n_train_features"] >= 2 * runs[False]["n_train_features"] - 3  # a hand missed in the mirror
+
+
+def test_nothing_is_no_hand_unless_the_hands_at_rest_are_asked_for(asl_train, tmp_path):
+    """The recipe's default: signer 1's Nothing photos that show a hand (a hand at rest) are left out of training,
+    so `Nothing` is the hand stage finding no hand; ``nothing_hands`` learns them as Nothing (validation alike)."""
+    from edgesign.training.handdata import extract_folder
+    from edgesign.training.landmarks import (
+        RECIPE_HAND_STAGE,
+        LandmarkConfig,
+        training_features,
+        union_classes,
+    )
+
+    data = _link(tmp_path / "photos", asl_train, 8, step=30, classes=("A", "Nothing"))
+    hands = extract_folder(str(data), RECIPE_HAND_STAGE)
+    classes = union_classes([hands])
+    at_rest = int(hands.found[hands.labels == hands.class_names.index("Nothing")].sum())
+    assert at_rest >= 4  # signer 1's Nothing photos: hands at rest
+    counts = {}
+    for learn in (False, True):
+        cfg = LandmarkConfig(data=[str(data)], out=str(tmp_path / "unused"), augment_copies=0, nothing_hands=learn)
+        (_, y_train), (_, y_val) = training_features([hands], classes, cfg)
+        labels = np.concatenate([y_train, y_val])
+        counts[learn] = int((labels == classes.index("Nothing")).sum())
+    assert counts == {False: 0, True: at_rest} and LandmarkConfig.nothing_hands is False
+    r = run_cli("train", "cnn", "--data", data, "--no-nothing-hands")
+    assert r.returncode == 2 and "is for landmark models" in r.stderr.strip().splitlines()[-1]
