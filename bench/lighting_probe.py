@@ -48,6 +48,7 @@ VIEWS = {  # name: (brightness, contrast)
     "dark, low contrast": (0.5, 0.5),
     "washed out (x1.8)": (1.8, 1.0),
 }
+VIEW_KEYS = dict(zip(("unchanged", "dark", "very-dark", "low-contrast", "dark-low-contrast", "washed"), VIEWS))
 
 
 def gain(image: Image.Image) -> np.ndarray:
@@ -96,7 +97,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=12, help="every Nth photo of each signer (by file order)")
     ap.add_argument("--fix", default="none,tone,gain", help=f"comma-separated, of {', '.join(FIXES)}")
     ap.add_argument("--signers", default=",".join(SIGNERS))
-    ap.add_argument("--views", default=",".join(VIEWS), help="comma-separated names of views, each by its first word")
+    ap.add_argument("--views", default=",".join(VIEW_KEYS), help=f"comma-separated views: {', '.join(VIEW_KEYS)}")
     ap.add_argument("--stage-light", choices=["file", *LIGHT_MODES], default="file",
                     help="the hand stage's own light setting: the model file's, or this one instead")
     ap.add_argument("--levels-range", type=float, default=hands.LEVELS_RANGE,
@@ -115,6 +116,9 @@ def main() -> None:
         ap.error(f"unknown --fix {bad}")
     if fixes[0] != "none":
         ap.error("--fix starts with none: the unchanged photos without a fix are what 'same top-1' compares with")
+    if bad := [v for v in args.views.split(",") if v not in VIEW_KEYS]:
+        ap.error(f"unknown --views {bad}; choose from {', '.join(VIEW_KEYS)}")
+    views = [VIEW_KEYS[v] for v in args.views.split(",")]
     print("| signer | view | fix | photos | hand found | accuracy | same top-1 as unchanged |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for signer in args.signers.split(","):
@@ -124,9 +128,8 @@ def main() -> None:
         hand = labels != model.no_hand
         reference = None  # the unchanged photos' top-1 without a fix (the first row)
         for fix in fixes:
-            for name, view in VIEWS.items():
-                if name.split(" ")[0].rstrip(",") not in args.views.split(",") and name not in args.views.split(","):
-                    continue
+            for name in views:
+                view = VIEWS[name]
                 start = time.perf_counter()
                 found, top1 = measure(model, files, view, fix)
                 if reference is None:

@@ -25,6 +25,8 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgesign.hands import LIGHT_MODES, HandSettings  # noqa: E402
@@ -58,16 +60,23 @@ def hand_stage(args: argparse.Namespace) -> HandSettings:
 SMALL_SIDES = (28, 40, 56, 72)
 
 
-def view_accuracies(run_dir: Path, held: Path, settings: HandSettings, views: dict[str, dict]) -> dict[str, float]:
+def view_accuracies(run_dir: Path, held: Path, settings: HandSettings, views: dict[str, dict],
+                    reject: tuple[float, ...] = ()) -> dict[str, float]:
     """The run's pipeline accuracy on the held-out photos seen other ways (name -> ``extract_folder``'s
-    ``mirror`` / ``small``); the run's model is loaded once."""
+    ``mirror`` / ``small``); the run's model is loaded once. ``reject``: also, as photographed, the accuracy
+    when a hand whose top probability is under each of these is answered ``Nothing`` (``reject TAU``)."""
     config = json.loads((run_dir / "config.json").read_text())
     predict = feature_probabilities(run_dir)
     out = {}
-    for name, view in views.items():
+    for name, view in ({"photographed": {}} if reject else {}) | views.items():
         s, labels = known_subset(extract_folder(held, settings, **view), config["classes"])
         probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"], predict=predict)
         out[name] = float((probs.argmax(1) == labels).mean())
+        if name == "photographed":
+            nothing = config["classes"].index("Nothing")
+            for tau in reject:
+                answer = np.where(probs.max(1) < tau, nothing, probs.argmax(1))
+                out[f"reject {tau:g}"] = float((answer == labels).mean())
     return out
 
 
@@ -84,7 +93,8 @@ def run(data: list[Path], held: Path, args) -> dict:
         summary = train_landmarks(cfg)
         summary["accuracy"] = next(iter(summary["held_out"].values()))["accuracy"]
         summary.update(view_accuracies(out, held, settings, {"mirrored": {"mirror": True},
-                                                             "small": {"small": args.small or SMALL_SIDES}}))
+                                                             "small": {"small": args.small or SMALL_SIDES}},
+                                       args.reject))
         return summary
 
 
@@ -103,17 +113,21 @@ def main() -> None:
                     help="learn the Nothing photos that show a hand as Nothing (off: Nothing is only no hand found)")
     add_hand_stage_options(ap)
     ap.add_argument("--both", action="store_true", help="also train on both signers, measure on the test split")
+    ap.add_argument("--reject", type=lambda v: tuple(float(t) for t in v.split(",")), default=(),
+                    help="also measure answering Nothing for a hand whose top probability is under each of these")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
     rows = []
     for train_name, held_name in (("signer1", "signer2"), ("signer2", "signer1")):
         s = run([SIGNERS[train_name]], SIGNERS[held_name], args)
         rows.append({"train": train_name, "measured on": held_name, "val": s["best_val_accuracy"],
-                     "accuracy": s["accuracy"], "mirrored": s["mirrored"], "small": s["small"]})
+                     "accuracy": s["accuracy"], "mirrored": s["mirrored"], "small": s["small"],
+                     **{k: v for k, v in s.items() if k.startswith("reject ")}})
     if args.both:
         s = run(list(SIGNERS.values()), DATA / "asl-photos" / "test", args)
         rows.append({"train": "both", "measured on": "signer1 test split", "val": s["best_val_accuracy"],
-                     "accuracy": s["accuracy"], "mirrored": s["mirrored"], "small": s["small"]})
+                     "accuracy": s["accuracy"], "mirrored": s["mirrored"], "small": s["small"],
+                     **{k: v for k, v in s.items() if k.startswith("reject ")}})
     print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, "
           f"mirror {args.mirror}, small {args.small or 'no'}, nothing hands {args.nothing_hands}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
           f"landmarks {args.landmarks}, zoom out {args.zoom_out}, light {args.light}")
@@ -121,7 +135,11 @@ def main() -> None:
     for r in rows:
         print(f"{r['train']:12s} {r['measured on']:20s} {100 * r['val']:7.2f} {100 * r['accuracy']:11.2f} "
               f"{100 * r['mirrored']:11.2f} {100 * r['small']:9.2f}")
-    for key, what in (("accuracy", "as photographed"), ("mirrored", "mirrored"), ("small", "shrunk")):
+    for tau in args.reject:
+        print(f"answering Nothing under {tau:g}: " + ", ".join(
+            f"{r['train']} -> {r['measured on']} {100 * r[f'reject {tau:g}']:.2f} %" for r in rows))
+    for key, what in (("accuracy", "as photographed"), ("mirrored", "mirrored"), ("small", "shrunk"),
+                      *((f"reject {tau:g}", f"answering Nothing under {tau:g}") for tau in args.reject)):
         cross = [r[key] for r in rows[:2]]
         print(f"leave-one-signer-out mean, {what}: {100 * sum(cross) / 2:.2f} %")
     if args.json:

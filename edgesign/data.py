@@ -185,14 +185,15 @@ def load_sample(path: str | os.PathLike, pre: pp.Preprocess, n: int, seed: int =
         return Sample(full.stratified_sample(n, seed), len(full))
     classes, items = list_image_folder(p)
     if n >= len(items):
-        full = _load_folder(p, pre, strict=False, progress=progress)
+        full = _load_folder(p, pre, strict=False, progress=progress, listing=(classes, items))
         return Sample(full, len(full))
     labels = np.asarray([c for _, c in items], np.int64)
-    chosen = stratified_indices(labels, len(classes), n, seed)
+    chosen = [items[i] for i in stratified_indices(labels, len(classes), n, seed)]
     try:
-        return Sample(_load_folder(p, pre, strict=True, progress=progress, pick=chosen), len(items), "sample")
+        sample = _load_folder(p, pre, strict=True, progress=progress, listing=(classes, chosen), what="a sample of ")
+        return Sample(sample, len(items), "sample")
     except EdgesignError:  # a photo of the sample does not decode (the only error after the listing)
-        full = _load_folder(p, pre, strict=False, progress=progress)
+        full = _load_folder(p, pre, strict=False, progress=progress, listing=(classes, items))
         return Sample(full.stratified_sample(n, seed), len(full))
 
 
@@ -224,11 +225,10 @@ def list_image_folder(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
 
 
 def _load_folder(root: Path, pre: pp.Preprocess, strict: bool, progress: bool,
-                 pick: np.ndarray | None = None) -> Dataset:
-    """A folder's photos at the model's input (``pick``: only the items at those indices of its listing)."""
-    classes, items = list_image_folder(root)
-    if pick is not None:
-        items = [items[i] for i in pick]
+                 listing: tuple[list[str], list[tuple[Path, int]]] | None = None, what: str = "") -> Dataset:
+    """A folder's photos at the model's input (``listing``: the classes and the items to decode, when the
+    caller has listed the folder already and takes only some of it)."""
+    classes, items = listing or list_image_folder(root)
     images = np.zeros((len(items), *pre.shape), np.uint8)
     ok = np.zeros(len(items), bool)
     digests: list[bytes] = [b""] * len(items)
@@ -246,8 +246,7 @@ def _load_folder(root: Path, pre: pp.Preprocess, strict: bool, progress: bool,
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             bad.append(str(f))
 
-    what = f"loading {root}" if pick is None else f"loading a sample of {root}"
-    with Progress(what, len(items), enabled=progress) as bar, \
+    with Progress(f"loading {what}{root}", len(items), enabled=progress) as bar, \
             ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
         for _ in pool.map(work, range(len(items))):
             bar.update()
