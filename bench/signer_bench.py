@@ -68,7 +68,7 @@ def view_accuracies(run_dir: Path, held: Path, settings: HandSettings, views: di
     config = json.loads((run_dir / "config.json").read_text())
     predict = feature_probabilities(run_dir)
     out = {}
-    for name, view in ({"photographed": {}} if reject else {}) | views.items():
+    for name, view in (({"photographed": {}} if reject else {}) | views).items():
         s, labels = known_subset(extract_folder(held, settings, **view), config["classes"])
         probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"], predict=predict)
         out[name] = float((probs.argmax(1) == labels).mean())
