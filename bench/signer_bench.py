@@ -5,12 +5,13 @@ selection rule for recipes is the mean of the two cross-signer figures; the test
 never tuned on.
 
     python bench/signer_bench.py --epochs 60 [--hidden 256,128] [--augment-copies 4] [--no-mirror] [--both]
-        [--no-nothing-hands]
+        [--no-nothing-hands] [--reject 0.2,0.3]
         [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5] [--light none|gain|levels]
 
 Every held-out set is measured twice: as photographed, and mirrored left to right (the same letters as a
 left-handed signer shows them); the recipe also trains on the mirrored photos (``--no-mirror``: not).
-``--small 28,40,56,72`` also trains on every photo shrunk to one of those sides and measures the held-out set
+``--reject`` also measures each held-out set as photographed with a hand whose top probability is under tau
+answered ``Nothing`` (one figure per tau; not what the product does). ``--small 28,40,56,72`` also trains on every photo shrunk to one of those sides and measures the held-out set
 shrunk the same way (a low-resolution camera's hands; without the option the held-out set is measured shrunk
 to those four sides all the same).
 """
@@ -73,7 +74,7 @@ def view_accuracies(run_dir: Path, held: Path, settings: HandSettings, views: di
         probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"], predict=predict)
         out[name] = float((probs.argmax(1) == labels).mean())
         if name == "photographed":
-            nothing = config["classes"].index("Nothing")
+            nothing = config["classes"].index(config["no_hand_label"])
             for tau in reject:
                 answer = np.where(probs.max(1) < tau, nothing, probs.argmax(1))
                 out[f"reject {tau:g}"] = float((answer == labels).mean())
