@@ -206,3 +206,28 @@ def test_background_swap_keeps_the_centre_and_swaps_the_border():
     assert set(corners.tolist()) <= set(x[:, 0, 0, 0].tolist())
     assert (corners != x[:, 0, 0, 0]).any()  # borders come from other images
     np.testing.assert_array_equal(_background_swap(tf.constant(x), 0.0).numpy(), x)
+
+
+def test_a_long_epoch_shows_progress_in_a_log(capsys):
+    """Not on a terminal (a log file), a training epoch says how far it is every `every` seconds, and at the
+    end one epoch line; an epoch shorter than `every` prints only that line."""
+    from edgesign.training.train import EpochLog
+
+    log = EpochLog(1000, 3, batch_size=64, every=0.05)
+    log.on_epoch_begin(1)
+    for batch in range(16):
+        time.sleep(0.01)
+        log.on_train_batch_end(batch, {"loss": 1.5})
+    log.on_epoch_end(1, {"loss": 1.5, "accuracy": 0.5, "val_loss": 1.6, "val_accuracy": 0.4})
+    lines = capsys.readouterr().err.splitlines()
+    within = [line for line in lines if line.startswith("epoch 2/3  ") and " img  " in line]
+    assert 1 <= len(within) <= 16 and lines[-1].startswith("epoch 2/3  loss 1.5000"), lines
+    done = [int(line.split()[2].split("/")[0]) for line in within]
+    assert done == sorted(done) and all(0 < d <= 1000 for d in done) and "loss 1.5000" in within[0]
+
+    quiet = EpochLog(1000, 3, batch_size=64)  # the default: a line a minute
+    quiet.on_epoch_begin(0)
+    for batch in range(16):
+        quiet.on_train_batch_end(batch, {"loss": 1.0})
+    quiet.on_epoch_end(0, {})
+    assert len(capsys.readouterr().err.splitlines()) == 1

@@ -126,15 +126,27 @@ def _optimizer(lr_peak: float, steps: int, warmup: int, weight_decay: float):
 
 class EpochLog(keras.callbacks.Callback):
     """One line per epoch on stderr, with training examples (``unit``) per second, for logs that are not a
-    terminal (both trainers use it)."""
+    terminal (both trainers use it); given ``batch_size``, also a line every ``every`` seconds within a long
+    epoch there (a ResNet epoch on a CPU takes minutes; a terminal has Keras's own bar)."""
 
-    def __init__(self, n_train: int, total_epochs: int, unit: str = "img") -> None:
+    def __init__(self, n_train: int, total_epochs: int, unit: str = "img", batch_size: int | None = None,
+                 every: float = 60.0) -> None:
         super().__init__()
         self.n_train, self.total, self.unit = n_train, total_epochs, unit
+        self.batch_size, self.every = (None if sys.stderr.isatty() else batch_size), every
         self.rates: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.t0 = time.perf_counter()
+        self.t0 = self._shown = time.perf_counter()
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if self.batch_size and now - self._shown >= self.every:
+            self._shown = now
+            done = min((batch + 1) * self.batch_size, self.n_train)
+            print(f"epoch {self.epoch + 1}/{self.total}  {done}/{self.n_train} {self.unit}  {now - self.t0:.0f} s"
+                  f"  loss {(logs or {}).get('loss', 0):.4f}", file=sys.stderr, flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
         dt = time.perf_counter() - self.t0
@@ -164,7 +176,7 @@ def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, init
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
         keras.callbacks.TerminateOnNaN(),
-        EpochLog(n_train, initial_epoch + epochs),
+        EpochLog(n_train, initial_epoch + epochs, batch_size=cfg.batch_size),
     ]
     hist = model.fit(train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
                      initial_epoch=initial_epoch, callbacks=callbacks, class_weight=class_weight,
