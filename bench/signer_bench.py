@@ -11,9 +11,9 @@ never tuned on.
 Every held-out set is measured twice: as photographed, and mirrored left to right (the same letters as a
 left-handed signer shows them); the recipe also trains on the mirrored photos (``--no-mirror``: not).
 ``--reject`` also measures each held-out set as photographed with a hand whose top probability is under tau
-answered ``Nothing`` (one figure per tau; not what the product does). ``--small 28,40,56,72`` also trains on every photo shrunk to one of those sides and measures the held-out set
-shrunk the same way (a low-resolution camera's hands; without the option the held-out set is measured shrunk
-to those four sides all the same).
+answered ``Nothing`` (one figure per tau; not what the product does). ``--small 28,40,56,72`` also trains on
+every photo shrunk to one of those sides and measures the held-out set shrunk the same way (a low-resolution
+camera's hands; without the option the held-out set is measured shrunk to those four sides all the same).
 """
 
 from __future__ import annotations
@@ -99,6 +99,12 @@ def run(data: list[Path], held: Path, args) -> dict:
         return summary
 
 
+def table_row(train: str, measured_on: str, summary: dict) -> dict:
+    """One row of the printed table (and of ``--json``) from a run's summary."""
+    return {"train": train, "measured on": measured_on, "val": summary["best_val_accuracy"],
+            **{k: v for k, v in summary.items() if k in ("accuracy", "mirrored", "small") or k.startswith("reject ")}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=60)
@@ -121,14 +127,10 @@ def main() -> None:
     rows = []
     for train_name, held_name in (("signer1", "signer2"), ("signer2", "signer1")):
         s = run([SIGNERS[train_name]], SIGNERS[held_name], args)
-        rows.append({"train": train_name, "measured on": held_name, "val": s["best_val_accuracy"],
-                     "accuracy": s["accuracy"], "mirrored": s["mirrored"], "small": s["small"],
-                     **{k: v for k, v in s.items() if k.startswith("reject ")}})
+        rows.append(table_row(train_name, held_name, s))
     if args.both:
         s = run(list(SIGNERS.values()), DATA / "asl-photos" / "test", args)
-        rows.append({"train": "both", "measured on": "signer1 test split", "val": s["best_val_accuracy"],
-                     "accuracy": s["accuracy"], "mirrored": s["mirrored"], "small": s["small"],
-                     **{k: v for k, v in s.items() if k.startswith("reject ")}})
+        rows.append(table_row("both", "signer1 test split", s))
     print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, "
           f"mirror {args.mirror}, small {args.small or 'no'}, nothing hands {args.nothing_hands}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
           f"landmarks {args.landmarks}, zoom out {args.zoom_out}, light {args.light}")
