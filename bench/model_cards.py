@@ -5,7 +5,9 @@
 For each ``models/<name>.toml`` whose run folder ``runs/<name>`` holds an int8 conversion report
 (``edgesign convert runs/<name> --int8 --eval ... -o runs/<name>/<name>_int8.tflite``), writes
 ``models/cards/<name>.md`` and a row of ``models/cards/README.md``. Every figure is read from the
-run's files and the report (``edgesign.converters.card``), none is typed by hand.
+run's files and the report (``edgesign.converters.card``). A section someone wrote into a card by hand (a
+``## `` heading the generator does not write, e.g. figures measured with ``edgesign evaluate`` on other signers)
+is kept at the card's end when the card is regenerated.
 """
 
 from __future__ import annotations
@@ -34,6 +36,28 @@ def _earlier_rows(table: Path) -> dict[str, str]:
     if not table.exists():
         return {}
     return {line.split("](")[0][3:]: line for line in table.read_text().splitlines() if line.startswith("| [")}
+
+
+def sections(card: str) -> list[tuple[str, str]]:
+    """A card's ``## `` sections as (heading, text up to the next heading), in order; the title part is left out."""
+    found, heading, body = [], None, []
+    for line in card.splitlines(keepends=True):
+        if line.startswith("## "):
+            if heading is not None:
+                found.append((heading, "".join(body)))
+            heading, body = line.strip(), [line]
+        elif heading is not None:
+            body.append(line)
+    if heading is not None:
+        found.append((heading, "".join(body)))
+    return found
+
+
+def with_hand_written(new: str, old: str) -> str:
+    """The generated card ``new`` plus the sections of the earlier card ``old`` that the generator does not write."""
+    written = {heading for heading, _ in sections(new)}
+    extra = [text.rstrip("\n") + "\n" for heading, text in sections(old) if heading not in written]
+    return new if not extra else new.rstrip("\n") + "\n\n" + "\n".join(extra)
 
 
 def _shipped_recipe() -> str | None:
@@ -66,7 +90,9 @@ def main() -> None:
         is_default = shipped is not None and Path(shipped).stem == name
         title = f"{name}: {'the shipped default model (models/asl29.tflite)' if is_default else 'candidate, not shipped'}"
         rel = f"models/{recipe.name}"
-        atomic.write_text(out / f"{name}.md", render(run, report, rel, None, title, base=ROOT))
+        card = out / f"{name}.md"
+        old = card.read_text() if card.exists() else ""
+        atomic.write_text(card, with_hand_written(render(run, report, rel, None, title, base=ROOT), old))
         summary = json.loads((run / "summary.json").read_text())
         config = json.loads((run / "config.json").read_text())
         t, pre, ev = config["train"], config["preprocess"], report["evaluation"]
