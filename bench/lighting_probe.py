@@ -59,8 +59,7 @@ def gain(image: Image.Image) -> np.ndarray:
 def darken(image: Image.Image, above: int, median: int) -> np.ndarray:
     """A washed-out image (median luminance over ``above``) multiplied down until its median is ``median``;
     other images untouched: the mirror of the gain."""
-    counts = np.cumsum(image.convert("L").histogram())
-    p50 = int(np.searchsorted(counts, 0.5 * counts[-1]))
+    (p50,) = hands.luminance_percentiles(image, (0.5,))
     return np.asarray(image, np.float32) * (median / p50 if p50 > above else 1.0)
 
 

@@ -100,14 +100,14 @@ class Light(NamedTuple):
 NO_LIGHT = Light()
 
 
-def _luminance_percentiles(image: Image.Image) -> tuple[int, int]:
-    """The 1st and 99th luminance percentiles, from the histogram of a subsample (every step-th pixel: 0.2 ms
-    for a 640x480 frame, not 1.2)."""
+def luminance_percentiles(image: Image.Image, quantiles: tuple[float, ...] = (0.01, 0.99)) -> tuple[int, ...]:
+    """Luminance levels at ``quantiles`` (the 1st and 99th percentiles unless asked), from the histogram of a
+    subsample (every step-th pixel: 0.2 ms for a 640x480 frame, not 1.2)."""
     step = max(1, max(image.size) // LIGHT_SAMPLE)
     if step > 1:
         image = image.resize((image.width // step, image.height // step), Image.NEAREST)
     counts = np.cumsum(image.convert("L").histogram())
-    return int(np.searchsorted(counts, 0.01 * counts[-1])), int(np.searchsorted(counts, 0.99 * counts[-1]))
+    return tuple(int(np.searchsorted(counts, q * counts[-1])) for q in quantiles)
 
 
 def _gain_for(p99: int) -> float:
@@ -119,14 +119,14 @@ def light_gain(image: Image.Image) -> float:
     1 for an image already that bright). Measured in bench/lighting_probe.py: the hand models lose the hand
     in dark webcam frames and find it again at this gain, and unlike a contrast stretch it leaves what
     they see of well-lit photos as it was."""
-    return _gain_for(_luminance_percentiles(image)[1])
+    return _gain_for(luminance_percentiles(image)[1])
 
 
 def light_levels(image: Image.Image) -> Light:
     """The gain, and for a low-contrast image a stretch too: when its 1st..99th luminance percentiles span fewer
     than ``LEVELS_RANGE`` levels after the gain, they are spread to ``LEVELS_RANGE`` (at most ``LEVELS_MOST``x)
     below where the gain puts the 99th. Images with more contrast get the gain alone."""
-    p1, p99 = _luminance_percentiles(image)
+    p1, p99 = luminance_percentiles(image)
     gain = _gain_for(p99)
     span = max(p99 - p1, 1)
     if span * gain >= LEVELS_RANGE:
