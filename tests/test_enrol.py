@@ -45,12 +45,12 @@ def signer1_base(tmp_path_factory):
 @pytest.fixture(scope="session")
 def second_signer_split(tmp_path_factory):
     """Signer 2's photos of ten letters: the first half of each (enrolment takes 10 + 3 with a hand, spread over
-    it), and every fourth photo of the second half (test)."""
+    it), and every eighth photo of the second half (test, 130: the hand stage runs on them in several tests)."""
     root = tmp_path_factory.mktemp("signer2")
     for letter in LETTERS:
         half = len(ordered(SECOND / letter)) // 2
         link_photos(root / "enrol" / letter.lower(), SECOND / letter, slice(half))
-        link_photos(root / "test" / letter.lower(), SECOND / letter, slice(half, None, 4))
+        link_photos(root / "test" / letter.lower(), SECOND / letter, slice(half, None, 8))
     return root / "enrol", root / "test"
 
 
@@ -68,7 +68,7 @@ def test_enrolment_from_photo_folders_lifts_the_second_signer(signer1_base, seco
     assert "enrolled 10 letters" in r.stdout and personal.is_file()
     before = _accuracy(signer1_base, test_dir, tmp_path / "before")
     after = _accuracy(personal, test_dir, tmp_path / "after")
-    assert after >= before + 0.25 and after >= 0.75, (before, after)  # measured: 0.384 -> 0.848 (0.432 -> 0.844 with every photo)
+    assert after >= before + 0.25 and after >= 0.75, (before, after)  # measured: 0.362 -> 0.900 (every fourth photo: 0.384 -> 0.848)
     assert len(list((tmp_path / "seen").glob("*.png"))) == 130  # every frame taken, hand drawn
 
     info = run_cli("info", personal)
@@ -187,7 +187,7 @@ def test_check_takes_a_hand_pipeline_pair(signer1_base, second_signer_split, tmp
     r = run_cli("check", signer1_base, "--against", run, "--data", test_dir, "--max-drop", "2", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout)
-    assert result["n"] == 250 and result["passed"] and result["top1_agreement"] >= 0.95, result
+    assert result["n"] == 130 and result["passed"] and result["top1_agreement"] >= 0.95, result
     f32 = tmp_path / "f32.tflite"
     assert run_cli("convert", run, "--target", "float32", "-o", f32).returncode == 0
     r = run_cli("check", signer1_base, "--against", f32, "--data", test_dir, "--max-drop", "2", "--json")
@@ -199,7 +199,7 @@ def test_check_takes_a_hand_pipeline_pair(signer1_base, second_signer_split, tmp
     rows = json.loads(r.stdout)
     assert rows["n"] == 188 and rows["top1_agreement"] >= 0.9 and rows["data"].endswith(".csv"), rows
     t_only = link_photos(tmp_path / "t-only" / "t", test_dir / "t").parent  # signer 2's T: read as L (0-11 %)
-    r = run_cli("check", signer1_base, "--against", run, "--data", t_only, "--max-drop", "2", "--min-accuracy", "0.99")
+    r = run_cli("check", signer1_base, "--against", f32, "--data", t_only, "--max-drop", "2", "--min-accuracy", "0.99")
     last = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 1 and last.startswith("error: ") and "under --min-accuracy 99.00 %" in last, last
     r = run_cli("check", signer1_base, "--against", "asl29.tflite", "--data", test_dir, "--max-drop", "2")
