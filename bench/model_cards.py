@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -40,17 +41,7 @@ def _earlier_rows(table: Path) -> dict[str, str]:
 
 def sections(card: str) -> list[tuple[str, str]]:
     """A card's ``## `` sections as (heading, text up to the next heading), in order; the title part is left out."""
-    found, heading, body = [], None, []
-    for line in card.splitlines(keepends=True):
-        if line.startswith("## "):
-            if heading is not None:
-                found.append((heading, "".join(body)))
-            heading, body = line.strip(), [line]
-        elif heading is not None:
-            body.append(line)
-    if heading is not None:
-        found.append((heading, "".join(body)))
-    return found
+    return [(part.splitlines()[0].strip(), part) for part in re.split(r"(?m)^(?=## )", card)[1:]]
 
 
 def with_hand_written(new: str, old: str) -> str:
