@@ -176,7 +176,8 @@ def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, init
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
         keras.callbacks.TerminateOnNaN(),
-        EpochLog(n_train, initial_epoch + epochs, batch_size=cfg.batch_size),
+        # a step takes cfg.batch_size images on each replica (train() batches the dataset that way)
+        EpochLog(n_train, initial_epoch + epochs, batch_size=cfg.batch_size * model.distribute_strategy.num_replicas_in_sync),
     ]
     hist = model.fit(train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
                      initial_epoch=initial_epoch, callbacks=callbacks, class_weight=class_weight,
