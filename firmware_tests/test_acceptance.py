@@ -62,10 +62,9 @@ def test_accuracy_on_device(model, option):
     if floor:
         assert metrics.accuracy >= float(floor), f"accuracy {metrics.accuracy:.4f} below {floor}"
     if _is_pipeline(model):
-        from edgesign.api import pipeline_files
-        from edgesign.pipeline import files_digest
+        from edgesign.api import pipeline_data
 
-        digest = files_digest(pipeline_files(model.labels, data)[0])
+        digest = pipeline_data(model.labels, data).digest()
     else:
         from edgesign.data import load_dataset
 

@@ -230,13 +230,12 @@ def test_pipeline_reproduces_its_certificate(hand_folder, asl_test, tmp_path):
     """The shipped pipeline re-measured on the device runtime: the certified count, to the image. The data's
     digest is the certificate's, so the firmware suite knows it holds the certified photos and must reproduce it
     (it is run on a sample below, where it checks the floor)."""
-    from edgesign.api import pipeline_files
-    from edgesign.pipeline import files_digest
+    from edgesign.api import pipeline_data
 
     m = open_model(default_model_path(), hand_models=hand_folder)
     cert = m.certificate
     assert cert["pipeline"] and cert["passed"] and cert["n"] == 870
-    assert files_digest(pipeline_files(m.labels, str(asl_test))[0]) == cert["data_digest"]
+    assert pipeline_data(m.labels, str(asl_test)).digest() == cert["data_digest"]
     metrics, files = evaluate_model(m, str(asl_test), out_dir=str(tmp_path))
     assert abs(metrics.accuracy - cert["quantized_accuracy"]) < 1e-6
     assert files["png"].is_file()
