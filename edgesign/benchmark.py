@@ -80,15 +80,16 @@ def workload(model, data: str | None = None) -> Workload:
         tensor = model.to_input(ds.images[0] if ds is not None else np.full(model.preprocess.shape, 128, np.uint8))
         acc = (lambda: (float((model.probabilities_batch(ds.images).argmax(1) == ds.labels).mean()), ds.source)) if ds else None
         return Workload(lambda: model.invoke(tensor), "invoke", acc)
-    frame = np.full((480, 640, 3), 128, np.uint8)
     if not data:
+        frame = np.full((480, 640, 3), 128, np.uint8)
         return Workload(lambda: model.classify_frame(frame), "still image")
-    from .api import pipeline_files
+    from .api import pipeline_data
     from .preprocess import open_image
 
-    files, labels = pipeline_files(model.labels, data)
-    frame = np.asarray(open_image(files[0]).convert("RGB"))
-    acc = lambda: (float((model.probabilities_files(files).argmax(1) == labels).mean()), data)  # noqa: E731
+    photos = pipeline_data(model.labels, data)  # photo files, or a .csv/.h5 file's images as stored
+    first = photos.items[0]
+    frame = first if isinstance(first, np.ndarray) else np.asarray(open_image(first).convert("RGB"))  # untimed
+    acc = lambda: (float((model.probabilities_items(photos.items).argmax(1) == photos.labels).mean()), data)  # noqa: E731
     return Workload(lambda: model.classify_frame(frame), "still image", acc)
 
 

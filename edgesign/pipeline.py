@@ -181,8 +181,9 @@ class StagedPipeline(Classifier):
     def classify_frame(self, frame: np.ndarray) -> np.ndarray:
         return self.classify_input(self.prepare(frame))
 
-    def probabilities_files(self, files: list[str], progress: str | None = None) -> np.ndarray:
-        return self._rows(self.classify_file, files, progress)
+    def probabilities_items(self, items: list, progress: str | None = None) -> np.ndarray:
+        """One probability row per dataset item: a photo file, or an image array as a .csv or .h5 file stores it."""
+        return self._rows(lambda item: self.classify_input(self.item_input(item)), items, progress)
 
 
 class HandPipeline(StagedPipeline):

@@ -245,7 +245,7 @@ def test_the_pipeline_answers_the_same_on_any_thread_count(hand_folder):
     """Run to run, and on 1 or 2 threads, the same probabilities to the bit (measured on every fourth photo of
     signer 2, 1,370: none differ). Figures taken on another CPU may differ by a photo (other float kernels)."""
     files = [str(p) for cls in ("A", "M", "Q", "Space") for p in ordered(require_data(SECOND) / cls)[::40]]
-    runs = [open_model(default_model_path(), threads=t, hand_models=hand_folder).probabilities_files(files)
+    runs = [open_model(default_model_path(), threads=t, hand_models=hand_folder).probabilities_items(files)
             for t in (1, 2, 1)]
     assert len(files) == 20 and all(np.array_equal(runs[0], r) for r in runs[1:])
 
@@ -319,6 +319,22 @@ def test_benchmark_times_the_whole_pipeline(hand_folder, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     row = json.loads(r.stdout)[0]
     assert row["target"].startswith("hand pipeline") and 2 < row["p50_ms"] < 500 and row["accuracy"] >= 0.5
+
+
+def test_benchmark_workload_of_a_pipeline_takes_a_csv_as_stored(hand_folder, tmp_path):
+    """The timed still image and the accuracy of `benchmark --data` and the firmware suite's latency test come from
+    a Sign MNIST .csv too (its first row as stored), and that accuracy is evaluate's, item for item."""
+    from edgesign.benchmark import workload
+
+    mnist = str(require_data(DATA / "sign-mnist-sample" / "sign_mnist_test_sample.csv"))
+    model = open_model(default_model_path(), hand_models=hand_folder)
+    work = workload(model, mnist)
+    probs = work.call()
+    assert work.what == "still image" and probs.shape == (len(model.labels),)
+    assert model.last is not None and model.last.seconds > 0  # the row went through the hand stage
+    accuracy, source = work.accuracy()
+    metrics, _ = evaluate_model(model, mnist, out_dir=str(tmp_path / "eval"))
+    assert source == mnist and accuracy == metrics.accuracy and metrics.n == 11
 
 
 def test_the_shipped_pipeline_records_the_stage_revision_it_was_certified_with(hand_folder, tmp_path, capsys):
