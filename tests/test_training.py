@@ -135,6 +135,12 @@ def test_multiworker_two_local_cpu_workers(small_subset, tmp_path):
         assert p.returncode == 0, err[-3000:]
     assert "2 replica(s)" in outs[0][1]
     assert (run / "model.keras").exists() and (run / ".worker1").is_dir()
+    with (run / "history.csv").open() as f:
+        last = list(csv.DictReader(f))[-1]
+    peak = json.loads((run / "config.json").read_text())["train"]["learning_rate"]
+    # the warm-up and cosine count global steps (32 images): the last of 2 x 5 steps runs at about 0.1 x the peak;
+    # counted in one replica's 16 images (9 a epoch), the warm-up alone lasted the whole run and it ran at the peak
+    assert float(last["lr"]) < 0.3 * peak, (last, peak)
 
 
 def test_transfer_model_two_stage_training_with_local_weights(small_subset, tmp_path):

@@ -157,9 +157,20 @@ class EpochLog(keras.callbacks.Callback):
               f"  {dt:.1f} s  {self.n_train / dt:.0f} {self.unit}/s", file=sys.stderr, flush=True)
 
 
+class LearningRateLog(keras.callbacks.Callback):
+    """The learning rate of the epoch's last step, into the epoch's logs (``lr`` in history.csv)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = float(keras.backend.get_value(self.model.optimizer.learning_rate))
+
+
 def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, initial_epoch: int,
          lr: float, n_train: int, class_weight, tag: str):
-    steps_per_epoch = int(np.ceil(n_train / cfg.batch_size))
+    # a step takes cfg.batch_size images on each replica (train() batches the dataset that way): the schedule
+    # counts those global steps, so that its cosine ends with the last epoch on any number of replicas
+    global_batch = cfg.batch_size * model.distribute_strategy.num_replicas_in_sync
+    steps_per_epoch = int(np.ceil(n_train / global_batch))
     warmup = cfg.warmup_epochs * steps_per_epoch if tag == "main" else 0
     model.compile(optimizer=_optimizer(lr, steps_per_epoch * epochs, warmup, cfg.weight_decay),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
@@ -173,11 +184,11 @@ def _fit(model, train_ds, val_ds, cfg: TrainConfig, run: Path, epochs: int, init
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run / f"backup_{tag}")),
         checkpoint,
+        LearningRateLog(),  # before the CSV logger, which writes the logs it is handed
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
         keras.callbacks.TerminateOnNaN(),
-        # a step takes cfg.batch_size images on each replica (train() batches the dataset that way)
-        EpochLog(n_train, initial_epoch + epochs, batch_size=cfg.batch_size * model.distribute_strategy.num_replicas_in_sync),
+        EpochLog(n_train, initial_epoch + epochs, batch_size=global_batch),
     ]
     hist = model.fit(train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
                      initial_epoch=initial_epoch, callbacks=callbacks, class_weight=class_weight,
