@@ -45,10 +45,23 @@ def sections(card: str) -> list[tuple[str, str]]:
 
 
 def with_hand_written(new: str, old: str) -> str:
-    """The generated card ``new`` plus the sections of the earlier card ``old`` that the generator does not write."""
+    """The generated card ``new`` with the sections of the earlier card ``old`` that the generator does not write,
+    each kept after the section it followed there (after the title when it came first)."""
     written = {heading for heading, _ in sections(new)}
-    extra = [text.rstrip("\n") + "\n" for heading, text in sections(old) if heading not in written]
-    return new if not extra else new.rstrip("\n") + "\n\n" + "\n".join(extra)
+    after: dict[str | None, list[str]] = {}
+    anchor = None
+    for heading, text in sections(old):
+        if heading in written:
+            anchor = heading
+        else:
+            after.setdefault(anchor, []).append(text)
+    if not after:
+        return new
+    parts = re.split(r"(?m)^(?=## )", new)
+    out = [parts[0], *after.get(None, [])]
+    for part in parts[1:]:
+        out += [part, *after.get(part.splitlines()[0].strip(), [])]
+    return "\n\n".join(p.strip("\n") for p in out if p.strip()) + "\n"
 
 
 def _shipped_recipe() -> str | None:

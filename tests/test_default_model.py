@@ -62,7 +62,7 @@ def test_cards_name_the_data_beside_the_project_not_one_machines_folders(tmp_pat
 
 def test_regenerating_a_card_keeps_what_was_written_into_it_by_hand():
     """`bench/model_cards.py` rewrites every card from its run; a section the generator does not write (a card's
-    per-signer figures, measured with `edgesign evaluate`) stays, at the end, and a generated one is replaced."""
+    per-signer figures, measured with `edgesign evaluate`) stays where it was, and a generated one is replaced."""
     import sys
 
     sys.path.insert(0, str(ROOT / "bench"))
@@ -76,6 +76,9 @@ def test_regenerating_a_card_keeps_what_was_written_into_it_by_hand():
     kept = with_hand_written(renewed.rstrip("\n") + "\n", card)
     assert "| 97.50 % |" in kept and "| 96.99 % |" not in kept and kept.count("## Per signer") == 1
     assert with_hand_written(card, card) == card and with_hand_written(renewed, "") == renewed
+    # a hand-written section stays where it was written: after the section it followed
+    middle = generated.rstrip("\n").replace("## Known weaknesses", "## Per signer" + hand.rstrip("\n") + "\n\n## Known weaknesses") + "\n"
+    assert with_hand_written(renewed.rstrip("\n") + "\n", middle) == middle.replace("| 96.99 % |", "| 97.50 % |")
 
 
 def test_device_reproduces_the_certificate(asl_test, tmp_path):
