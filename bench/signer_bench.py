@@ -4,7 +4,7 @@ Both directions, then (optionally) both signers together measured on the asl-pho
 selection rule for recipes is the mean of the two cross-signer figures; the test split is reported,
 never tuned on.
 
-    python bench/signer_bench.py --epochs 60 [--hidden 256,128] [--augment-copies 4] [--no-mirror] [--both]
+    python bench/signer_bench.py --epochs 60 [--hidden 256,128] [--augment-copies 4] [--flex 12] [--no-mirror] [--both]
         [--no-nothing-hands] [--reject 0.2,0.3]
         [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5] [--light none|gain|levels]
 
@@ -88,7 +88,7 @@ def run(data: list[Path], held: Path, args) -> dict:
         out = Path(tmp) / "run"
         cfg = LandmarkConfig(data=[str(d) for d in data], test_data=[str(held)], out=str(out),
                              epochs=args.epochs, hidden=tuple(int(v) for v in args.hidden.split(",")),
-                             dropout=args.dropout, augment_copies=args.augment_copies, seed=args.seed,
+                             dropout=args.dropout, augment_copies=args.augment_copies, flex=args.flex, seed=args.seed,
                              mirror=args.mirror, small=args.small, nothing_hands=args.nothing_hands,
                              hand=asdict(settings))
         summary = train_landmarks(cfg)
@@ -111,6 +111,8 @@ def main() -> None:
     ap.add_argument("--hidden", default="256,128")
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--augment-copies", type=int, default=4)
+    ap.add_argument("--flex", type=float, default=LandmarkConfig.flex,
+                    help="bend the augmented copies' joints by this many degrees (normal; the recipe's default)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=LandmarkConfig.mirror,
                     help="train on every photo mirrored too (the recipe's default: on)")
@@ -131,7 +133,7 @@ def main() -> None:
     if args.both:
         s = run(list(SIGNERS.values()), DATA / "asl-photos" / "test", args)
         rows.append(table_row("both", "signer1 test split", s))
-    print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, "
+    print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, flex {args.flex}, "
           f"mirror {args.mirror}, small {args.small or 'no'}, nothing hands {args.nothing_hands}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
           f"landmarks {args.landmarks}, zoom out {args.zoom_out}, light {args.light}")
     print(f"{'trained on':12s} {'measured on':20s} {'val %':>7s} {'pipeline %':>11s} {'mirrored %':>11s} {'shrunk %':>9s}")

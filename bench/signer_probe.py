@@ -39,6 +39,13 @@ VARIANTS = {
     "baseline": {},
     "strong-aug": {"aug": (0.2, 25.0, 20.0)},
     "strong-aug-x8": {"aug": (0.2, 25.0, 20.0), "copies": 8},
+    # the recipe's augmentation plus every joint bent a little more or less (degrees: flex_fingers)
+    "flex-8": {"aug": (0.1, 10.0, 8.0, 8.0)},
+    "flex-12": {"aug": (0.1, 10.0, 8.0, 12.0)},
+    "flex-15": {"aug": (0.1, 10.0, 8.0, 15.0)},
+    "flex-15-seed-1": {"aug": (0.1, 10.0, 8.0, 15.0), "seeds": (1,)},
+    "flex-15-x8": {"aug": (0.1, 10.0, 8.0, 15.0), "copies": 8},
+    "flex-25": {"aug": (0.1, 10.0, 8.0, 25.0)},
     "always-right": {"right": lambda r: 1.0},
     "mirror-if-sure": {"right": lambda r: 0.0 if r < 0.2 else 1.0},
     "no-orientation": {"drop": ORIENTATION},

@@ -218,3 +218,34 @@ def test_nothing_is_no_hand_unless_the_hands_at_rest_are_asked_for(asl_train, tm
     assert counts == {False: 0, True: at_rest} and LandmarkConfig.nothing_hands is False
     r = run_cli("train", "cnn", "--data", data, "--no-nothing-hands")
     assert r.returncode == 2 and "is for landmark models" in r.stderr.strip().splitlines()[-1]
+
+
+def test_bent_fingers_are_the_same_hand_in_another_pose(asl_train, tmp_path):
+    """``flex_fingers`` (the augmentation's "another person forms the letter"): on real landmarks every bone keeps
+    its length, the wrist and knuckles stay, the joints bend by about the asked degrees; ``flex=0`` leaves the
+    augmentation's random draws as they were, so a recipe without it trains to the same bits."""
+    from edgesign.handfeatures import FINGERS, joint_angles
+    from edgesign.hands import HandSettings
+    from edgesign.training.handdata import extract_folder
+    from edgesign.training.landmarks import augment_hand, flex_fingers
+
+    _link(tmp_path, asl_train, 2, step=40, classes=("L", "V", "W"))
+    s = extract_folder(tmp_path, HandSettings())
+    hands = np.flatnonzero(s.found)
+    assert len(hands) >= 5
+
+    def bones(p):
+        return np.array([np.linalg.norm(p[c] - p[a]) for chain in FINGERS for a, c in zip(chain[:-1], chain[1:])])
+
+    rng = np.random.default_rng(0)
+    bends = []
+    for i in hands:
+        w = s.world[i]
+        bent = flex_fingers(w, rng, 12.0)
+        assert np.allclose(bones(bent), bones(w), rtol=1e-4)
+        assert np.array_equal(bent[[0, 1, 5, 9, 13, 17]], w[[0, 1, 5, 9, 13, 17]])
+        bends.append(np.degrees(np.abs(joint_angles(bent) - joint_angles(w))))
+        plain = augment_hand(w, s.image[i, :, :2], np.random.default_rng(1))
+        same = augment_hand(w, s.image[i, :, :2], np.random.default_rng(1), flex=0.0)
+        assert all(np.array_equal(a, b) for a, b in zip(plain, same))
+    assert 3 < np.median(bends) < 9, np.median(bends)  # 5.5 deg on signer 2: a joint bends across its own plane too
