@@ -46,6 +46,7 @@ VARIANTS = {
     "flex-15-seed-1": {"aug": (0.1, 10.0, 8.0, 15.0), "seeds": (1,)},
     "flex-15-x8": {"aug": (0.1, 10.0, 8.0, 15.0), "copies": 8},
     "flex-12-x8": {"aug": (0.1, 10.0, 8.0, 12.0), "copies": 8},
+    "flex-12-tta-8": {"aug": (0.1, 10.0, 8.0, 12.0), "tta": 8},  # ... and the held-out hands classified 9 times
     "flex-12-bones-20": {"aug": (0.2, 10.0, 8.0, 12.0)},
     "flex-12-turn-20": {"aug": (0.1, 20.0, 8.0, 12.0)},
     "flex-25": {"aug": (0.1, 10.0, 8.0, 25.0)},
@@ -70,16 +71,21 @@ VARIANTS = {
 
 def features(s, idx, v, copies=0, rng=None):
     right = v.get("right", lambda r: r)
-    rows = [[hand_features(s.world[i], s.image[i, :, :2], right(s.right[i])) for i in idx]]
-    for _ in range(copies):
-        rows.append([hand_features(*augment_hand(s.world[i], s.image[i, :, :2], rng, *v.get("aug", ())), right(s.right[i]))
-                     for i in idx])
-    x = np.concatenate([np.stack(r) for r in rows])
+    rows = [np.stack([hand_features(s.world[i], s.image[i, :, :2], right(s.right[i])) for i in idx])]
+    rows += [features_augmented(s, idx, v, rng) for _ in range(copies)]
+    x = np.concatenate(rows)
     if "keep" in v:
         x = x[:, v["keep"]]
     if "drop" in v:
         x = np.delete(x, v["drop"], axis=1)
     return x
+
+
+def features_augmented(s, idx, v, rng):
+    """One augmented copy of each hand in ``idx`` (the variant's augmentation), as features."""
+    right = v.get("right", lambda r: r)
+    return np.stack([hand_features(*augment_hand(s.world[i], s.image[i, :, :2], rng, *v.get("aug", ())), right(s.right[i]))
+                     for i in idx])
 
 
 def train_mlp(x, y, n_classes, epochs=30, lr=2e-3, batch=256, seed=0):
@@ -129,7 +135,11 @@ def cross_signer(train, held, v) -> float:
     if "adapt" in v:  # the training signer's statistics are replaced by the held-out signer's own
         pick = z[v["adapt"](lb[hand], np.random.default_rng(1))]
         mean, std = pick.mean(0), (pick.std(0) + 1e-6 if v.get("adapt_std", True) else std)
-    right = (predict((z - mean) / std).argmax(1) == lb[hand]).sum()
+    probs = predict((z - mean) / std)
+    if "tta" in v:  # test-time augmentation: the mean over the hand and that many augmented copies of it
+        zs = features(held, hand, v, v["tta"], np.random.default_rng(2)).reshape(v["tta"] + 1, len(hand), -1)
+        probs = np.mean([predict((zk - mean) / std) for zk in zs], axis=0)
+    right = (probs.argmax(1) == lb[hand]).sum()
     right += (lb[no_hand] == classes.index("Nothing")).sum()
     return float(right / (lb >= 0).sum())
 
