@@ -92,6 +92,9 @@ def train(
     nothing_hands: Optional[bool] = typer.Option(None, "--nothing-hands/--no-nothing-hands", help="Landmark models: "
                                                  "learn the Nothing photos that show a hand (a hand at rest) as Nothing "
                                                  "(default: off, Nothing is the hand stage finding no hand)."),
+    flex: Optional[float] = typer.Option(None, "--flex", help="Landmark models: bend the augmented hands' finger joints "
+                                         "by this many degrees (normal; default 12, 0: not), another person's form "
+                                         "of the letter."),
     data_root: Optional[str] = typer.Option(None, "--data-root", help="Where a recipe's {data} points ($EDGESIGN_DATA)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
     list_: bool = typer.Option(False, "--list", help="List the registered models and exit."),
@@ -119,15 +122,11 @@ def train(
     else:
         if not model or not data:
             raise EdgesignError("edgesign train needs a MODEL and --data (or --recipe)")
+        landmark_options = {"mirror": mirror, "nothing_hands": nothing_hands, "flex": flex}
         if get_spec(model).inputs == "hand-landmarks":
-            _train_landmarks(model, data, test_data or [], out, epochs, seed, mirror, nothing_hands)
+            _train_landmarks(model, data, test_data or [], out, epochs, seed, landmark_options)
             return
-        if mirror is not None:
-            raise EdgesignError("--mirror/--no-mirror is for landmark models; an image model flips with "
-                                "--augment '{\"flip\": true}'")
-        if nothing_hands is not None:
-            raise EdgesignError("--nothing-hands/--no-nothing-hands is for landmark models; an image model learns "
-                                "its Nothing folder as it is")
+        _refuse_landmark_options(landmark_options)
         if (len(data) > 1 and not hand_crop) or len(test_data or []) > 1:
             raise EdgesignError(f"{model} trains on one --data and one --test-data (landmark models, and image "
                                 "models with --hand-crop, take several --data)")
@@ -194,12 +193,27 @@ def _augment_option(text: str) -> dict:
     return _parse_json(text, "--augment")
 
 
+_LANDMARK_ONLY = {  # option -> (its flag, what an image model does instead)
+    "mirror": ("--mirror/--no-mirror", "an image model flips with --augment '{\"flip\": true}'"),
+    "nothing_hands": ("--nothing-hands/--no-nothing-hands", "an image model learns its Nothing folder as it is"),
+    "flex": ("--flex", "an image model's augmentation is --augment"),
+}
+
+
+def _refuse_landmark_options(options: dict) -> None:
+    for name, value in options.items():
+        if value is not None:
+            flag, instead = _LANDMARK_ONLY[name]
+            raise EdgesignError(f"{flag} is for landmark models; {instead}")
+
+
 def _train_landmarks(model: str, data: List[str], test_data: List[str], out: Optional[str], epochs: int, seed: int,
-                     mirror: Optional[bool], nothing_hands: Optional[bool]) -> None:
+                     options: dict) -> None:
     from edgesign.training.landmarks import LandmarkConfig, train_landmarks
 
-    chosen = {k: v for k, v in (("mirror", mirror), ("nothing_hands", nothing_hands))
-              if v is not None}  # unset: the recipe's default (LandmarkConfig)
+    if options["flex"] is not None and not 0 <= options["flex"] <= 45:
+        raise EdgesignError(f"--flex {options['flex']:g}: give the joints' bend in degrees, 0 to 45 (the recipe: 12)")
+    chosen = {k: v for k, v in options.items() if v is not None}  # unset: the recipe's default (LandmarkConfig)
     summary = train_landmarks(LandmarkConfig(data=list(data), test_data=list(test_data), out=out or f"runs/{model}",
                                              model=model, epochs=epochs, seed=seed, **chosen))
     typer.echo(f"best validation accuracy {100 * summary['best_val_accuracy']:.2f} % (epoch {summary['best_epoch']}, "

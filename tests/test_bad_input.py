@@ -109,6 +109,7 @@ def test_convert_rejects_bad_inputs(e2e, tmp_path, asl_test, small_subset):
 def test_train_rejects_bad_inputs(tmp_path, small_subset):
     assert_user_error(run_cli("train", "resnet-18", "--data", small_subset), "did you mean resnet18")
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--mirror"), "is for landmark models")
+    assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--flex", "5"), "--flex is for landmark models")
     assert_user_error(run_cli("train", "resnet18", "--data", small_subset, "--size", "16", "-o", tmp_path / "r1"),
                       "too small")
     single = tmp_path / "single"

@@ -249,3 +249,16 @@ def test_bent_fingers_are_the_same_hand_in_another_pose(asl_train, tmp_path):
         same = augment_hand(w, s.image[i, :, :2], np.random.default_rng(1), flex=0.0)
         assert all(np.array_equal(a, b) for a, b in zip(plain, same))
     assert 3 < np.median(bends) < 9, np.median(bends)  # 5.5 deg on signer 2: a joint bends across its own plane too
+
+
+def test_train_takes_the_finger_bend_from_the_command_line(asl_train, tmp_path):
+    """`--flex` sets the augmentation's finger bend of a landmark model (0: none) and is recorded with the run; a bend
+    that is no pose is refused before any work, with one line."""
+    data = _link(tmp_path / "photos", asl_train, 4, step=40, classes=("A", "L", "V"))
+    r = run_cli("train", "landmark-mlp", "--data", data, "--epochs", "1", "--no-mirror", "--flex", "0",
+                "-o", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["flex"] == 0
+    r = run_cli("train", "landmark-mlp", "--data", data, "--flex", "90", "-o", tmp_path / "run2")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --flex 90: ")
+    assert not (tmp_path / "run2").exists()
