@@ -24,7 +24,8 @@ _THUMB_TO = [i for i in range(21) if i != 4]
 N_FEATURES = 63 + 9 + 2 + len(_THUMB_TO) + len(_TIP_PAIRS) + 15
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def unit(v: np.ndarray) -> np.ndarray:
+    """``v`` scaled to length 1 (a zero vector stays zero)."""
     return v / max(float(np.linalg.norm(v)), 1e-9)
 
 
@@ -38,9 +39,9 @@ def canonical(world: np.ndarray, image_xy: np.ndarray, right: float) -> tuple[np
 
 def palm_frame(points: np.ndarray) -> np.ndarray:
     """Rows x, y, z of the palm's frame: y wrist -> middle MCP, z the palm's normal."""
-    y = _unit(points[9])
-    z = _unit(np.cross(points[5], points[17]))
-    x = _unit(np.cross(y, z))
+    y = unit(points[9])
+    z = unit(np.cross(points[5], points[17]))
+    x = unit(np.cross(y, z))
     return np.stack([x, y, np.cross(x, y)])
 
 
@@ -61,7 +62,7 @@ def hand_features(world: np.ndarray, image_xy: np.ndarray, right: float) -> np.n
     p = p / max(float(np.linalg.norm(p[9])), 1e-9)
     frame = palm_frame(p)
     local = p @ frame.T
-    direction = _unit(image_xy[9] - image_xy[0])
+    direction = unit(image_xy[9] - image_xy[0])
     thumb = np.linalg.norm(p[_THUMB_TO] - p[4], axis=1)
     tips = np.array([np.linalg.norm(p[a] - p[b]) for a, b in _TIP_PAIRS], np.float32)
     return np.concatenate([local.ravel(), frame.ravel(), direction, thumb, tips, joint_angles(p)]).astype(np.float32)

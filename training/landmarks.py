@@ -20,7 +20,7 @@ import numpy as np
 from edgesign import atomic
 from edgesign.errors import EdgesignError
 from edgesign.evaluate import compute_metrics, write_metrics_files
-from edgesign.handfeatures import FEATURE_VERSION, FINGERS, N_FEATURES, hand_features
+from edgesign.handfeatures import FEATURE_VERSION, FINGERS, N_FEATURES, hand_features, unit
 from edgesign.hands import HandSettings
 from edgesign.pipeline import NO_HAND_LABEL, class_index
 from edgesign.progress import Progress
@@ -122,21 +122,17 @@ def _rotation(rng: np.random.Generator, degrees: float) -> np.ndarray:
     return _axis_angle(axis / np.linalg.norm(axis), np.deg2rad(rng.normal(0, degrees)))
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / max(float(np.linalg.norm(v)), 1e-9)
-
-
 def flex_fingers(world: np.ndarray, rng: np.random.Generator, degrees: float) -> np.ndarray:
     """The same handshape as another person forms it: every finger joint bent a little more or less (``degrees``,
     normal), about the axis across the palm (the thumb's about its own bend axis), each finger also spread a
     little about the palm's normal at its knuckle; the part of the finger beyond a joint turns with it."""
     out = world.astype(np.float64)
-    normal = _unit(np.cross(out[5] - out[0], out[17] - out[0]))
-    across = _unit(out[17] - out[5])
+    normal = unit(np.cross(out[5] - out[0], out[17] - out[0]))
+    across = unit(out[17] - out[5])
     for chain in FINGERS:
         for k in range(1, len(chain) - 1):
             joint, distal = chain[k], chain[k + 1:]
-            axis = _unit(np.cross(out[joint] - out[chain[k - 1]], normal)) if chain[1] == 1 else across
+            axis = unit(np.cross(out[joint] - out[chain[k - 1]], normal)) if chain[1] == 1 else across
             turn = _axis_angle(axis, np.deg2rad(rng.normal(0, degrees)))
             if k == 1:
                 turn = _axis_angle(normal, np.deg2rad(rng.normal(0, degrees / 2))) @ turn
