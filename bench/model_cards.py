@@ -39,15 +39,22 @@ def _earlier_rows(table: Path) -> dict[str, str]:
     return {line.split("](")[0][3:]: line for line in table.read_text().splitlines() if line.startswith("| [")}
 
 
+def _split(card: str) -> tuple[str, list[tuple[str, str]]]:
+    """(the title part, the ``## `` sections as (heading, text up to the next heading), in order)."""
+    title, *parts = re.split(r"(?m)^(?=## )", card)
+    return title, [(part.splitlines()[0].strip(), part) for part in parts]
+
+
 def sections(card: str) -> list[tuple[str, str]]:
     """A card's ``## `` sections as (heading, text up to the next heading), in order; the title part is left out."""
-    return [(part.splitlines()[0].strip(), part) for part in re.split(r"(?m)^(?=## )", card)[1:]]
+    return _split(card)[1]
 
 
 def with_hand_written(new: str, old: str) -> str:
     """The generated card ``new`` with the sections of the earlier card ``old`` that the generator does not write,
     each kept after the section it followed there (after the title when it came first)."""
-    written = {heading for heading, _ in sections(new)}
+    title, generated = _split(new)
+    written = {heading for heading, _ in generated}
     after: dict[str | None, list[str]] = {}
     anchor = None
     for heading, text in sections(old):
@@ -57,10 +64,9 @@ def with_hand_written(new: str, old: str) -> str:
             after.setdefault(anchor, []).append(text)
     if not after:
         return new
-    parts = re.split(r"(?m)^(?=## )", new)
-    out = [parts[0], *after.get(None, [])]
-    for part in parts[1:]:
-        out += [part, *after.get(part.splitlines()[0].strip(), [])]
+    out = [title, *after.get(None, [])]
+    for heading, text in generated:
+        out += [text, *after.get(heading, [])]
     return "\n\n".join(p.strip("\n") for p in out if p.strip()) + "\n"
 
 
