@@ -61,6 +61,7 @@ def _overrides(labels, input_range, mean, std, resize):
 
 @app.command()
 def train(
+    ctx: typer.Context,
     model: Optional[str] = typer.Argument(None, metavar="[MODEL]", help="Registered model name (see --list)."),
     data: Optional[List[str]] = typer.Option(None, "--data", help="Training data: class folders, Sign MNIST .csv or SIGNS .h5 "
                                              "(landmark models: repeat for each signer)."),
@@ -118,6 +119,7 @@ def train(
     if recipe:
         from edgesign.training.recipe import load_recipe
 
+        _refuse_options_beside_recipe(ctx, recipe)
         cfg = load_recipe(recipe, data_root, out).train
     else:
         if not model or not data:
@@ -148,6 +150,25 @@ def train(
     if result.test is not None:
         typer.echo(f"test accuracy {100 * result.test.accuracy:.2f} % on {result.test.n} images ({result.test.data})")
     typer.echo(f"run folder: {result.run_dir}")
+
+
+# What may go with --recipe: where the run goes, where the data is, and how it runs (not what it trains).
+_BESIDE_RECIPE = {"recipe", "out", "data_root", "resume", "distribute", "mixed_precision"}
+
+
+def _refuse_options_beside_recipe(ctx: typer.Context, recipe: str) -> None:
+    """A recipe trains as written (its run and converted file name it); an option that would change that is refused,
+    not silently dropped."""
+    import click
+    from click.core import ParameterSource
+
+    given = [p for p in ctx.command.params if p.name not in _BESIDE_RECIPE
+             and ctx.get_parameter_source(p.name) not in (None, ParameterSource.DEFAULT)]
+    if given:
+        names = ", ".join("/".join(p.opts + p.secondary_opts) if isinstance(p, click.Option) else p.name.upper()
+                          for p in given)
+        raise EdgesignError(f"--recipe {recipe} trains as the recipe is written; {names} would change it: copy the "
+                            "recipe and edit its [train] section")
 
 
 def _recipe_hand_stage(wanted: bool) -> dict | None:

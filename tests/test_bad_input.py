@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from PIL import Image
 
 
@@ -110,6 +110,13 @@ def test_train_rejects_bad_inputs(tmp_path, small_subset):
     assert_user_error(run_cli("train", "resnet-18", "--data", small_subset), "did you mean resnet18")
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--mirror"), "is for landmark models")
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--flex", "5"), "--flex is for landmark models")
+    # a recipe trains as written: an option that would change it is refused, not dropped without a word
+    recipe = ROOT / "models" / "asl29-resnet18.toml"
+    for extra, named in ((["--epochs", "3"], "--epochs"), (["--no-mirror"], "--mirror/--no-mirror"), (["cnn"], "MODEL"),
+                         (["--seed", "1", "--flex", "5"], "--seed, --flex")):
+        r = run_cli("train", "--recipe", recipe, *extra, "-o", tmp_path / "r0")
+        assert_user_error(r, f"{named} would change it")
+    assert not (tmp_path / "r0").exists()
     assert_user_error(run_cli("train", "resnet18", "--data", small_subset, "--size", "16", "-o", tmp_path / "r1"),
                       "too small")
     single = tmp_path / "single"
