@@ -40,29 +40,12 @@ def evaluate_model(model: str | EdgeModel | None, data: str, out_dir: str | None
         metrics.skipped = list(ds.skipped)
     else:
         photos = pipeline_data(m.labels, data, split)
-        probs, bad = _pipeline_rows(m, photos.items)
-        keep = np.array([i not in bad for i in range(len(photos.items))], bool)
+        probs, bad = m.probabilities_items(photos.items, progress=f"evaluating {m.path.name} (hand stage + classifier)")
+        keep = photos.readable(bad)
         metrics = compute_metrics(photos.labels[keep], probs[keep], m.labels, str(data))
         metrics.skipped = sorted(photos.items[i] for i in bad)
     folder = Path(out_dir) if out_dir else Path("runs") / "eval" / m.path.stem
     return metrics, write_metrics_files(metrics, folder)
-
-
-def _pipeline_rows(m, items: list) -> tuple[np.ndarray, set[int]]:
-    """A pipeline's probabilities per item (see :func:`pipeline_data`); the indices of files that cannot be read
-    are noted, not fatal."""
-    from .progress import Progress
-
-    probs = np.zeros((len(items), len(m.labels)), np.float32)
-    bad: set[int] = set()
-    with Progress(f"evaluating {m.path.name} (hand stage + classifier)", len(items), enabled=None) as bar:
-        for i, item in enumerate(items):
-            try:
-                probs[i] = m.classify_input(m.item_input(item))
-            except EdgesignError:
-                bad.add(i)
-            bar.update()
-    return probs, bad
 
 
 @dataclass
@@ -73,6 +56,12 @@ class PipelineData:
     items: list
     labels: np.ndarray
     stored_digest: str = ""  # a .csv/.h5 file's; a folder's is its files' bytes, read only when asked for
+
+    def readable(self, unreadable: list[int]) -> np.ndarray:
+        """A mask of the items that are not in ``unreadable`` (indices)."""
+        keep = np.ones(len(self.items), bool)
+        keep[list(unreadable)] = False
+        return keep
 
     def digest(self) -> str:
         from .pipeline import files_digest

@@ -181,9 +181,20 @@ class StagedPipeline(Classifier):
     def classify_frame(self, frame: np.ndarray) -> np.ndarray:
         return self.classify_input(self.prepare(frame))
 
-    def probabilities_items(self, items: list, progress: str | None = None) -> np.ndarray:
-        """One probability row per dataset item: a photo file, or an image array as a .csv or .h5 file stores it."""
-        return self._rows(lambda item: self.classify_input(self.item_input(item)), items, progress)
+    def probabilities_items(self, items: list, progress: str | None = None) -> tuple[np.ndarray, list[int]]:
+        """One probability row per dataset item (a photo file, or an image array as a .csv or .h5 file stores it),
+        and the indices of the items that cannot be read (a broken photo: a row of zeros, for the caller to leave
+        out and name; ``evaluate`` and ``benchmark --data`` both count the rest)."""
+        unreadable: list[int] = []
+
+        def classify(numbered: tuple[int, str | np.ndarray]) -> np.ndarray | float:
+            try:
+                prepared = self.item_input(numbered[1])
+            except EdgesignError:
+                unreadable.append(numbered[0])
+                return 0.0
+            return self.classify_input(prepared)
+        return self._rows(classify, list(enumerate(items)), progress), unreadable
 
 
 class HandPipeline(StagedPipeline):

@@ -245,7 +245,7 @@ def test_the_pipeline_answers_the_same_on_any_thread_count(hand_folder):
     """Run to run, and on 1 or 2 threads, the same probabilities to the bit (measured on every fourth photo of
     signer 2, 1,370: none differ). Figures taken on another CPU may differ by a photo (other float kernels)."""
     files = [str(p) for cls in ("A", "M", "Q", "Space") for p in ordered(require_data(SECOND) / cls)[::40]]
-    runs = [open_model(default_model_path(), threads=t, hand_models=hand_folder).probabilities_items(files)
+    runs = [open_model(default_model_path(), threads=t, hand_models=hand_folder).probabilities_items(files)[0]
             for t in (1, 2, 1)]
     assert len(files) == 20 and all(np.array_equal(runs[0], r) for r in runs[1:])
 
@@ -335,6 +335,21 @@ def test_benchmark_workload_of_a_pipeline_takes_a_csv_as_stored(hand_folder, tmp
     accuracy, source = work.accuracy()
     metrics, _ = evaluate_model(model, mnist, out_dir=str(tmp_path / "eval"))
     assert source == mnist and accuracy == metrics.accuracy and metrics.n == 11
+
+
+def test_evaluate_and_benchmark_leave_out_the_same_unreadable_photo(hand_folder, tmp_path):
+    """One rule for a pipeline's rows: a broken photo is named and left out, by `evaluate` and by the accuracy of
+    `benchmark --data` alike (the benchmark stopped on it before)."""
+    from edgesign.benchmark import workload
+
+    for cls in ("A", "B"):
+        link_photos(tmp_path / "data" / cls, require_data(SECOND) / cls, slice(0, 40, 10))
+    (tmp_path / "data" / "B" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    model = open_model(default_model_path(), hand_models=hand_folder)
+    metrics, _ = evaluate_model(model, str(tmp_path / "data"), out_dir=str(tmp_path / "eval"))
+    assert metrics.n == 8 and [f.rsplit("/", 1)[-1] for f in metrics.skipped] == ["broken.jpg"]
+    accuracy, _ = workload(model, str(tmp_path / "data")).accuracy()
+    assert accuracy == metrics.accuracy
 
 
 def test_the_shipped_pipeline_records_the_stage_revision_it_was_certified_with(hand_folder, tmp_path, capsys):
