@@ -6,7 +6,7 @@ first half of its recording and measure on the second half, base vs personal. Tw
 `first` (the first N: one instant, near-duplicates) and `spread` (evenly over the first half: what
 `edgesign enrol --from` takes, and what `--camera` approximates with `--gap`). The refit is timed on one core.
 
-    python bench/enrol_bench.py [--frames 3,10,20] [--epochs 40]
+    python bench/enrol_bench.py [--frames 3,10,20] [--epochs 40] [--hands auto,decided]
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgesign.enrol import Enrolment, refit  # noqa: E402
+from edgesign.enrol import Enrolment, refit, signing_hand  # noqa: E402
 from edgesign.enrol_session import spread  # noqa: E402
 from edgesign.runtime import open_model  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
@@ -58,6 +59,18 @@ def split_signer(model, held) -> tuple[dict, dict]:
     return first, second
 
 
+def as_signing_hand(held, hand: str):
+    """The held-out signer's frames as enrolment takes them: ``auto``, each frame's own handedness score; ``decided``,
+    every frame as the hand :func:`signing_hand` decides from the first half of each letter's frames."""
+    if hand == "auto":
+        return held
+    first = np.concatenate([np.flatnonzero(held.labels == c)[: (held.labels == c).sum() // 2]
+                            for c in np.unique(held.labels)])
+    decided, share = signing_hand(held.right[first[held.found[first]]])
+    print(f"signing hand decided from {held.source}'s first halves: {decided} ({100 * share:.1f} % read as right)")
+    return held if decided == "auto" else replace(held, right=np.full_like(held.right, float(decided == "right")))
+
+
 def measure(model, first: dict, second: dict, n: int, pick: str) -> dict:
     enrolment = Enrolment(model.labels)
     for name, f in first.items():
@@ -89,28 +102,33 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", default="3,10,20")
     ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--hands", default="auto,decided", help="auto (each frame's handedness score), decided (the hand "
+                    "`edgesign enrol` decides from the enrolled signer's first-half frames, every frame taken as it), "
+                    "or both")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     rows, ceilings = [], []
     for a, b in (("signer1", "signer2"), ("signer2", "signer1")):
         with tempfile.TemporaryDirectory() as tmp:
             model = open_model(base_pipeline(SIGNERS[a], Path(tmp), args.epochs), threads=1)
-            first, second = split_signer(model, extract_folder(SIGNERS[b], model.settings))
-            ceilings.append((a, b, measure(model, first, second, 10_000, "first")))
-            for pick in ("first", "spread"):
-                for n in (int(v) for v in args.frames.split(",")):
-                    rows.append({"base on": a, "enrolled": b, "pick": pick, "frames": n,
-                                 **measure(model, first, second, n, pick)})
-    print(f"{'base on':9s} {'enrolled':9s} {'pick':7s} {'frames':>6s} {'test n':>7s} {'base %':>7s} {'personal %':>10s} "
-          f"{'refit s':>8s}")
+            held = extract_folder(SIGNERS[b], model.settings)
+            for hand in args.hands.split(","):
+                first, second = split_signer(model, as_signing_hand(held, hand))
+                ceilings.append((a, f"{b} ({hand})", measure(model, first, second, 10_000, "first")))
+                for pick in ("first", "spread"):
+                    for n in (int(v) for v in args.frames.split(",")):
+                        rows.append({"base on": a, "enrolled": b, "hand": hand, "pick": pick, "frames": n,
+                                     **measure(model, first, second, n, pick)})
+    print(f"{'base on':9s} {'enrolled':9s} {'hand':5s} {'pick':7s} {'frames':>6s} {'test n':>7s} {'base %':>7s} "
+          f"{'personal %':>10s} {'refit s':>8s}")
     for r in rows:
-        print(f"{r['base on']:9s} {r['enrolled']:9s} {r['pick']:7s} {r['frames']:6d} {r['n']:7d} {100 * r['base']:7.2f} "
-              f"{100 * r['personal']:10.2f} {r['refit_s']:8.3f}")
+        print(f"{r['base on']:9s} {r['enrolled']:9s} {r['hand']:5s} {r['pick']:7s} {r['frames']:6d} {r['n']:7d} "
+              f"{100 * r['base']:7.2f} {100 * r['personal']:10.2f} {r['refit_s']:8.3f}")
     print("the ceiling of a head fitted on every first-half frame of a letter, measured on the second half: "
           + ", ".join(f"{a} -> {b} {100 * c['personal']:.2f} %" for a, b, c in ceilings))
     for r in rows:
         if r["pick"] == "spread" and r["frames"] == 10:
-            print(f"{r['base on']} -> {r['enrolled']}, spread 10, letters under 90 %: {weakest(r['letters'])}")
+            print(f"{r['base on']} -> {r['enrolled']} ({r['hand']}), spread 10, letters under 90 %: {weakest(r['letters'])}")
     for a, b, c in ceilings:
         print(f"{a} -> {b}, ceiling, letters under 90 %: {weakest(c['letters'])}")
 

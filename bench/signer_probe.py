@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,17 @@ VARIANTS = {
     "flex-12-tta-8": {"aug": (0.1, 10.0, 8.0, 12.0), "tta": 8},  # ... and the held-out hands classified 9 times
     "flex-12-bones-20": {"aug": (0.2, 10.0, 8.0, 12.0)},
     "flex-12-turn-20": {"aug": (0.1, 20.0, 8.0, 12.0)},
+    "flex-12-thumb-6": {"aug": (0.1, 10.0, 8.0, 12.0, 6.0)},  # ... the thumb's joints bent by another angle
+    "flex-12-thumb-24": {"aug": (0.1, 10.0, 8.0, 12.0, 24.0)},
+    # the features from the image landmarks (x, y in pixels, the model's relative depth) instead of the world ones
+    "image-points": {"aug": (0.1, 10.0, 8.0, 12.0), "points": "image"},
     "flex-25": {"aug": (0.1, 10.0, 8.0, 25.0)},
     "always-right": {"right": lambda r: 1.0},
+    "flex-12-always-right": {"aug": (0.1, 10.0, 8.0, 12.0), "right": lambda r: 1.0},  # both signers sign right-handed
+    # the held-out signer's handedness as a stream would see it: each letter's frames in shooting order, the score
+    # a running mean (weight of the new frame) from the letter's first frame with a hand
+    "flex-12-stream-right-0.2": {"aug": (0.1, 10.0, 8.0, 12.0), "stream_right": 0.2},
+    "flex-12-stream-right-0.1": {"aug": (0.1, 10.0, 8.0, 12.0), "stream_right": 0.1},
     "mirror-if-sure": {"right": lambda r: 0.0 if r < 0.2 else 1.0},
     "no-orientation": {"drop": ORIENTATION},
     "invariant-only": {"keep": np.r_[74:N_FEATURES]},
@@ -69,9 +79,15 @@ VARIANTS = {
 }
 
 
+def points(s, v):
+    """The 3-D landmarks the features are taken from: the world landmarks (metres), or the image landmarks (pixels,
+    depth in the same scale)."""
+    return s.image if v.get("points") == "image" else s.world
+
+
 def features(s, idx, v, copies=0, rng=None):
     right = v.get("right", lambda r: r)
-    rows = [np.stack([hand_features(s.world[i], s.image[i, :, :2], right(s.right[i])) for i in idx])]
+    rows = [np.stack([hand_features(points(s, v)[i], s.image[i, :, :2], right(s.right[i])) for i in idx])]
     rows += [features_augmented(s, idx, v, rng) for _ in range(copies)]
     x = np.concatenate(rows)
     if "keep" in v:
@@ -84,7 +100,7 @@ def features(s, idx, v, copies=0, rng=None):
 def features_augmented(s, idx, v, rng):
     """One augmented copy of each hand in ``idx`` (the variant's augmentation), as features."""
     right = v.get("right", lambda r: r)
-    return np.stack([hand_features(*augment_hand(s.world[i], s.image[i, :, :2], rng, *v.get("aug", ())), right(s.right[i]))
+    return np.stack([hand_features(*augment_hand(points(s, v)[i], s.image[i, :, :2], rng, *v.get("aug", ())), right(s.right[i]))
                      for i in idx])
 
 
@@ -114,6 +130,17 @@ def train_mlp(x, y, n_classes, epochs=30, lr=2e-3, batch=256, seed=0):
     return lambda z: softmax(np.maximum(np.maximum(z @ p[0] + p[3], 0) @ p[1] + p[4], 0) @ p[2] + p[5])
 
 
+def streamed_handedness(s, weight: float) -> np.ndarray:
+    """Each class's handedness scores, in file (shooting) order, as a running mean over its frames with a hand."""
+    right = s.right.astype(np.float64)
+    for c in np.unique(s.labels):
+        mean = None
+        for i in np.flatnonzero((s.labels == c) & s.found):
+            mean = right[i] if mean is None else (1 - weight) * mean + weight * right[i]
+            right[i] = mean
+    return right.astype(s.right.dtype)
+
+
 def cross_signer(train, held, v) -> float:
     classes = union_classes([train])
     la, lb = relabel(train, classes), relabel(held, classes)
@@ -129,6 +156,8 @@ def cross_signer(train, held, v) -> float:
 
     def predict(z):
         return np.mean([net(z) for net in nets], axis=0)
+    if "stream_right" in v:
+        held = replace(held, right=streamed_handedness(held, v["stream_right"]))
     hand = np.flatnonzero((lb >= 0) & held.found)
     no_hand = np.flatnonzero((lb >= 0) & ~held.found)
     z = features(held, hand, v)

@@ -381,6 +381,9 @@ def enrol(
                             "frames show the hand a little moved, not one instant."),
     save: Optional[str] = typer.Option(None, "--save", help="Write every captured frame, hand drawn, into this folder."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
+    hand: Optional[str] = typer.Option(None, "--hand", help="The hand you sign with: right, left, or auto (each "
+                                       "frame's own handedness score). Default: the frames decide (80 % read as one "
+                                       "hand), or, extending, the hand the file was enrolled with."),
 ) -> None:
     """Learn the user's own hand: capture letters, refit on the device (numpy), write one personal model file."""
     from .enrol_session import run_enrolment
@@ -391,10 +394,11 @@ def enrol(
     wanted = [x.strip() for x in letters.split(",") if x.strip()] if letters else None
     r = run_enrolment(base, out, source_folder=source_folder, camera=camera, letters=wanted, frames=frames,
                       holdback=holdback, save=save, pause=pause, steady=steady, gap=gap,
-                      hand_models=hand_models)
+                      hand_models=hand_models, hand=hand)
     c = r["check"]
     typer.echo(f"enrolled {len(r['letters'])} letters, {r['frames']} frames ({r['dropped_no_hand']} without a hand "
                f"dropped), refit {r['refit_seconds']:.2f} s")
+    typer.echo(f"signing hand: {_hand_line(r['hand'], r['right_share'])}")
     typer.echo(f"your held-back frames: {100 * c['accuracy']:.2f} % (the base model: {100 * c['base_accuracy']:.2f} %) "
                f"on {c['n']} frames")
     if r["warnings"]:
@@ -402,6 +406,12 @@ def enrol(
     weak = sorted(c["per_letter"].items(), key=lambda kv: kv[1]["personal"])[:5]
     typer.echo("weakest letters: " + ", ".join(f"{k} {100 * v['personal']:.0f} %" for k, v in weak))
     typer.echo(f"wrote {r['output']}")
+
+
+def _hand_line(hand: str, right_share: float | None) -> str:
+    share = f" ({100 * right_share:.0f} % of the new frames read as a right hand)" if right_share is not None else ""
+    return (f"{hand}, every hand is taken as one" if hand in ("right", "left") else
+            "auto, each frame's handedness score decides") + share
 
 
 app.command("enrol")(enrol)
@@ -462,6 +472,7 @@ def _info_pipeline(m, as_json: bool) -> None:
                    f"(weights sha256 {personal['base']['weights_sha256'][:12]})")
         typer.echo(f"          held-back check {100 * c['accuracy']:.2f} % (base {100 * c['base_accuracy']:.2f} %) "
                    f"on {c['n']} frames; the certificate above is the base model's")
+        typer.echo(f"          signing hand: {_hand_line(personal.get('hand', 'auto'), personal.get('right_share'))}")
 
 
 @app.command()

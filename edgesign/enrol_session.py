@@ -12,8 +12,9 @@ import numpy as np
 
 from . import atomic
 from .certify import weights_sha256
-from .enrol import Enrolment, Personal, encode, refit
+from .enrol import Enrolment, Personal, encode, refit, signing_hand
 from .errors import EdgesignError
+from .hands import Hand
 from .metadata import write_metadata
 from .pipeline import CropPipeline, HandPipeline, class_index
 from .runtime import open_model
@@ -50,7 +51,7 @@ def spread(n_items: int, need: int) -> list[int]:
 
 
 def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, need: int, save: str | None,
-                 ) -> Iterator[tuple[str, list[np.ndarray], int]]:
+                 ) -> Iterator[tuple[str, list[Hand], int]]:
     """Per letter folder: ``need`` photos with a hand spread evenly over the folder in shooting order (a photo
     without a hand gives way to the next one), and how many had none. Spread, not the first ones: neighbouring
     frames of a recording are near-duplicates, and a hand learned from one instant misses the same letter a
@@ -67,24 +68,24 @@ def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, nee
         if letter not in by_folder:
             raise EdgesignError(f"no folder for {letter} in {root}")
         photos = [f for f, c in items if c == by_folder[letter]]
-        feats, dropped, i = [], 0, 0
+        hands, dropped, i = [], 0, 0
         for start in spread(len(photos), need):
             i = max(i, start)
             while i < len(photos):
                 image = open_image(photos[i])
                 p = model.prepare(image)
                 i += 1
-                if p.features is not None:
-                    feats.append(p.features)
-                    _save_frame(save, f"{letter}_{len(feats)}", image, letter, p)
+                if p.hand is not None:
+                    hands.append(p.hand)
+                    _save_frame(save, f"{letter}_{len(hands)}", image, letter, p)
                     break
                 dropped += 1
-        yield letter, feats, dropped
+        yield letter, hands, dropped
 
 
 def camera_takes(model: HandPipeline, spec: str, letters: list[str], need: int, save: str | None, pause: float,
                  steady: float = STEADY_MOTION, gap: int = GAP_FRAMES, say: Callable[[str], None] = _say,
-                 ) -> Iterator[tuple[str, list[np.ndarray], int]]:
+                 ) -> Iterator[tuple[str, list[Hand], int]]:
     """Guided capture: name the letter, wait for a steady hand, collect ``need`` frames with a hand, ``gap``
     steady frames apart while the user moves the hand a little (one instant's frames are near-duplicates)."""
     from .sources import camera_frames
@@ -105,7 +106,7 @@ def camera_takes(model: HandPipeline, spec: str, letters: list[str], need: int, 
 
 def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, save: str | None, steady_motion: float,
              gap: int):
-    feats, dropped, steady, previous, since = [], 0, 0, None, gap
+    hands, dropped, steady, previous, since = [], 0, 0, None, gap
     for frame in frames:
         p = model.prepare(frame.image, track=True)
         if p.hand is None:
@@ -119,12 +120,12 @@ def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, sav
         since += 1
         if steady >= STEADY_FRAMES and since > gap:
             since = 0
-            feats.append(p.features)
-            _save_frame(save, f"{letter}_{len(feats)}", frame.image, letter, p)
-            if len(feats) == need:
-                return feats, dropped
+            hands.append(p.hand)
+            _save_frame(save, f"{letter}_{len(hands)}", frame.image, letter, p)
+            if len(hands) == need:
+                return hands, dropped
     raise EdgesignError(f"{spec} stopped delivering frames while enrolling {letter} "
-                        f"({len(feats)} of {need} frames taken)")
+                        f"({len(hands)} of {need} frames taken)")
 
 
 def _save_frame(save: str | None, name: str, image, letter: str, prepared) -> None:
@@ -172,43 +173,64 @@ def write_personal(model: HandPipeline, enrolment: Enrolment, personal: Personal
     meta["personal"] = {"base": base, "classes": personal.classes, "blend": personal.blend, "w": encode(personal.w),
                         "b": encode(personal.b), "frames": {k: len(v) for k, v in enrolment.fit.items()},
                         "check": report["check"], "refit_seconds": report["refit_seconds"],
-                        "enrolment": enrolment.to_metadata(), "created": time.strftime("%Y-%m-%d %H:%M")}
+                        "enrolment": enrolment.to_metadata(), "created": time.strftime("%Y-%m-%d %H:%M"),
+                        "hand": model.signing_hand, "right_share": report["right_share"]}
     return atomic.write_bytes(out, write_metadata(content, meta))
 
 
 def run_enrolment(base: str | None, out: str, *, source_folder: str | None = None, camera: str | None = None,
                   letters: list[str] | None = None, frames: int = 10, holdback: int = 3, save: str | None = None,
                   pause: float = 2.0, steady: float = STEADY_MOTION, gap: int = GAP_FRAMES,
-                  hand_models: str | None = None) -> dict[str, Any]:
-    """Enrol (or extend an earlier enrolment, when ``base`` is a personal file); returns the report."""
+                  hand_models: str | None = None, hand: str | None = None) -> dict[str, Any]:
+    """Enrol (or extend an earlier enrolment, when ``base`` is a personal file); returns the report. ``hand``: the
+    hand the user signs with (right, left, or auto: each frame's score); default: the frames decide
+    (:func:`edgesign.enrol.signing_hand`), or, extending, the hand the file was enrolled with."""
     if bool(source_folder) == bool(camera):
         raise EdgesignError("enrol needs exactly one source: --from FOLDER or --camera SPEC")
     if frames < 1 or holdback < 1 or gap < 0:
         raise EdgesignError("--frames and --check must be at least 1, --gap at least 0")
+    if hand not in (None, "right", "left", "auto"):
+        raise EdgesignError(f"--hand {hand}: right, left or auto (each frame's own score)")
     if not out.endswith(".tflite"):
         raise EdgesignError(f"the personal model must end in .tflite: {out}")
     model = open_base(base, hand_models)
     old = model.metadata.get("personal")
+    if old and hand and hand != model.signing_hand:
+        raise EdgesignError(f"{base} was enrolled as {model.signing_hand} hand(s): extend it with that hand, or "
+                            f"enrol --hand {hand} from its base model ({old['base']['model']})")
     enrolment = Enrolment.from_metadata(model.labels, old["enrolment"]) if old else Enrolment(model.labels)
     if camera and not letters:
         letters = [name for name in model.labels if name != model.labels[model.no_hand]]
     takes = (folder_takes(model, Path(source_folder), letters, frames + holdback, save) if source_folder else
              camera_takes(model, camera, letters, frames + holdback, save, pause, steady, gap))
-    warnings: list[str] = []
-    for letter, feats, dropped in takes:
-        if len(feats) < frames + holdback:
-            raise EdgesignError(f"too few frames with a hand for {letter}: {len(feats)} of {frames + holdback} "
+    taken = []
+    for letter, hands, dropped in takes:
+        if len(hands) < frames + holdback:
+            raise EdgesignError(f"too few frames with a hand for {letter}: {len(hands)} of {frames + holdback} "
                                 f"(--frames {frames} + --check {holdback}; {dropped} photos without a hand)")
+        taken.append((letter, hands, dropped))
+        _say(f"{letter}: {len(hands)} frames with a hand" + (f", {dropped} without one (dropped)" if dropped else ""))
+    decided, share = signing_hand([h.right for _, hands, _ in taken for h in hands])
+    if not old:  # extending keeps the hand its frames were taken as
+        model.signing_hand = hand or decided
+    warnings = _add_takes(model, enrolment, taken, holdback)
+    personal, seconds = refit(enrolment, model.mean, model.std)
+    report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),
+              "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3),
+              "warnings": warnings, "hand": model.signing_hand, "right_share": round(share, 4)}
+    report["check"] = check(model, personal, enrolment)
+    report["output"] = str(write_personal(model, enrolment, personal, report, Path(out)))
+    return report
+
+
+def _add_takes(model: HandPipeline, enrolment: Enrolment, taken: list, holdback: int) -> list[str]:
+    """Each letter's frames as features of the signing hand, into the enrolment; the doubts about them."""
+    warnings: list[str] = []
+    for letter, hands, dropped in taken:
+        feats = [model.features_of(h) for h in hands]
         enrolment.add(letter, feats, holdback, dropped)
-        _say(f"{letter}: {len(feats)} frames with a hand" + (f", {dropped} without one (dropped)" if dropped else ""))
         doubt = looks_like_another(model, letter, feats)
         if doubt:
             _say(f"warning: {doubt}")
             warnings.append(doubt)
-    personal, seconds = refit(enrolment, model.mean, model.std)
-    report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),
-              "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3),
-              "warnings": warnings}
-    report["check"] = check(model, personal, enrolment)
-    report["output"] = str(write_personal(model, enrolment, personal, report, Path(out)))
-    return report
+    return warnings

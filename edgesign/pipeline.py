@@ -200,6 +200,8 @@ class StagedPipeline(Classifier):
 class HandPipeline(StagedPipeline):
     """Hand stage + landmark classifier (the one a user can enrol their own hand on)."""
 
+    signing_hand = "auto"  # right or left: a personal model's user (see features_of)
+
     def _check_input(self, stage: dict[str, Any]) -> None:
         if stage.get("input", "landmarks") != "landmarks" or stage.get("features") != FEATURE_VERSION:
             raise EdgesignError(f"{self.path}: features {stage.get('features')!r} are not supported by this edgesign "
@@ -215,9 +217,16 @@ class HandPipeline(StagedPipeline):
         self.mean = np.asarray(scaling["mean"], np.float32)
         self.std = np.asarray(scaling["std"], np.float32)
         self.personal = self._personal(content, self.metadata.get("personal"))
+        self.signing_hand = (self.metadata.get("personal") or {}).get("hand", "auto")
 
     def _input(self, rgb, hand: Hand) -> np.ndarray:
-        return hand_features(hand.world, hand.landmarks[:, :2], hand.right)
+        return self.features_of(hand)
+
+    def features_of(self, hand: Hand) -> np.ndarray:
+        """The classifier's features of a found hand. A personal model enrolled as a right (left) hand takes every
+        hand as one; otherwise each frame's handedness score decides (a left hand is mirrored)."""
+        right = {"right": 1.0, "left": 0.0}.get(self.signing_hand, hand.right)
+        return hand_features(hand.world, hand.landmarks[:, :2], right)
 
     def _personal(self, content: bytes, personal: dict[str, Any] | None):
         """The user's enrolled head, after checking the classifier is the one it was enrolled on."""

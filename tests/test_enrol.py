@@ -73,6 +73,8 @@ def test_enrolment_from_photo_folders_lifts_the_second_signer(signer1_base, seco
 
     info = run_cli("info", personal)
     assert info.returncode == 0 and "personal  enrolled" in info.stdout and "10 letters, 100 frames" in info.stdout
+    # signer 2 signs right-handed: most frames read as a right hand, so every hand is taken as one
+    assert "signing hand: right, every hand is taken as one" in r.stdout and "signing hand: right" in info.stdout
     pred = run_cli("predict", personal, next((test_dir / "l").iterdir()), "--json")
     assert pred.returncode == 0 and json.loads(pred.stdout)["top"][0]["label"] == "L"
 
@@ -99,6 +101,34 @@ def test_enrolment_resumes_and_redoes_a_letter(signer1_base, second_signer_split
     assert r.returncode == 0, r.stderr[-2000:]
     frames = open_model(second).metadata["personal"]["frames"]
     assert frames == {"A": 10, "B": 10, "C": 5, "L": 5}
+    # the frames so far were taken as right hands: extending them as another hand is refused before any capture
+    r = run_cli("enrol", "--base", first, "--from", enrol_dir, "--letters", "C", "--hand", "left", "-o", second)
+    assert r.returncode == 2 and "was enrolled as right hand(s)" in r.stderr.strip().splitlines()[-1], r.stderr[-1000:]
+
+
+def test_the_signing_hand_overrides_a_frame_read_as_the_other_hand(signer1_base, second_signer_split, tmp_path):
+    """Signer 2's R: the landmark model calls a quarter of its frames a left hand, and a left hand's features are
+    mirrored. A personal model enrolled as a right hand takes them as the right hand they are; `--hand auto` keeps
+    each frame's own call (the base model's rule)."""
+    enrol_dir, _ = second_signer_split
+    paths = {}
+    for hand in ("right", "auto"):
+        paths[hand] = tmp_path / f"{hand}.tflite"
+        r = run_cli("enrol", "--base", signer1_base, "--from", enrol_dir, "--letters", "A,B", "--hand", hand, "-o",
+                    paths[hand])
+        assert r.returncode == 0, r.stderr[-2000:]
+    fixed, auto, base = (open_model(p) for p in (paths["right"], paths["auto"], signer1_base))
+    assert (fixed.signing_hand, auto.signing_hand, base.signing_hand) == ("right", "auto", "auto")
+    called_left = 0
+    for photo in ordered(SECOND / "R")[:60:3]:
+        p = base.prepare(Image.open(photo))
+        if p.hand is None:
+            continue
+        flipped = p.hand.right < 0.5
+        called_left += flipped
+        assert np.array_equal(auto.features_of(p.hand), p.features)
+        assert np.array_equal(fixed.features_of(p.hand), p.features) != flipped
+    assert called_left >= 2  # measured: 9 of these 20 frames
 
 
 def test_a_tampered_personal_file_is_refused(signer1_base, second_signer_split, tmp_path):
@@ -118,6 +148,7 @@ def test_a_tampered_personal_file_is_refused(signer1_base, second_signer_split, 
     (["--letters", "A,Q9"], "is not one of the model's"),
     (["--letters", "A", "--frames", "120"], "too few frames with a hand for A"),
     (["--letters", "A"], "enrol at least 2 letters"),
+    (["--letters", "A,B", "--hand", "both"], "--hand both: right, left or auto"),
 ])
 def test_nonsense_is_refused_in_one_line(signer1_base, second_signer_split, tmp_path, args, message):
     enrol_dir, _ = second_signer_split

@@ -122,30 +122,33 @@ def _rotation(rng: np.random.Generator, degrees: float) -> np.ndarray:
     return _axis_angle(axis / np.linalg.norm(axis), np.deg2rad(rng.normal(0, degrees)))
 
 
-def flex_fingers(world: np.ndarray, rng: np.random.Generator, degrees: float) -> np.ndarray:
+def flex_fingers(world: np.ndarray, rng: np.random.Generator, degrees: float, thumb: float | None = None) -> np.ndarray:
     """The same handshape as another person forms it: every finger joint bent a little more or less (``degrees``,
     normal), about the axis across the palm (the thumb's about its own bend axis), each finger also spread a
-    little about the palm's normal at its knuckle; the part of the finger beyond a joint turns with it."""
+    little about the palm's normal at its knuckle; the part of the finger beyond a joint turns with it. ``thumb``:
+    the thumb's joints by another angle (probed, not used: bench/signer_probe.py flex-12-thumb-6/24)."""
     out = world.astype(np.float64)
     normal = unit(np.cross(out[5] - out[0], out[17] - out[0]))
     across = unit(out[17] - out[5])
     for chain in FINGERS:
+        bend = degrees if thumb is None or chain[1] != 1 else thumb
         for k in range(1, len(chain) - 1):
             joint, distal = chain[k], chain[k + 1:]
             axis = unit(np.cross(out[joint] - out[chain[k - 1]], normal)) if chain[1] == 1 else across
-            turn = _axis_angle(axis, np.deg2rad(rng.normal(0, degrees)))
+            turn = _axis_angle(axis, np.deg2rad(rng.normal(0, bend)))
             if k == 1:
-                turn = _axis_angle(normal, np.deg2rad(rng.normal(0, degrees / 2))) @ turn
+                turn = _axis_angle(normal, np.deg2rad(rng.normal(0, bend / 2))) @ turn
             out[distal] = (out[distal] - out[joint]) @ turn.T + out[joint]
     return out.astype(world.dtype)
 
 
 def augment_hand(world: np.ndarray, image_xy: np.ndarray, rng: np.random.Generator, bone: float = 0.1,
-                 turn: float = 10.0, roll: float = 8.0, flex: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                 turn: float = 10.0, roll: float = 8.0, flex: float = 0.0, thumb: float | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Another hand: bones ``bone`` (10 %) longer or shorter, turned a little in 3-D (``turn`` degrees), landmark
     noise of a few mm, rolled in the image (``roll`` degrees); with ``flex``, its joints bent (:func:`flex_fingers`)."""
     if flex:
-        world = flex_fingers(world, rng, flex)
+        world = flex_fingers(world, rng, flex, thumb)
     new = world.copy()
     for chain in FINGERS:
         for parent, child in zip(chain[:-1], chain[1:]):
