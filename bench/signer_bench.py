@@ -90,6 +90,7 @@ def run(data: list[Path], held: Path, args) -> dict:
                              epochs=args.epochs, hidden=tuple(int(v) for v in args.hidden.split(",")),
                              dropout=args.dropout, augment_copies=args.augment_copies, flex=args.flex, seed=args.seed,
                              mirror=args.mirror, small=args.small, nothing_hands=args.nothing_hands,
+                             signed_with=args.signed_with,
                              hand=asdict(settings))
         summary = train_landmarks(cfg)
         summary["accuracy"] = next(iter(summary["held_out"].values()))["accuracy"]
@@ -114,6 +115,8 @@ def main() -> None:
     ap.add_argument("--flex", type=float, default=LandmarkConfig.flex,
                     help="bend the augmented copies' joints by this many degrees (normal; the recipe's default)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--signed-with", default=LandmarkConfig.signed_with, choices=["auto", "right", "left"],
+                    help="the training signers' hand (both shared signers sign right-handed)")
     ap.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=LandmarkConfig.mirror,
                     help="train on every photo mirrored too (the recipe's default: on)")
     ap.add_argument("--small", type=lambda v: tuple(int(s) for s in v.split(",")), default=(),
@@ -134,7 +137,7 @@ def main() -> None:
         s = run(list(SIGNERS.values()), DATA / "asl-photos" / "test", args)
         rows.append(table_row("both", "signer1 test split", s))
     print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, flex {args.flex}, "
-          f"mirror {args.mirror}, small {args.small or 'no'}, nothing hands {args.nothing_hands}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
+          f"mirror {args.mirror}, small {args.small or 'no'}, nothing hands {args.nothing_hands}, signed with {args.signed_with}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
           f"landmarks {args.landmarks}, zoom out {args.zoom_out}, light {args.light}")
     print(f"{'trained on':12s} {'measured on':20s} {'val %':>7s} {'pipeline %':>11s} {'mirrored %':>11s} {'shrunk %':>9s}")
     for r in rows:

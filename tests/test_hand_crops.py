@@ -11,6 +11,7 @@ from conftest import DATA, link_photos, ordered, require_data, run_cli
 from PIL import Image
 
 from edgesign.api import evaluate_model
+from edgesign.errors import EdgesignError
 from edgesign.handcrop import hand_crop
 from edgesign.pipeline import CropPipeline
 from edgesign.runtime import open_model
@@ -262,3 +263,21 @@ def test_train_takes_the_finger_bend_from_the_command_line(asl_train, tmp_path):
     r = run_cli("train", "landmark-mlp", "--data", data, "--flex", "90", "-o", tmp_path / "run2")
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --flex 90: ")
     assert not (tmp_path / "run2").exists()
+
+
+def test_training_hands_taken_as_the_signers_hand(asl_train):
+    """`signed_with` (a bench setting: it tied across signers) takes every training hand as one hand, a mirrored
+    view's as the other; auto keeps each frame's own call; anything else is refused."""
+    from edgesign.training.handdata import HandSet
+    from edgesign.training.landmarks import as_signed_with
+
+    n = 4
+    s = HandSet("s", [str(i) for i in range(n)], np.zeros(n, int), ["A"], np.ones(n, bool), np.zeros((n, 21, 3)),
+                np.zeros((n, 21, 3)), np.array([0.9, 0.2, 0.6, 0.1], np.float32))
+    assert as_signed_with(s, "auto") is s
+    assert as_signed_with(s, "right").right.tolist() == [1.0] * n
+    assert as_signed_with(s, "right", mirrored=True).right.tolist() == [0.0] * n
+    assert as_signed_with(s, "left").right.tolist() == [0.0] * n
+    assert s.right.tolist() == pytest.approx([0.9, 0.2, 0.6, 0.1])  # the set itself is left as it was
+    with pytest.raises(EdgesignError, match="right, left or auto"):
+        as_signed_with(s, "both")
