@@ -203,17 +203,22 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
         letters = [name for name in model.labels if name != model.labels[model.no_hand]]
     takes = (folder_takes(model, Path(source_folder), letters, frames + holdback, save) if source_folder else
              camera_takes(model, camera, letters, frames + holdback, save, pause, steady, gap))
-    taken = []
+    taken, warnings = [], []
     for letter, hands, dropped in takes:
         if len(hands) < frames + holdback:
             raise EdgesignError(f"too few frames with a hand for {letter}: {len(hands)} of {frames + holdback} "
                                 f"(--frames {frames} + --check {holdback}; {dropped} photos without a hand)")
         taken.append((letter, hands, dropped))
         _say(f"{letter}: {len(hands)} frames with a hand" + (f", {dropped} without one (dropped)" if dropped else ""))
+        doubt = looks_like_another(model, letter, [model.features_of(h) for h in hands])  # as the base reads them
+        if doubt:
+            _say(f"warning: {doubt}")
+            warnings.append(doubt)
     decided, share = signing_hand([h.right for _, hands, _ in taken for h in hands])
     if not old:  # extending keeps the hand its frames were taken as
         model.signing_hand = hand or decided
-    warnings = _add_takes(model, enrolment, taken, holdback)
+    for letter, hands, dropped in taken:  # the features the personal file learns: of the signing hand
+        enrolment.add(letter, [model.features_of(h) for h in hands], holdback, dropped)
     personal, seconds = refit(enrolment, model.mean, model.std)
     report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),
               "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3),
@@ -222,15 +227,3 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
     report["output"] = str(write_personal(model, enrolment, personal, report, Path(out)))
     return report
 
-
-def _add_takes(model: HandPipeline, enrolment: Enrolment, taken: list, holdback: int) -> list[str]:
-    """Each letter's frames as features of the signing hand, into the enrolment; the doubts about them."""
-    warnings: list[str] = []
-    for letter, hands, dropped in taken:
-        feats = [model.features_of(h) for h in hands]
-        enrolment.add(letter, feats, holdback, dropped)
-        doubt = looks_like_another(model, letter, feats)
-        if doubt:
-            _say(f"warning: {doubt}")
-            warnings.append(doubt)
-    return warnings
