@@ -409,7 +409,7 @@ def enrol(
 
 
 def _hand_line(hand: str, right_share: float | None) -> str:
-    share = f" ({100 * right_share:.0f} % of the new frames read as a right hand)" if right_share is not None else ""
+    share = f" ({100 * right_share:.0f} % of the frames taken read as a right hand)" if right_share is not None else ""
     return (f"{hand}, every hand is taken as one" if hand in ("right", "left") else
             "auto, each frame's handedness score decides") + share
 

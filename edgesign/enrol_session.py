@@ -226,4 +226,3 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
     report["check"] = check(model, personal, enrolment)
     report["output"] = str(write_personal(model, enrolment, personal, report, Path(out)))
     return report
-
