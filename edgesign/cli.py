@@ -382,7 +382,7 @@ def enrol(
     save: Optional[str] = typer.Option(None, "--save", help="Write every captured frame, hand drawn, into this folder."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
     hand: Optional[str] = typer.Option(None, "--hand", help="The hand you sign with: right, left, or auto (each "
-                                       "frame's own handedness score). Default: the frames decide (80 % read as one "
+                                       "frame's own handedness score). Default: the frames decide (70 % read as one "
                                        "hand), or, extending, the hand the file was enrolled with."),
 ) -> None:
     """Learn the user's own hand: capture letters, refit on the device (numpy), write one personal model file."""

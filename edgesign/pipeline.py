@@ -10,6 +10,7 @@ The rule for no hand: when the hand stage finds none, the answer is ``Nothing`` 
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from dataclasses import dataclass
@@ -221,6 +222,13 @@ class HandPipeline(StagedPipeline):
 
     def _input(self, rgb, hand: Hand) -> np.ndarray:
         return self.features_of(hand)
+
+    def base_only(self) -> HandPipeline:
+        """This pipeline as its base model reads (a personal file's head and signing hand set aside, the interpreters
+        shared): what the certificate it carries certifies."""
+        base = copy.copy(self)
+        base.personal, base.signing_hand = None, "auto"
+        return base
 
     def features_of(self, hand: Hand) -> np.ndarray:
         """The classifier's features of a found hand. A personal model enrolled as a right (left) hand takes every

@@ -144,6 +144,20 @@ def test_a_tampered_personal_file_is_refused(signer1_base, second_signer_split, 
     assert "not those of the base model" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_personal_file_reads_as_its_base_when_its_certificate_is_checked(signer1_base, second_signer_split, tmp_path):
+    """The certificate a personal file carries is its base model's: `base_only()` (what the firmware suite measures
+    on the certified data) reads photos exactly as the base file does, while the personal file reads them otherwise."""
+    enrol_dir, test_dir = second_signer_split
+    personal = tmp_path / "me.tflite"
+    assert run_cli("enrol", "--base", signer1_base, "--from", enrol_dir, "-o", personal).returncode == 0
+    me, base = open_model(personal), open_model(signer1_base)
+    files = [str(p) for letter in ("m", "t", "x") for p in sorted((test_dir / letter).iterdir())[:4]]
+    mine, _ = me.probabilities_items(files)
+    as_base, _ = me.base_only().probabilities_items(files)
+    assert np.array_equal(as_base, base.probabilities_items(files)[0])
+    assert not np.allclose(mine, as_base) and me.personal is not None and me.signing_hand == "right"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--letters", "A,Q9"], "is not one of the model's"),
     (["--letters", "A", "--frames", "120"], "too few frames with a hand for A"),
