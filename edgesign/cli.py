@@ -104,6 +104,8 @@ def train(
     if list_:
         _list_models()
         return
+    if recipe:
+        _refuse_options_beside_recipe(ctx, recipe)
     _check_training_numbers(lr, val_fraction, label_smoothing)
     check_output(out, "dir")
     from .data import require_dataset
@@ -119,7 +121,6 @@ def train(
     if recipe:
         from edgesign.training.recipe import load_recipe
 
-        _refuse_options_beside_recipe(ctx, recipe)
         cfg = load_recipe(recipe, data_root, out).train
     else:
         if not model or not data:

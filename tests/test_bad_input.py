@@ -112,8 +112,8 @@ def test_train_rejects_bad_inputs(tmp_path, small_subset):
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--flex", "5"), "--flex is for landmark models")
     # a recipe trains as written: an option that would change it is refused, not dropped without a word
     recipe = ROOT / "models" / "asl29-resnet18.toml"
-    for extra, named in ((["--epochs", "3"], "--epochs"), (["--no-mirror"], "--mirror/--no-mirror"), (["cnn"], "MODEL"),
-                         (["--seed", "1", "--flex", "5"], "--seed, --flex")):
+    for extra, named in ((["--epochs", "3", "--no-mirror"], "--epochs, --mirror/--no-mirror"),
+                         (["cnn", "--seed", "1", "--flex", "5"], "MODEL, --seed, --flex")):
         r = run_cli("train", "--recipe", recipe, *extra, "-o", tmp_path / "r0")
         assert_user_error(r, f"{named} would change it")
     assert not (tmp_path / "r0").exists()
