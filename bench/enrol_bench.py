@@ -15,14 +15,13 @@ import argparse
 import os
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgesign.enrol import Enrolment, refit, signing_hand  # noqa: E402
+from edgesign.enrol import pack_hand, refit, signing_hand, unpack_hand  # noqa: E402
 from edgesign.enrol_session import spread  # noqa: E402
 from edgesign.runtime import open_model  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
@@ -45,37 +44,34 @@ def base_pipeline(train: Path, work: Path, epochs: int) -> Path:
 
 
 def split_signer(model, held) -> tuple[dict, dict]:
-    """Per letter the model knows: features of frames with a hand, first half and second half (shooting order)."""
+    """Per letter the model knows: its frames with a hand as enrolment keeps them (landmarks, ``pack_hand``), first
+    half and second half (shooting order)."""
     first, second = {}, {}
-    feats = held.features()
-    row = {i: r for r, i in enumerate(np.flatnonzero(held.found))}
     for c, name in enumerate(held.class_names):
         if name == "Nothing" or name not in model.labels:
             continue
-        idx = np.flatnonzero(held.labels == c)
-        half = len(idx) // 2
-        first[name] = [feats[row[i]] for i in idx[:half] if held.found[i]]
-        second[name] = [feats[row[i]] for i in idx[half:] if held.found[i]]
+        every = np.flatnonzero(held.labels == c)
+        cut, found = every[len(every) // 2], every[held.found[every]]
+        first[name], second[name] = ([pack_hand(held.world[i], held.image[i, :, :2], held.right[i]) for i in part]
+                                     for part in (found[found < cut], found[found >= cut]))
     return first, second
 
 
-def as_signing_hand(held, hand: str):
-    """The held-out signer's frames as enrolment takes them: ``auto``, each frame's own handedness score; ``decided``,
-    every frame as the hand :func:`signing_hand` decides from the first half of each letter's frames."""
-    if hand == "auto":
-        return held
-    first = np.concatenate([np.flatnonzero(held.labels == c)[: (held.labels == c).sum() // 2]
-                            for c in np.unique(held.labels)])
-    decided, share = signing_hand(held.right[first[held.found[first]]])
-    print(f"signing hand decided from {held.source}'s first halves: {decided} ({100 * share:.1f} % read as right)")
-    return held if decided == "auto" else replace(held, right=np.full_like(held.right, float(decided == "right")))
+def as_features(model, hand: str, first: dict, second: dict) -> tuple[dict, dict]:
+    """The two halves' features as the personal file reads them: ``auto``, each frame's own handedness score;
+    ``decided``, every frame as the hand :func:`signing_hand` decides from the first halves (what enrolment does)."""
+    model.signing_hand = "auto"
+    if hand == "decided":
+        decided, share = signing_hand([v[-1] for frames in first.values() for v in frames])
+        print(f"signing hand decided from the first halves: {decided} ({100 * share:.1f} % read as right)")
+        model.signing_hand = decided
+    return tuple({k: [model.landmark_features(*unpack_hand(v)) for v in frames] for k, frames in half.items()}
+                 for half in (first, second))
 
 
 def measure(model, first: dict, second: dict, n: int, pick: str) -> dict:
-    enrolment = Enrolment(model.labels)
-    for name, f in first.items():
-        enrolment.fit[name] = f[:n] if pick == "first" else [f[i] for i in spread(len(f), n)]
-    personal, seconds = refit(enrolment, model.mean, model.std)
+    fit = {name: f[:n] if pick == "first" else [f[i] for i in spread(len(f), n)] for name, f in first.items()}
+    personal, seconds = refit(fit, model.labels, model.mean, model.std)
     x = np.stack([f for v in second.values() for f in v])
     truth = np.array([model.labels.index(k) for k, v in second.items() for _ in v])
     base = np.stack([model.base_probabilities(f) for f in x])
@@ -111,9 +107,9 @@ def main() -> None:
     for a, b in (("signer1", "signer2"), ("signer2", "signer1")):
         with tempfile.TemporaryDirectory() as tmp:
             model = open_model(base_pipeline(SIGNERS[a], Path(tmp), args.epochs), threads=1)
-            held = extract_folder(SIGNERS[b], model.settings)
+            halves = split_signer(model, extract_folder(SIGNERS[b], model.settings))
             for hand in args.hands.split(","):
-                first, second = split_signer(model, as_signing_hand(held, hand))
+                first, second = as_features(model, hand, *halves)
                 ceilings.append((a, f"{b} ({hand})", measure(model, first, second, 10_000, "first")))
                 for pick in ("first", "spread"):
                     for n in (int(v) for v in args.frames.split(",")):

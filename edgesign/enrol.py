@@ -4,7 +4,7 @@ The base hand pipeline stays as it is; enrolment adds a small softmax head fitte
 landmark features (standardized by the base model's own scaling) and blends it with the base
 classifier for the letters the user enrolled. Everything lives in ONE personal model file: the base
 classifier's bytes with its metadata extended by a ``personal`` entry (the head, the enrolment
-features so it can be resumed and extended, the base's weights hash, the user's held-back check).
+frames' landmarks so it can be resumed and extended, the base's weights hash, the user's held-back check).
 """
 
 from __future__ import annotations
@@ -96,23 +96,42 @@ class Personal:
         return cls(list(meta["classes"]), decode(meta["w"]), decode(meta["b"]), float(meta.get("blend", BLEND)))
 
 
+def pack_hand(world: np.ndarray, image_xy: np.ndarray, right: float) -> np.ndarray:
+    """One frame as enrolment keeps it: the world landmarks, the image landmarks from the wrist (all the features
+    read of them) and the handedness score, in float16 as the personal file stores them (features are always taken
+    of the stored values, so a file's figures reproduce from it)."""
+    v = np.concatenate([np.ravel(world), np.ravel(image_xy - image_xy[0]), [right]])
+    return v.astype(np.float16).astype(np.float32)
+
+
+def unpack_hand(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(world (21, 3), image x/y from the wrist (21, 2), handedness score) of a :func:`pack_hand` frame."""
+    return v[:63].reshape(21, 3), v[63:105].reshape(21, 2), float(v[105])
+
+
 @dataclass
 class Enrolment:
-    """The user's frames so far: features per letter (fit) and held back (check), and what was dropped."""
+    """The user's frames so far, as landmarks (:func:`pack_hand`): per letter to fit and held back (check), and
+    how many frames had no hand. Landmarks, not features, so every frame can be read again as another signing hand
+    or by another feature version."""
 
     labels: list[str]
     fit: dict[str, list[np.ndarray]] = field(default_factory=dict)
     check: dict[str, list[np.ndarray]] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
 
-    def add(self, letter: str, features: list[np.ndarray], holdback: int, dropped: int = 0) -> None:
+    def add(self, letter: str, frames: list[np.ndarray], holdback: int, dropped: int = 0) -> None:
         """Record one letter's frames (replacing an earlier take): the last ``holdback`` are the user's check."""
-        if len(features) < MIN_FRAMES + holdback:
-            raise EdgesignError(f"too few frames with a hand for {letter}: {len(features)} (need at least "
+        if len(frames) < MIN_FRAMES + holdback:
+            raise EdgesignError(f"too few frames with a hand for {letter}: {len(frames)} (need at least "
                                 f"{MIN_FRAMES + holdback}: {MIN_FRAMES} to learn from, {holdback} to check)")
-        cut = len(features) - holdback
-        self.fit[letter], self.check[letter] = list(features[:cut]), list(features[cut:])
+        cut = len(frames) - holdback
+        self.fit[letter], self.check[letter] = list(frames[:cut]), list(frames[cut:])
         self.dropped[letter] = dropped
+
+    def features(self, part: str, featurize) -> dict[str, list[np.ndarray]]:
+        """Per letter of ``part`` (fit or check), its frames' features: ``featurize(world, image_xy, right)``."""
+        return {letter: [featurize(*unpack_hand(v)) for v in frames] for letter, frames in getattr(self, part).items()}
 
     def to_metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {"dropped_no_hand": dict(self.dropped)}
@@ -120,31 +139,34 @@ class Enrolment:
             frames = getattr(self, part)
             rows = [f for letter in frames for f in frames[letter]]
             names = [letter for letter in frames for _ in frames[letter]]
-            out[part] = {"letters": names, "features": encode(np.stack(rows), "float16") if rows else None}
+            out[part] = {"letters": names, "landmarks": encode(np.stack(rows), "float16") if rows else None}
         return out
 
     @classmethod
     def from_metadata(cls, labels: list[str], meta: dict[str, Any]) -> Enrolment:
+        if "landmarks" not in meta["fit"]:
+            raise EdgesignError("this personal file was enrolled by an earlier edgesign, which kept features, not "
+                                "landmarks: enrol again from its base model")
         e = cls(labels, dropped=dict(meta.get("dropped_no_hand", {})))
         for part in ("fit", "check"):
             block = meta[part]
-            if block["features"] is None:
+            if block["landmarks"] is None:
                 continue
-            feats = decode(block["features"])
             target = getattr(e, part)
-            for letter, f in zip(block["letters"], feats):
-                target.setdefault(letter, []).append(f)
+            for letter, v in zip(block["letters"], decode(block["landmarks"])):
+                target.setdefault(letter, []).append(v)
         return e
 
 
-def refit(enrolment: Enrolment, mean: np.ndarray, std: np.ndarray) -> tuple[Personal, float]:
-    """Fit the personal head on the enrolled letters' frames; returns it and the seconds it took."""
+def refit(fit: dict[str, list[np.ndarray]], labels: list[str], mean: np.ndarray, std: np.ndarray
+          ) -> tuple[Personal, float]:
+    """Fit the personal head on the enrolled letters' frames (``fit``: features per letter, of the model's
+    ``labels``); returns it and the seconds it took."""
     t0 = time.perf_counter()
-    letters = [name for name in enrolment.labels if name in enrolment.fit]
+    letters = [name for name in labels if name in fit]
     if len(letters) < 2:
         raise EdgesignError(f"enrol at least 2 letters (have {', '.join(letters) or 'none'})")
-    x = np.stack([f for name in letters for f in enrolment.fit[name]])
-    y = np.array([i for i, name in enumerate(letters) for _ in enrolment.fit[name]])
+    x = np.stack([f for name in letters for f in fit[name]])
+    y = np.array([i for i, name in enumerate(letters) for _ in fit[name]])
     w, b = fit_head((x - mean) / std, y, len(letters))
-    classes = [enrolment.labels.index(name) for name in letters]
-    return Personal(classes, w, b), time.perf_counter() - t0
+    return Personal([labels.index(name) for name in letters], w, b), time.perf_counter() - t0

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import atomic
 from .certify import weights_sha256
-from .enrol import Enrolment, Personal, encode, refit, signing_hand
+from .enrol import Enrolment, Personal, encode, pack_hand, refit, signing_hand, unpack_hand
 from .errors import EdgesignError
 from .hands import Hand
 from .metadata import write_metadata
@@ -152,7 +152,7 @@ def looks_like_another(model: HandPipeline, letter: str, feats: list[np.ndarray]
 def check(model: HandPipeline, personal: Personal, enrolment: Enrolment) -> dict[str, Any]:
     """Base vs personal accuracy on the held-back frames of each letter."""
     per, base_ok, own_ok, n = {}, 0, 0, 0
-    for letter, feats in enrolment.check.items():
+    for letter, feats in enrolment.features("check", model.landmark_features).items():
         truth = model.labels.index(letter)
         x = np.stack(feats)
         base = np.stack([model.base_probabilities(f) for f in x])
@@ -184,7 +184,8 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
                   hand_models: str | None = None, hand: str | None = None) -> dict[str, Any]:
     """Enrol (or extend an earlier enrolment, when ``base`` is a personal file); returns the report. ``hand``: the
     hand the user signs with (right, left, or auto: each frame's score); default: the frames decide
-    (:func:`edgesign.enrol.signing_hand`), or, extending, the hand the file was enrolled with."""
+    (:func:`edgesign.enrol.signing_hand`), or, extending, the hand the file was enrolled with. Every frame kept,
+    old or new, is read as that hand."""
     if bool(source_folder) == bool(camera):
         raise EdgesignError("enrol needs exactly one source: --from FOLDER or --camera SPEC")
     if frames < 1 or holdback < 1 or gap < 0:
@@ -195,9 +196,6 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
         raise EdgesignError(f"the personal model must end in .tflite: {out}")
     model = open_base(base, hand_models)
     old = model.metadata.get("personal")
-    if old and hand and hand != model.signing_hand:
-        raise EdgesignError(f"{base} was enrolled as {model.signing_hand} hand(s): extend it with that hand, or "
-                            f"enrol --hand {hand} from its base model ({old['base']['model']})")
     enrolment = Enrolment.from_metadata(model.labels, old["enrolment"]) if old else Enrolment(model.labels)
     if camera and not letters:
         letters = [name for name in model.labels if name != model.labels[model.no_hand]]
@@ -208,18 +206,19 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
         if len(hands) < frames + holdback:
             raise EdgesignError(f"too few frames with a hand for {letter}: {len(hands)} of {frames + holdback} "
                                 f"(--frames {frames} + --check {holdback}; {dropped} photos without a hand)")
-        taken.append((letter, hands, dropped))
+        frames_taken = [pack_hand(h.world, h.landmarks[:, :2], h.right) for h in hands]
+        taken.append((letter, frames_taken, dropped))
         _say(f"{letter}: {len(hands)} frames with a hand" + (f", {dropped} without one (dropped)" if dropped else ""))
-        doubt = looks_like_another(model, letter, [model.features_of(h) for h in hands])  # as the base reads them
+        doubt = looks_like_another(model, letter, [model.landmark_features(*unpack_hand(v)) for v in frames_taken])
         if doubt:
             _say(f"warning: {doubt}")
             warnings.append(doubt)
-    decided, share = signing_hand([h.right for _, hands, _ in taken for h in hands])
-    if not old:  # extending keeps the hand its frames were taken as
-        model.signing_hand = hand or decided
-    for letter, hands, dropped in taken:  # the features the personal file learns: of the signing hand
-        enrolment.add(letter, [model.features_of(h) for h in hands], holdback, dropped)
-    personal, seconds = refit(enrolment, model.mean, model.std)
+    decided, share = signing_hand([v[-1] for _, frames_taken, _ in taken for v in frames_taken])
+    # every frame, old and new, is read as the signing hand: the one asked for, else the file's, else the frames'
+    model.signing_hand = hand or (model.signing_hand if old else decided)
+    for letter, frames_taken, dropped in taken:
+        enrolment.add(letter, frames_taken, holdback, dropped)
+    personal, seconds = refit(enrolment.features("fit", model.landmark_features), model.labels, model.mean, model.std)
     report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),
               "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3),
               "warnings": warnings, "hand": model.signing_hand, "right_share": round(share, 4)}

@@ -231,10 +231,13 @@ class HandPipeline(StagedPipeline):
         return base
 
     def features_of(self, hand: Hand) -> np.ndarray:
-        """The classifier's features of a found hand. A personal model enrolled as a right (left) hand takes every
-        hand as one; otherwise each frame's handedness score decides (a left hand is mirrored)."""
-        right = {"right": 1.0, "left": 0.0}.get(self.signing_hand, hand.right)
-        return hand_features(hand.world, hand.landmarks[:, :2], right)
+        """The classifier's features of a found hand (see :meth:`landmark_features`)."""
+        return self.landmark_features(hand.world, hand.landmarks[:, :2], hand.right)
+
+    def landmark_features(self, world: np.ndarray, image_xy: np.ndarray, right: float) -> np.ndarray:
+        """The classifier's features of a hand's landmarks. A personal model enrolled as a right (left) hand takes
+        every hand as one; otherwise the handedness score ``right`` decides (a left hand is mirrored)."""
+        return hand_features(world, image_xy, {"right": 1.0, "left": 0.0}.get(self.signing_hand, right))
 
     def _personal(self, content: bytes, personal: dict[str, Any] | None):
         """The user's enrolled head, after checking the classifier is the one it was enrolled on."""
