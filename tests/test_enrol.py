@@ -165,6 +165,25 @@ def test_a_personal_file_reads_as_its_base_when_its_certificate_is_checked(signe
     assert not np.allclose(mine, as_base) and me.personal is not None and me.signing_hand == "right"
 
 
+def test_a_personal_file_that_kept_features_is_not_extended(signer1_base, second_signer_split, tmp_path):
+    """Files written before enrolment kept landmarks stored the frames' features: they still run, and extending one
+    is refused in one line (its frames cannot be read again)."""
+    from edgesign.metadata import read_metadata, write_metadata
+
+    enrol_dir, _ = second_signer_split
+    new = tmp_path / "new.tflite"
+    assert run_cli("enrol", "--base", signer1_base, "--from", enrol_dir, "--letters", "A,B", "-o", new).returncode == 0
+    content = new.read_bytes()
+    meta = read_metadata(content)
+    for part in ("fit", "check"):
+        meta["personal"]["enrolment"][part]["features"] = meta["personal"]["enrolment"][part].pop("landmarks")
+    old = tmp_path / "old.tflite"
+    old.write_bytes(write_metadata(content, meta))
+    assert run_cli("predict", old, next((SECOND / "A").iterdir())).returncode == 0
+    r = run_cli("enrol", "--base", old, "--from", enrol_dir, "--letters", "C", "-o", tmp_path / "x.tflite")
+    assert r.returncode == 2 and "kept features, not landmarks" in r.stderr.strip().splitlines()[-1], r.stderr[-1000:]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--letters", "A,Q9"], "is not one of the model's"),
     (["--letters", "A", "--frames", "120"], "too few frames with a hand for A"),
