@@ -382,6 +382,9 @@ def enrol(
                             "frames show the hand a little moved, not one instant."),
     save: Optional[str] = typer.Option(None, "--save", help="Write every captured frame, hand drawn, into this folder."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
+    frames_from: Optional[str] = typer.Option(None, "--frames-from", help="Another personal file: fit its "
+                                              "enrolment frames (landmarks) again on --base, a new base model "
+                                              "with the same hand stage; nothing is captured."),
     hand: Optional[str] = typer.Option(None, "--hand", help="The hand you sign with: right, left, or auto (each "
                                        "frame's own handedness score). Default: the frames decide (70 % read as one "
                                        "hand), or, extending, the hand the file was enrolled with."),
@@ -395,7 +398,7 @@ def enrol(
     wanted = [x.strip() for x in letters.split(",") if x.strip()] if letters else None
     r = run_enrolment(base, out, source_folder=source_folder, camera=camera, letters=wanted, frames=frames,
                       holdback=holdback, save=save, pause=pause, steady=steady, gap=gap,
-                      hand_models=hand_models, hand=hand)
+                      hand_models=hand_models, hand=hand, frames_from=frames_from)
     c = r["check"]
     typer.echo(f"enrolled {len(r['letters'])} letters, {r['frames']} frames ({r['dropped_no_hand']} without a hand "
                f"dropped), refit {r['refit_seconds']:.2f} s")

@@ -181,13 +181,14 @@ def write_personal(model: HandPipeline, enrolment: Enrolment, personal: Personal
 def run_enrolment(base: str | None, out: str, *, source_folder: str | None = None, camera: str | None = None,
                   letters: list[str] | None = None, frames: int = 10, holdback: int = 3, save: str | None = None,
                   pause: float = 2.0, steady: float = STEADY_MOTION, gap: int = GAP_FRAMES,
-                  hand_models: str | None = None, hand: str | None = None) -> dict[str, Any]:
-    """Enrol (or extend an earlier enrolment, when ``base`` is a personal file); returns the report. ``hand``: the
-    hand the user signs with (right, left, or auto: each frame's score); default: the frames decide
-    (:func:`edgesign.enrol.signing_hand`), or, extending, the hand the file was enrolled with. Every frame kept,
-    old or new, is read as that hand."""
-    if bool(source_folder) == bool(camera):
-        raise EdgesignError("enrol needs exactly one source: --from FOLDER or --camera SPEC")
+                  hand_models: str | None = None, hand: str | None = None,
+                  frames_from: str | None = None) -> dict[str, Any]:
+    """Enrol (or extend an earlier enrolment, when ``base`` is a personal file; or move one onto ``base``, a new
+    base model, with ``frames_from``, a personal file); returns the report. ``hand``: the hand the user signs with
+    (right, left, or auto: each frame's score); default: the frames decide (:func:`edgesign.enrol.signing_hand`),
+    or the hand the file was enrolled with. Every frame kept, old or new, is read as that hand."""
+    if sum(map(bool, (source_folder, camera, frames_from))) != 1:
+        raise EdgesignError("enrol needs exactly one source: --from FOLDER, --camera SPEC or --frames-from PERSONAL")
     if frames < 1 or holdback < 1 or gap < 0:
         raise EdgesignError("--frames and --check must be at least 1, --gap at least 0")
     if hand not in (None, "right", "left", "auto"):
@@ -195,12 +196,33 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
     if not out.endswith(".tflite"):
         raise EdgesignError(f"the personal model must end in .tflite: {out}")
     model = open_base(base, hand_models)
+    if frames_from:
+        enrolment, recorded = moved_enrolment(model, frames_from, hand_models)
+        model.signing_hand, share, warnings = hand or recorded["hand"], recorded["right_share"], []
+    else:
+        takes = (folder_takes(model, Path(source_folder), letters, frames + holdback, save) if source_folder else
+                 camera_takes(model, camera, letters or _letters(model), frames + holdback, save, pause, steady, gap))
+        enrolment, share, warnings = _enrol_takes(model, takes, frames, holdback, hand)
+    personal, seconds = refit(enrolment.features("fit", model.landmark_features), model.labels, model.mean, model.std)
+    report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),
+              "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3),
+              "warnings": warnings, "hand": model.signing_hand, "right_share": share}
+    report["check"] = check(model, personal, enrolment)
+    report["output"] = str(write_personal(model, enrolment, personal, report, Path(out)))
+    return report
+
+
+def _letters(model: HandPipeline) -> list[str]:
+    """Every class but the one for no hand: what a camera enrolment asks for by default."""
+    return [name for name in model.labels if name != model.labels[model.no_hand]]
+
+
+def _enrol_takes(model: HandPipeline, takes, frames: int, holdback: int, hand: str | None
+                 ) -> tuple[Enrolment, float, list[str]]:
+    """The enrolment with the new takes (on top of the base's own, when it is a personal file), the share of new
+    frames read as a right hand, and the warnings; decides the signing hand."""
     old = model.metadata.get("personal")
     enrolment = Enrolment.from_metadata(model.labels, old["enrolment"]) if old else Enrolment(model.labels)
-    if camera and not letters:
-        letters = [name for name in model.labels if name != model.labels[model.no_hand]]
-    takes = (folder_takes(model, Path(source_folder), letters, frames + holdback, save) if source_folder else
-             camera_takes(model, camera, letters, frames + holdback, save, pause, steady, gap))
     taken, warnings = [], []
     for letter, hands, dropped in takes:
         if len(hands) < frames + holdback:
@@ -218,10 +240,24 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
     model.signing_hand = hand or (model.signing_hand if old else decided)
     for letter, frames_taken, dropped in taken:
         enrolment.add(letter, frames_taken, holdback, dropped)
-    personal, seconds = refit(enrolment.features("fit", model.landmark_features), model.labels, model.mean, model.std)
-    report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),
-              "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3),
-              "warnings": warnings, "hand": model.signing_hand, "right_share": round(share, 4)}
-    report["check"] = check(model, personal, enrolment)
-    report["output"] = str(write_personal(model, enrolment, personal, report, Path(out)))
-    return report
+    return enrolment, round(share, 4), warnings
+
+
+def moved_enrolment(model: HandPipeline, path: str, hand_models: str | None) -> tuple[Enrolment, dict[str, Any]]:
+    """The enrolment frames (landmarks) another personal file keeps, to fit again on ``model``, a new base model
+    (its maker's next release, say): no capture. Its hand stage must be the one the frames were taken with."""
+    if model.metadata.get("personal"):
+        raise EdgesignError(f"--frames-from moves an enrolment onto a base model; {model.path.name} is itself personal")
+    other = open_base(path, hand_models)
+    recorded = other.metadata.get("personal")
+    if not recorded:
+        raise EdgesignError(f"--frames-from {path}: not a personal file (made by edgesign enrol)")
+    theirs, ours = other.metadata["hand_stage"], model.metadata["hand_stage"]
+    if (theirs["settings"], theirs["files"]) != (ours["settings"], ours["files"]):
+        raise EdgesignError(f"--frames-from {path}: its frames were taken by another hand stage "
+                            f"({theirs['settings']}) than {model.path.name}'s ({ours['settings']}): enrol again")
+    unknown = sorted(set(recorded["frames"]) - set(model.labels))
+    if unknown:
+        raise EdgesignError(f"--frames-from {path}: {model.path.name} has no class {', '.join(unknown)}")
+    enrolment = Enrolment.from_metadata(model.labels, recorded["enrolment"])
+    return enrolment, {"hand": recorded.get("hand", "auto"), "right_share": recorded.get("right_share")}

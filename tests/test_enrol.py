@@ -184,6 +184,40 @@ def test_a_personal_file_that_kept_features_is_not_extended(signer1_base, second
     assert r.returncode == 2 and "kept features, not landmarks" in r.stderr.strip().splitlines()[-1], r.stderr[-1000:]
 
 
+def test_an_enrolment_moves_onto_a_new_base_model(signer1_base, second_signer_split, tmp_path):
+    """`--frames-from`: the frames a personal file keeps are fitted again on a new base model with the same hand stage
+    (here the float copy of the base: other weights), nothing captured; their hand comes along. A base that is itself
+    personal, a file that is not personal, or frames from another hand stage are refused in one line."""
+    from edgesign.metadata import read_metadata, write_metadata
+
+    enrol_dir, _ = second_signer_split
+    mine = tmp_path / "me.tflite"
+    assert run_cli("enrol", "--base", signer1_base, "--from", enrol_dir, "--letters", "A,M,T,X", "-o", mine).returncode == 0
+    new_base = tmp_path / "new_base.tflite"
+    assert run_cli("convert", signer1_base.parent / "run", "--target", "float32", "-o", new_base).returncode == 0
+    moved = tmp_path / "moved.tflite"
+    r = run_cli("enrol", "--base", new_base, "--frames-from", mine, "-o", moved)
+    assert r.returncode == 0, r.stderr[-2000:]
+    old, new = (open_model(p).metadata["personal"] for p in (mine, moved))
+    assert new["base"]["model"] == "new_base.tflite" and new["base"]["weights_sha256"] != old["base"]["weights_sha256"]
+    assert new["frames"] == old["frames"] and new["hand"] == old["hand"] == "right"
+    assert new["enrolment"] == old["enrolment"]  # the same landmarks, fitted again
+    assert abs(new["check"]["accuracy"] - old["check"]["accuracy"]) <= 0.1  # the base's float and int8 copies agree
+
+    content = mine.read_bytes()
+    meta = read_metadata(content)
+    meta["hand_stage"]["settings"]["zoom_out"] = 0.25
+    other_stage = tmp_path / "other_stage.tflite"
+    other_stage.write_bytes(write_metadata(content, meta))
+    for args, message in (([moved, "--frames-from", mine], "is itself personal"),
+                          ([new_base, "--frames-from", new_base], "not a personal file"),
+                          ([new_base, "--frames-from", other_stage], "taken by another hand stage"),
+                          ([new_base, "--frames-from", mine, "--from", enrol_dir], "exactly one source")):
+        r = run_cli("enrol", "--base", *args, "-o", tmp_path / "x.tflite")
+        assert r.returncode == 2 and message in r.stderr.strip().splitlines()[-1], r.stderr[-1000:]
+    assert not (tmp_path / "x.tflite").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--letters", "A,Q9"], "is not one of the model's"),
     (["--letters", "A", "--frames", "120"], "too few frames with a hand for A"),
