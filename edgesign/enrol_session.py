@@ -253,9 +253,11 @@ def moved_enrolment(model: HandPipeline, path: str, hand_models: str | None) -> 
     if not recorded:
         raise EdgesignError(f"--frames-from {path}: not a personal file (made by edgesign enrol)")
     theirs, ours = other.metadata["hand_stage"], model.metadata["hand_stage"]
-    if (theirs["settings"], theirs["files"]) != (ours["settings"], ours["files"]):
-        raise EdgesignError(f"--frames-from {path}: its frames were taken by another hand stage "
-                            f"({theirs['settings']}) than {model.path.name}'s ({ours['settings']}): enrol again")
+    same = ("settings", "files", "revision")
+    if [theirs.get(k) for k in same] != [ours.get(k) for k in same]:
+        raise EdgesignError(f"--frames-from {path}: its frames were taken by another hand stage ({theirs['settings']}, "
+                            f"revision {theirs.get('revision')}) than {model.path.name}'s ({ours['settings']}, revision "
+                            f"{ours.get('revision')}): enrol again")
     unknown = sorted(set(recorded["frames"]) - set(model.labels))
     if unknown:
         raise EdgesignError(f"--frames-from {path}: {model.path.name} has no class {', '.join(unknown)}")
