@@ -160,16 +160,22 @@ _BESIDE_RECIPE = {"recipe", "out", "data_root", "resume", "distribute", "mixed_p
 def _refuse_options_beside_recipe(ctx: typer.Context, recipe: str) -> None:
     """A recipe trains as written (its run and converted file name it); an option that would change that is refused,
     not silently dropped."""
+    names = _given_options(ctx, _BESIDE_RECIPE)
+    if names:
+        raise EdgesignError(f"--recipe {recipe} trains as the recipe is written; {names} would change it: copy the "
+                            "recipe and edit its [train] section")
+
+
+def _given_options(ctx: typer.Context, allowed: set[str]) -> str:
+    """The command's options and arguments given on the command line (not left at their defaults), other than
+    ``allowed`` (parameter names), as flags: ``--epochs, MODEL``; empty when none."""
     import click
     from click.core import ParameterSource
 
-    given = [p for p in ctx.command.params if p.name not in _BESIDE_RECIPE
+    given = [p for p in ctx.command.params if p.name not in allowed
              and ctx.get_parameter_source(p.name) not in (None, ParameterSource.DEFAULT)]
-    if given:
-        names = ", ".join("/".join(p.opts + p.secondary_opts) if isinstance(p, click.Option) else p.name.upper()
-                          for p in given)
-        raise EdgesignError(f"--recipe {recipe} trains as the recipe is written; {names} would change it: copy the "
-                            "recipe and edit its [train] section")
+    return ", ".join("/".join(p.opts + p.secondary_opts) if isinstance(p, click.Option) else p.name.upper()
+                     for p in given)
 
 
 def _recipe_hand_stage(wanted: bool) -> dict | None:
@@ -365,6 +371,7 @@ def info(
 
 
 def enrol(
+    ctx: typer.Context,
     out: str = typer.Option(..., "-o", "--out", help="The personal model file to write (.tflite)."),
     base: Optional[str] = typer.Option(None, "--base", help="A hand pipeline model, or a personal file to extend "
                                        "(default: the shipped model)."),
@@ -391,6 +398,11 @@ def enrol(
 ) -> None:
     """Learn the user's own hand: capture letters, refit on the device (numpy), write one personal model file."""
     from .enrol_session import run_enrolment
+
+    capture = _given_options(ctx, {"out", "base", "frames_from", "hand", "hand_models", "source_folder", "camera"})
+    if frames_from and capture:
+        raise EdgesignError(f"--frames-from fits the frames a personal file keeps, as they were taken; {capture} "
+                            "are for a capture")
 
     check_output(out, "file")
     check_output(save, "dir", "--save")

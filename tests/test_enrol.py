@@ -212,7 +212,9 @@ def test_an_enrolment_moves_onto_a_new_base_model(signer1_base, second_signer_sp
     for args, message in (([moved, "--frames-from", mine], "is itself personal"),
                           ([new_base, "--frames-from", new_base], "not a personal file"),
                           ([new_base, "--frames-from", other_stage], "taken by another hand stage"),
-                          ([new_base, "--frames-from", mine, "--from", enrol_dir], "exactly one source")):
+                          ([new_base, "--frames-from", mine, "--from", enrol_dir], "exactly one source"),
+                          ([new_base, "--frames-from", mine, "--letters", "A", "--check", "2"],
+                           "--letters, --check are for a capture")):
         r = run_cli("enrol", "--base", *args, "-o", tmp_path / "x.tflite")
         assert r.returncode == 2 and message in r.stderr.strip().splitlines()[-1], r.stderr[-1000:]
     assert not (tmp_path / "x.tflite").exists()
