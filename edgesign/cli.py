@@ -403,6 +403,9 @@ def enrol(
     if frames_from and capture:
         raise EdgesignError(f"--frames-from fits the frames a personal file keeps, as they were taken; {capture} "
                             "are for a capture")
+    camera_only = _given_options(ctx, {p.name for p in ctx.command.params} - {"pause", "steady", "gap"})
+    if source_folder and camera_only:
+        raise EdgesignError(f"{camera_only}: for a camera; --from takes photos spread over each letter's folder")
 
     check_output(out, "file")
     check_output(save, "dir", "--save")

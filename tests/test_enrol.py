@@ -225,6 +225,7 @@ def test_an_enrolment_moves_onto_a_new_base_model(signer1_base, second_signer_sp
     (["--letters", "A", "--frames", "120"], "too few frames with a hand for A"),
     (["--letters", "A"], "enrol at least 2 letters"),
     (["--letters", "A,B", "--hand", "both"], "--hand both: right, left or auto"),
+    (["--letters", "A,B", "--gap", "3"], "--gap: for a camera"),
 ])
 def test_nonsense_is_refused_in_one_line(signer1_base, second_signer_split, tmp_path, args, message):
     enrol_dir, _ = second_signer_split
