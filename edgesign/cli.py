@@ -262,6 +262,7 @@ def _split_model_and_sources(args: list[str]) -> tuple[Optional[str], list[str]]
 
 @app.command()
 def predict(
+    ctx: typer.Context,
     args: List[str] = typer.Argument(None, metavar="[MODEL.tflite] SOURCE...",
                                      help="[MODEL.tflite] then images, globs, folders, videos, .txt lists or - (stdin)."),
     camera: Optional[str] = typer.Option(None, "--camera", help="pi (Picamera2), an OpenCV device index, or a URL."),
@@ -296,6 +297,7 @@ def predict(
     model_path, sources = _split_model_and_sources(list(args or []))
     if not sources and not camera:
         raise EdgesignError("nothing to predict: give image/video paths or --camera")
+    _refuse_stream_options_for_photos(ctx, sources, camera)
     last = None
     for last in run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
                             spell=spell, stable=stable, max_frames=max_frames, backend=backend, threads=threads,
@@ -310,6 +312,21 @@ def predict(
                       "(loads the model onto the TPU; later ones are fast)")
     if spell and not as_json and last is not None:
         typer.echo(f"text: {last.get('text', '')}")
+
+
+_STREAM_ONLY = {"smooth", "spell", "stable", "max_frames"}
+
+
+def _refuse_stream_options_for_photos(ctx: typer.Context, sources: list[str], camera: str | None) -> None:
+    """--spell, --smooth, --stable, --max-frames on photo files alone (no camera, video, folder, glob or list, which
+    may hold a video) would be ignored: refused instead."""
+    from .data import IMAGE_SUFFIXES
+
+    if camera or not all(Path(s).suffix.lower() in IMAGE_SUFFIXES and Path(s).is_file() for s in sources):
+        return
+    names = _given_options(ctx, {p.name for p in ctx.command.params} - _STREAM_ONLY)
+    if names:
+        raise EdgesignError(f"{names}: for a video or a camera; photos are classified one by one")
 
 
 def _format_prediction(result: dict) -> str:

@@ -53,6 +53,15 @@ def test_a_broken_image_in_a_folder_is_listed_and_predict_goes_on(e2e, tmp_path,
     assert [line.split(":")[0] for line in r.stdout.splitlines()] == [str(tmp_path / f"{i}.jpg") for i in range(3)]
 
 
+def test_stream_options_on_photos_alone_are_refused(e2e, asl_test):
+    """--spell and --smooth act on a video or camera; on photo files alone they would be ignored, so they are refused
+    (a folder may hold a video, so it is taken as it is)."""
+    photo = asl_test / "A" / "A1.jpg"
+    assert_user_error(run_cli("predict", e2e["int8"], photo, "--spell", "--smooth", "3"),
+                      "--smooth, --spell: for a video or a camera")
+    assert run_cli("predict", e2e["int8"], photo).returncode == 0
+
+
 def test_grayscale_image_for_rgb_model(e2e, tmp_path, asl_test):
     gray = tmp_path / "gray.png"
     Image.open(asl_test / "A" / "A1.jpg").convert("L").save(gray)
