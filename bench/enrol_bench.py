@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgesign.enrol import pack_hand, refit, signing_hand, unpack_hand  # noqa: E402
+from edgesign.enrol import frame_features, pack_hand, refit, signing_hand  # noqa: E402
 from edgesign.enrol_session import spread  # noqa: E402
 from edgesign.runtime import open_model  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
@@ -65,7 +65,7 @@ def as_features(model, hand: str, first: dict, second: dict) -> tuple[dict, dict
         decided, share = signing_hand([v[-1] for frames in first.values() for v in frames])
         print(f"signing hand decided from the first halves: {decided} ({100 * share:.1f} % read as right)")
         model.signing_hand = decided
-    return tuple({k: [model.landmark_features(*unpack_hand(v)) for v in frames] for k, frames in half.items()}
+    return tuple({k: frame_features(frames, model.landmark_features) for k, frames in half.items()}
                  for half in (first, second))
 
 

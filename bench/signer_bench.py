@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edgesign.handfeatures import SIGNING_HANDS  # noqa: E402
 from edgesign.hands import LIGHT_MODES, HandSettings  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
 from edgesign.training.landmarks import (  # noqa: E402
@@ -115,7 +116,7 @@ def main() -> None:
     ap.add_argument("--flex", type=float, default=LandmarkConfig.flex,
                     help="bend the augmented copies' joints by this many degrees (normal; the recipe's default)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--signed-with", default=LandmarkConfig.signed_with, choices=["auto", "right", "left"],
+    ap.add_argument("--signed-with", default=LandmarkConfig.signed_with, choices=list(SIGNING_HANDS),
                     help="the training signers' hand (both shared signers sign right-handed)")
     ap.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=LandmarkConfig.mirror,
                     help="train on every photo mirrored too (the recipe's default: on)")

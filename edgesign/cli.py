@@ -160,19 +160,19 @@ _BESIDE_RECIPE = {"recipe", "out", "data_root", "resume", "distribute", "mixed_p
 def _refuse_options_beside_recipe(ctx: typer.Context, recipe: str) -> None:
     """A recipe trains as written (its run and converted file name it); an option that would change that is refused,
     not silently dropped."""
-    names = _given_options(ctx, _BESIDE_RECIPE)
+    names = _given_options(ctx, besides=_BESIDE_RECIPE)
     if names:
         raise EdgesignError(f"--recipe {recipe} trains as the recipe is written; {names} would change it: copy the "
                             "recipe and edit its [train] section")
 
 
-def _given_options(ctx: typer.Context, allowed: set[str]) -> str:
-    """The command's options and arguments given on the command line (not left at their defaults), other than
-    ``allowed`` (parameter names), as flags: ``--epochs, MODEL``; empty when none."""
+def _given_options(ctx: typer.Context, besides: set[str] = frozenset(), among: set[str] | None = None) -> str:
+    """The command's options and arguments given on the command line (not left at their defaults), of those
+    ``among`` (parameter names; default: all) but not ``besides``, as flags: ``--epochs, MODEL``; empty when none."""
     import click
     from click.core import ParameterSource
 
-    given = [p for p in ctx.command.params if p.name not in allowed
+    given = [p for p in ctx.command.params if p.name not in besides and (among is None or p.name in among)
              and ctx.get_parameter_source(p.name) not in (None, ParameterSource.DEFAULT)]
     return ", ".join("/".join(p.opts + p.secondary_opts) if isinstance(p, click.Option) else p.name.upper()
                      for p in given)
@@ -324,7 +324,7 @@ def _refuse_stream_options_for_photos(ctx: typer.Context, sources: list[str], ca
 
     if camera or not all(Path(s).suffix.lower() in IMAGE_SUFFIXES and Path(s).is_file() for s in sources):
         return
-    names = _given_options(ctx, {p.name for p in ctx.command.params} - _STREAM_ONLY)
+    names = _given_options(ctx, among=_STREAM_ONLY)
     if names:
         raise EdgesignError(f"{names}: for a video or a camera; photos are classified one by one")
 
@@ -416,11 +416,12 @@ def enrol(
     """Learn the user's own hand: capture letters, refit on the device (numpy), write one personal model file."""
     from .enrol_session import run_enrolment
 
-    capture = _given_options(ctx, {"out", "base", "frames_from", "hand", "hand_models", "source_folder", "camera"})
+    capture = _given_options(ctx, besides={"out", "base", "frames_from", "hand", "hand_models", "source_folder",
+                                           "camera"})
     if frames_from and capture:
         raise EdgesignError(f"--frames-from fits the frames a personal file keeps, as they were taken; {capture} "
                             "are for a capture")
-    camera_only = _given_options(ctx, {p.name for p in ctx.command.params} - {"pause", "steady", "gap"})
+    camera_only = _given_options(ctx, among={"pause", "steady", "gap"})
     if source_folder and camera_only:
         raise EdgesignError(f"{camera_only}: for a camera; --from takes photos spread over each letter's folder")
 

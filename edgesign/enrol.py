@@ -109,6 +109,12 @@ def unpack_hand(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return v[:63].reshape(21, 3), v[63:105].reshape(21, 2), float(v[105])
 
 
+def frame_features(frames: list[np.ndarray], featurize) -> list[np.ndarray]:
+    """The features of :func:`pack_hand` frames: ``featurize(world, image_xy, right)`` of each (a pipeline's
+    ``landmark_features``, which knows the signing hand)."""
+    return [featurize(*unpack_hand(v)) for v in frames]
+
+
 @dataclass
 class Enrolment:
     """The user's frames so far, as landmarks (:func:`pack_hand`): per letter to fit and held back (check), and
@@ -131,7 +137,7 @@ class Enrolment:
 
     def features(self, part: str, featurize) -> dict[str, list[np.ndarray]]:
         """Per letter of ``part`` (fit or check), its frames' features: ``featurize(world, image_xy, right)``."""
-        return {letter: [featurize(*unpack_hand(v)) for v in frames] for letter, frames in getattr(self, part).items()}
+        return {letter: frame_features(frames, featurize) for letter, frames in getattr(self, part).items()}
 
     def to_metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {"dropped_no_hand": dict(self.dropped)}

@@ -12,8 +12,9 @@ import numpy as np
 
 from . import atomic
 from .certify import weights_sha256
-from .enrol import Enrolment, Personal, encode, pack_hand, refit, signing_hand, unpack_hand
+from .enrol import Enrolment, Personal, encode, frame_features, pack_hand, refit, signing_hand
 from .errors import EdgesignError
+from .handfeatures import SIGNING_HANDS
 from .hands import Hand
 from .metadata import write_metadata
 from .pipeline import CropPipeline, HandPipeline, class_index
@@ -191,7 +192,7 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
         raise EdgesignError("enrol needs exactly one source: --from FOLDER, --camera SPEC or --frames-from PERSONAL")
     if frames < 1 or holdback < 1 or gap < 0:
         raise EdgesignError("--frames and --check must be at least 1, --gap at least 0")
-    if hand not in (None, "right", "left", "auto"):
+    if hand is not None and hand not in SIGNING_HANDS:
         raise EdgesignError(f"--hand {hand}: right, left or auto (each frame's own score)")
     if not out.endswith(".tflite"):
         raise EdgesignError(f"the personal model must end in .tflite: {out}")
@@ -231,7 +232,7 @@ def _enrol_takes(model: HandPipeline, takes, frames: int, holdback: int, hand: s
         frames_taken = [pack_hand(h.world, h.landmarks[:, :2], h.right) for h in hands]
         taken.append((letter, frames_taken, dropped))
         _say(f"{letter}: {len(hands)} frames with a hand" + (f", {dropped} without one (dropped)" if dropped else ""))
-        doubt = looks_like_another(model, letter, [model.landmark_features(*unpack_hand(v)) for v in frames_taken])
+        doubt = looks_like_another(model, letter, frame_features(frames_taken, model.landmark_features))
         if doubt:
             _say(f"warning: {doubt}")
             warnings.append(doubt)

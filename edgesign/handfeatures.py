@@ -24,6 +24,15 @@ _THUMB_TO = [i for i in range(21) if i != 4]
 N_FEATURES = 63 + 9 + 2 + len(_THUMB_TO) + len(_TIP_PAIRS) + 15
 
 
+SIGNING_HANDS = ("right", "left", "auto")  # the hand a person signs with; auto: each frame's handedness score
+
+
+def handedness(hand: str, score: float) -> float:
+    """The handedness score the features take for a person signing with ``hand``: 1 for right, 0 for left, ``score``
+    (the frame's own, from the landmark model) for auto."""
+    return {"right": 1.0, "left": 0.0}.get(hand, score)
+
+
 def unit(v: np.ndarray) -> np.ndarray:
     """``v`` scaled to length 1 (a zero vector stays zero)."""
     return v / max(float(np.linalg.norm(v)), 1e-9)

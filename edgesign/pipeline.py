@@ -24,7 +24,7 @@ from .adapters import invoke_vector
 from .certify import MISMATCH_WARNING, certificate_status
 from .errors import EdgesignError
 from .handcrop import crop_settings, hand_crop
-from .handfeatures import FEATURE_VERSION, N_FEATURES, hand_features
+from .handfeatures import FEATURE_VERSION, N_FEATURES, hand_features, handedness
 from .handfiles import FILES
 from .hands import STAGE_REVISION, Hand, HandSettings, HandStage, as_rgb
 from .interpreter import load_backend, make_interpreter
@@ -237,7 +237,7 @@ class HandPipeline(StagedPipeline):
     def landmark_features(self, world: np.ndarray, image_xy: np.ndarray, right: float) -> np.ndarray:
         """The classifier's features of a hand's landmarks. A personal model enrolled as a right (left) hand takes
         every hand as one; otherwise the handedness score ``right`` decides (a left hand is mirrored)."""
-        return hand_features(world, image_xy, {"right": 1.0, "left": 0.0}.get(self.signing_hand, right))
+        return hand_features(world, image_xy, handedness(self.signing_hand, right))
 
     def _personal(self, content: bytes, personal: dict[str, Any] | None):
         """The user's enrolled head, after checking the classifier is the one it was enrolled on."""

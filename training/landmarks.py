@@ -20,7 +20,15 @@ import numpy as np
 from edgesign import atomic
 from edgesign.errors import EdgesignError
 from edgesign.evaluate import compute_metrics, write_metrics_files
-from edgesign.handfeatures import FEATURE_VERSION, FINGERS, N_FEATURES, hand_features, unit
+from edgesign.handfeatures import (
+    FEATURE_VERSION,
+    FINGERS,
+    N_FEATURES,
+    SIGNING_HANDS,
+    hand_features,
+    handedness,
+    unit,
+)
 from edgesign.hands import HandSettings
 from edgesign.pipeline import NO_HAND_LABEL, class_index
 from edgesign.progress import Progress
@@ -256,12 +264,12 @@ def training_sets(train: dict[str, Any], settings: HandSettings) -> list[HandSet
 def as_signed_with(s: HandSet, hand: str, mirrored: bool = False) -> HandSet:
     """``s`` with every found hand taken as ``hand`` (right or left; the other one when the photos were mirrored);
     ``auto`` leaves each frame's handedness score."""
+    if hand not in SIGNING_HANDS:
+        raise EdgesignError(f"signed_with {hand!r}: right, left or auto")
     if hand == "auto":
         return s
-    if hand not in ("right", "left"):
-        raise EdgesignError(f"signed_with {hand!r}: right, left or auto")
-    right = float((hand == "right") != mirrored)
-    return replace(s, right=np.full_like(s.right, right))
+    right = handedness(hand, 0.5)
+    return replace(s, right=np.full_like(s.right, 1.0 - right if mirrored else right))
 
 
 def trained_on(train: dict[str, Any]) -> list[str]:
