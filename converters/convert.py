@@ -181,6 +181,8 @@ def convert_model(source: str, opts: ConvertOptions) -> dict[str, Any]:
         content, comparison, auto = _measure(s, content, opts, gate, out)
         if auto:
             report["auto"] = auto
+            if "calibration" in report:  # every step of the ladder calibrates on its larger sample
+                report["calibration"]["n"] = auto["calibration_images"]
     if target.integer and s.calib is not None and "auto" not in report and s.float_model.fine_tunable:
         report["layer_error"] = _layer_error_summary(
             variant if variant is not None and not target.qat else s.model, s.calib, s.pre, out)
@@ -450,15 +452,20 @@ def _auto(s: Sources, opts: ConvertOptions, float_probs: np.ndarray, first: dict
 
     n_big = min(len(s.calib_full), max(opts.calib_size * 4, 1000))
     big = s.calib_full.stratified_sample(n_big, opts.seed + 1)
+
+    def record(passed: bool, **extra) -> dict:  # every step from here calibrates on ``big``
+        return {"tried": tried, "passed_step": tried[-1]["step"] if passed else None, "calibration_images": n_big,
+                **extra}
+
     content = convert(s.model, opts.target, big, s.pre, io_type)
     c, ok = attempt(f"larger calibration set ({n_big} images)", content)
     if ok:
-        return content, c, {"tried": tried, "passed_step": tried[-1]["step"]}
+        return content, c, record(True)
     qat = optimize.quantize_aware(s.model, s.calib_full, s.pre, epochs=2, augment=s.augment)
     content = convert(qat, get_target("qat-int8"), big, s.pre, io_type)
     c, ok = attempt("QAT (2 epochs)", content)
     if ok:
-        return content, c, {"tried": tried, "passed_step": tried[-1]["step"]}
+        return content, c, record(True)
     rows = layer_errors(s.model, big.stratified_sample(64), s.pre)
     for k in (1, 3, 5):
         names = [r["tensor_name"] for r in rows[:k]]
@@ -466,6 +473,5 @@ def _auto(s: Sources, opts: ConvertOptions, float_probs: np.ndarray, first: dict
         c, ok = attempt(f"worst {k} layer(s) kept in float", content, float_layers=names)
         if ok:
             _log(f"warning: {EDGETPU_FLOAT_WARNING}")
-            return content, c, {"tried": tried, "passed_step": tried[-1]["step"], "float_layers": names,
-                                "warning": EDGETPU_FLOAT_WARNING}
-    return content, c, {"tried": tried, "passed_step": None}
+            return content, c, record(True, float_layers=names, warning=EDGETPU_FLOAT_WARNING)
+    return content, c, record(False)

@@ -198,6 +198,8 @@ def test_auto_steps_in_order(cnn_run, small_subset, tmp_path):
                                                            "worst 3 layer(s) kept in float",
                                                            "worst 5 layer(s) kept in float"]
     assert steps["passed_step"] is None and content[4:8] == b"TFL3"
+    # what the report then records as the file's calibration (not --calib-size's 20)
+    assert steps["calibration_images"] == min(len(sources.calib_full), 1000) > opts.calib_size
     # a generous budget: the first step passes and the ladder stops there
     _, _, steps = _auto(sources, opts, float_probs, first, Gate(100.0, None), tmp_path / "m.tflite")
     assert steps["passed_step"].startswith("larger calibration") and len(steps["tried"]) == 2
