@@ -60,7 +60,8 @@ def render(run: Path, report: dict, recipe: str | None, latency_ms: float | None
         f"- model options: {json.dumps(t['model_options'])}",
         f"- initial weights: `{t['weights']}`" if t.get("weights") else None,
         f"- reproduce: `edgesign train --recipe {recipe} --data-root ../shared/data`" if recipe else "",
-        f"- training time on this machine (2 CPU cores): {summary['train_seconds'] / 60:.1f} min, "
+        f"- training time on {summary.get('machine', 'this machine (2 CPU cores)')}: "
+        f"{summary['train_seconds'] / 60:.1f} min, "
         f"{summary['train_images_per_second']:.0f} images/s",
         "",
         "## Certified figures",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from conftest import E2E_EPOCHS, E2E_SIZE, run_cli
 
@@ -15,6 +16,8 @@ def test_run_folder_has_everything(e2e):
     config = json.loads((run / "config.json").read_text())
     assert config["preprocess"]["height"] == E2E_SIZE and len(config["classes"]) == 29
     assert f"epoch 1/{E2E_EPOCHS}" in e2e["train_out"]  # progress is shown
+    machine = json.loads((run / "summary.json").read_text())["machine"]  # what trained it, for the card
+    assert machine.endswith(f"{os.cpu_count()} CPU cores") and len(machine) > len(" CPU cores") + 3, machine
     from edgesign.training.run import keras_archive_version
 
     assert keras_archive_version(run / "model.keras").startswith("2.")  # tf_keras wrote it: convert's first loader

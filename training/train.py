@@ -347,9 +347,29 @@ def _finish_run(cfg: TrainConfig, options: dict[str, Any], pre: Preprocess, clas
         write_metrics_files(test, run, prefix="test")
     summary = {"best_val_accuracy": best_val, "epochs_run": epochs_run, "train_seconds": round(seconds, 1),
                "train_images_per_second": round(rate, 1), "test_accuracy": test.accuracy if test else None,
-               "params": int(model.count_params())}
+               "params": int(model.count_params()), "machine": machine_description()}
     atomic.write_json(run / "summary.json", summary)
     return RunResult(run, best_val, epochs_run, seconds, summary["train_images_per_second"], test)
+
+
+def machine_description() -> str:
+    """What trained a run, for its summary and card: the CPU's model name and cores, and the GPUs TensorFlow sees
+    ('AMD EPYC, 2 CPU cores'; 'Intel Xeon ..., 16 CPU cores, 1 GPU (NVIDIA H100 80GB HBM3)')."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    text = f"{cpu}, {os.cpu_count()} CPU cores"
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = sorted({tf.config.experimental.get_device_details(g).get("device_name", "GPU") for g in gpus})
+        text += f", {len(gpus)} GPU ({', '.join(names)})"
+    return text
 
 
 def _test_metrics(cfg: TrainConfig, model, pre: Preprocess, classes: list[str]) -> Metrics:
