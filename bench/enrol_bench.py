@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgesign.enrol import frame_features, pack_hand, refit, signing_hand  # noqa: E402
+from edgesign.enrol import frame_features, pack_hand, refit, signing_hand, unpack_hand  # noqa: E402
 from edgesign.enrol_session import spread  # noqa: E402
 from edgesign.runtime import open_model  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
@@ -62,7 +62,7 @@ def as_features(model, hand: str, first: dict, second: dict) -> tuple[dict, dict
     ``decided``, every frame as the hand :func:`signing_hand` decides from the first halves (what enrolment does)."""
     model.signing_hand = "auto"
     if hand == "decided":
-        decided, share = signing_hand([v[-1] for frames in first.values() for v in frames])
+        decided, share = signing_hand([unpack_hand(v)[2] for frames in first.values() for v in frames])
         print(f"signing hand decided from the first halves: {decided} ({100 * share:.1f} % read as right)")
         model.signing_hand = decided
     return tuple({k: frame_features(frames, model.landmark_features) for k, frames in half.items()}

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import atomic
 from .certify import weights_sha256
-from .enrol import Enrolment, Personal, encode, frame_features, pack_hand, refit, signing_hand
+from .enrol import Enrolment, Personal, encode, frame_features, pack_hand, refit, signing_hand, unpack_hand
 from .errors import EdgesignError
 from .handfeatures import SIGNING_HANDS
 from .hands import Hand
@@ -236,7 +236,7 @@ def _enrol_takes(model: HandPipeline, takes, frames: int, holdback: int, hand: s
         if doubt:
             _say(f"warning: {doubt}")
             warnings.append(doubt)
-    decided, share = signing_hand([v[-1] for _, frames_taken, _ in taken for v in frames_taken])
+    decided, share = signing_hand([unpack_hand(v)[2] for _, frames_taken, _ in taken for v in frames_taken])
     # every frame, old and new, is read as the signing hand: the one asked for, else the file's, else the frames'
     model.signing_hand = hand or (model.signing_hand if old else decided)
     for letter, frames_taken, dropped in taken:
