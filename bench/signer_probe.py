@@ -55,6 +55,9 @@ VARIANTS = {
     # the features from the image landmarks (x, y in pixels, the model's relative depth) instead of the world ones
     "image-points": {"aug": (0.1, 10.0, 8.0, 12.0), "points": "image"},
     "flex-25": {"aug": (0.1, 10.0, 8.0, 25.0)},
+    "flex-12-in-drop": {"aug": (0.1, 10.0, 8.0, 12.0), "in_drop": 0.2},  # dropout on the input features
+    "flex-12-mixup": {"aug": (0.1, 10.0, 8.0, 12.0), "mixup": 0.4},  # hands of two letters blended, labels alike
+    "flex-12-epochs-10": {"aug": (0.1, 10.0, 8.0, 12.0), "epochs": 10},
     "always-right": {"right": lambda r: 1.0},
     "flex-12-always-right": {"aug": (0.1, 10.0, 8.0, 12.0), "right": lambda r: 1.0},  # both signers sign right-handed
     # the training signer's frames all learned as right hands (it signs right-handed), the held-out ones as called
@@ -79,6 +82,11 @@ VARIANTS = {
     "adapt-300": {"adapt": lambda y, rng: rng.choice(len(y), min(300, len(y)), replace=False)},
     "adapt-5-letters": {"adapt": lambda y, rng: np.flatnonzero(np.isin(y, rng.choice(np.unique(y), 5, replace=False)))},
 }
+
+VARIANTS["flex-12-seed-1"] = {"aug": (0.1, 10.0, 8.0, 12.0), "seeds": (1,)}
+for _decay in (0.02, 0.05, 0.1, 0.2, 0.5, 1.0):  # AdamW-style weight decay on the MLP's weights, two seeds
+    VARIANTS[f"flex-12-decay-{_decay}"] = {"aug": (0.1, 10.0, 8.0, 12.0), "decay": _decay}
+    VARIANTS[f"flex-12-decay-{_decay}-seed-1"] = {"aug": (0.1, 10.0, 8.0, 12.0), "decay": _decay, "seeds": (1,)}
 
 
 def points(s, v):
@@ -106,7 +114,9 @@ def features_augmented(s, idx, v, rng):
                      for i in idx])
 
 
-def train_mlp(x, y, n_classes, epochs=30, lr=2e-3, batch=256, seed=0):
+def train_mlp(x, y, n_classes, epochs=30, lr=2e-3, batch=256, seed=0, decay=0.0, in_drop=0.0, mixup=0.0):
+    """A 256-128 ReLU MLP by Adam; ``decay``: decoupled weight decay (AdamW, per step, times lr), ``in_drop``: dropout
+    on the input features, ``mixup``: pairs of hands blended with a Beta(mixup, mixup) weight, their labels alike."""
     rng = np.random.default_rng(seed)
     dims = [x.shape[1], 256, 128, n_classes]
     p = [(rng.normal(size=(a, b)) * np.sqrt(2 / a)).astype(np.float32) for a, b in zip(dims[:-1], dims[1:])]
@@ -116,19 +126,28 @@ def train_mlp(x, y, n_classes, epochs=30, lr=2e-3, batch=256, seed=0):
         order = rng.permutation(len(x))
         for s in range(0, len(x), batch):
             i = order[s:s + batch]
-            h1p = x[i] @ p[0] + p[3]
+            xb, target = x[i], onehot[y[i]]
+            if mixup:
+                lam = rng.beta(mixup, mixup, (len(i), 1)).astype(np.float32)
+                j = rng.permutation(len(i))
+                xb, target = lam * xb + (1 - lam) * xb[j], lam * target + (1 - lam) * target[j]
+            if in_drop:
+                xb = xb * (rng.random(xb.shape) >= in_drop) / (1 - in_drop)
+            h1p = xb @ p[0] + p[3]
             h1 = np.maximum(h1p, 0)
             h2p = h1 @ p[1] + p[4]
             h2 = np.maximum(h2p, 0)
-            g = (softmax(h2 @ p[2] + p[5]) - onehot[y[i]]) / len(i)
+            g = (softmax(h2 @ p[2] + p[5]) - target) / len(i)
             g2 = g @ p[2].T * (h2p > 0)
             g1 = g2 @ p[1].T * (h1p > 0)
-            grads = [x[i].T @ g1, h1.T @ g2, h2.T @ g, g1.sum(0), g2.sum(0), g.sum(0)]
+            grads = [xb.T @ g1, h1.T @ g2, h2.T @ g, g1.sum(0), g2.sum(0), g.sum(0)]
             t += 1
             for k, gk in enumerate(grads):
                 m[k] = 0.9 * m[k] + 0.1 * gk
                 v[k] = 0.999 * v[k] + 0.001 * gk ** 2
                 p[k] -= lr * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8)
+                if decay and k < 3:
+                    p[k] -= lr * decay * p[k]
     return lambda z: softmax(np.maximum(np.maximum(z @ p[0] + p[3], 0) @ p[1] + p[4], 0) @ p[2] + p[5])
 
 
@@ -154,7 +173,8 @@ def cross_signer(train, held, v) -> float:
     x = features(train, tr, {**v, "right": lambda r: 1.0} if v.get("train_right") else v, copies, np.random.default_rng(0))
     y = np.tile(la[tr], copies + 1)
     mean, std = x.mean(0), x.std(0) + 1e-6
-    nets = [train_mlp((x - mean) / std, y, len(classes), seed=seed) for seed in v.get("seeds", (0,))]
+    net_options = {k: v[k] for k in ("decay", "in_drop", "mixup", "epochs") if k in v}
+    nets = [train_mlp((x - mean) / std, y, len(classes), seed=seed, **net_options) for seed in v.get("seeds", (0,))]
 
     def predict(z):
         return np.mean([net(z) for net in nets], axis=0)

@@ -272,6 +272,9 @@ def predict(
     smooth: int = typer.Option(5, "--smooth", min=1, help="Streams: mean of the last N probability vectors."),
     spell: bool = typer.Option(False, "--spell", help="Streams: fingerspelling reader (letters, Space, Del)."),
     stable: int = typer.Option(8, "--stable", min=1, help="--spell: frames a sign must stay on top to be typed."),
+    letters: str = typer.Option("en", "--letters", help="--spell: what likely comes next in a word weighs each frame "
+                                "(en: English words, shipped; none: the classifier alone; or a .json made by "
+                                "python -m training.letter_counts --words FILE)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop streams after N frames."),
     backend: str = BACKEND,
     threads: Optional[int] = THREADS,
@@ -298,9 +301,11 @@ def predict(
     if not sources and not camera:
         raise EdgesignError("nothing to predict: give image/video paths or --camera")
     _refuse_stream_options_for_photos(ctx, sources, camera)
+    if not spell and _given_options(ctx, among={"letters"}):
+        raise EdgesignError("--letters: for --spell (the letter model weighs what the reader types)")
     last = None
     for last in run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
-                            spell=spell, stable=stable, max_frames=max_frames, backend=backend, threads=threads,
+                            spell=spell, stable=stable, letters=letters, max_frames=max_frames, backend=backend, threads=threads,
                             device=device, save=save, hand_models=hand_models,
                             overrides=_overrides(labels, input_range, mean, std, resize)):
         if "error" in last and not as_json:
@@ -314,11 +319,11 @@ def predict(
         typer.echo(f"text: {last.get('text', '')}")
 
 
-_STREAM_ONLY = {"smooth", "spell", "stable", "max_frames"}
+_STREAM_ONLY = {"smooth", "spell", "stable", "letters", "max_frames"}
 
 
 def _refuse_stream_options_for_photos(ctx: typer.Context, sources: list[str], camera: str | None) -> None:
-    """--spell, --smooth, --stable, --max-frames on photo files alone (no camera, video, folder, glob or list, which
+    """--spell, --smooth, --stable, --letters, --max-frames on photo files alone (no camera, video, folder, glob or list, which
     may hold a video) would be ignored: refused instead."""
     from .data import IMAGE_SUFFIXES
 

@@ -11,6 +11,7 @@ from functools import partial
 import numpy as np
 
 from .errors import EdgesignError
+from .letters import letters_option
 from .prefetch import prefetch
 from .preprocess import Overrides
 from .runtime import EdgeModel, open_model
@@ -52,8 +53,7 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
                 result["frame"] = frame.index
                 result["fps"] = round(count / max(time.perf_counter() - t_start, 1e-9), 1)
                 if spell is not None:
-                    best = result["top"][0]
-                    accepted = spell.feed(best["label"], best["probability"])
+                    accepted = spell.feed_probabilities([model.label(i) for i in range(len(probs))], probs)
                     result["text"] = spell.text
                     if accepted:
                         result["accepted"] = accepted
@@ -95,14 +95,15 @@ def _save(folder: str, frame: Frame, result: dict, prepared) -> object:
 
 def run_predict(model_path: str | None, sources: list[str], *, camera: str | None = None, k: int = 3,
                 threshold: float = 0.0, smooth: int = 5, spell: bool = False, stable: int = 8,
-                max_frames: int | None = None, backend: str = "auto", threads: int | None = None,
+                letters: str = "en", max_frames: int | None = None, backend: str = "auto", threads: int | None = None,
                 device: str = "auto", save: str | None = None, hand_models: str | None = None,
                 overrides: Overrides | None = None) -> Iterator[dict]:
     """Open the model and yield one result per image or frame; the first result of an Edge TPU model
-    carries ``first_inference_ms`` (loading the model onto the TPU). Raises when there was nothing to do."""
+    carries ``first_inference_ms`` (loading the model onto the TPU). Raises when there was nothing to do.
+    ``letters``: the reader's letter model (:func:`edgesign.letters.letters_option`)."""
+    speller = Speller(stable=stable, letters=letters_option(letters)) if spell else None
     model = open_model(model_path, backend=backend, threads=threads, device=device, hand_models=hand_models,
                        overrides=overrides)
-    speller = Speller(stable=stable) if spell else None
     frames = camera_frames(camera) if camera else iter_frames(sources)
     count, bad = 0, []
     for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller, max_frames=max_frames,

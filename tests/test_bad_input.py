@@ -62,6 +62,18 @@ def test_stream_options_on_photos_alone_are_refused(e2e, asl_test):
     assert run_cli("predict", e2e["int8"], photo).returncode == 0
 
 
+def test_letter_model_options_are_checked_before_the_work(e2e, asl_test, tmp_path):
+    folder = asl_test / "A"
+    assert_user_error(run_cli("predict", e2e["int8"], folder, "--letters", "none"), "--letters: for --spell")
+    assert_user_error(run_cli("predict", e2e["int8"], folder, "--spell", "--letters", "missing.json"),
+                      "--letters missing.json: no such file")
+    assert_user_error(run_cli("predict", e2e["int8"], folder, "--spell", "--letters", asl_test / "A" / "A1.jpg"),
+                      "A1.jpg: cannot be read")
+    (tmp_path / "other.json").write_text('{"format": "labels"}')
+    assert_user_error(run_cli("predict", e2e["int8"], folder, "--spell", "--letters", tmp_path / "other.json"),
+                      "not a letter-trigrams-v1 file")
+
+
 def test_grayscale_image_for_rgb_model(e2e, tmp_path, asl_test):
     gray = tmp_path / "gray.png"
     Image.open(asl_test / "A" / "A1.jpg").convert("L").save(gray)

@@ -1,0 +1,149 @@
+"""Fingerspelled words across signers: the reader (`predict --spell`) with and without the letter model.
+
+    python bench/spelling_bench.py [--runs DIR] [--weights 0,0.5,1,1.5,2] [--words 400] [--frames 15] [--gap 4]
+
+Leave-one-signer-out, both ways: a landmark classifier trained with the recipe on one signer (40 epochs, as
+``bench/signer_bench.py``; kept in ``--runs`` and reused), and words "signed" by the other signer's photos.
+Each letter of a word is ``--frames`` consecutive photos of that letter (shooting order, a random start),
+then ``--gap`` frames without a hand; the pipeline's probabilities go through predict's smoothing (5 frames)
+and the reader (8 stable frames, threshold 0.5), exactly as ``edgesign predict --spell`` runs them.
+
+Words come from the word list the shipped letter model counts (``models/letters-en.json``'s source), split in
+two by a hash of the word: the letter model used here is counted from the first half only, and the words
+spelled are drawn from the second, so no spelled word was counted. Dev words choose the weight (both
+directions' mean), test words report it; names (the list's capitalized entries) are a set of their own.
+Words with Z are left out (signer 2 has no Z).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from signer_bench import SIGNERS  # noqa: E402
+
+from edgesign.letters import LetterModel  # noqa: E402
+from edgesign.stream import Smoother, Speller  # noqa: E402
+from edgesign.training.handdata import extract_folder  # noqa: E402
+from edgesign.training.landmarks import (  # noqa: E402
+    RECIPE_HAND_STAGE,
+    LandmarkConfig,
+    feature_probabilities,
+    load_config,
+    pipeline_probabilities,
+    train_landmarks,
+)
+from edgesign.training.letter_counts import debian_word_list, trigram_counts  # noqa: E402
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def counted_half(word: str) -> bool:
+    return hashlib.sha256(word.encode()).digest()[0] % 2 == 0
+
+
+def word_sets(lines: list[str], n: int, rng: np.random.Generator) -> tuple[LetterModel, dict[str, list[str]]]:
+    """The letter model of the counted half, and dev / test / names words drawn from the other half."""
+    plain = sorted({w for w in (s.strip() for s in lines) if re.fullmatch(r"[a-z]{3,8}", w)})
+    names = sorted({w.lower() for w in (s.strip() for s in lines) if re.fullmatch(r"[A-Z][a-z]{2,7}", w)})
+    everything = sorted({w.lower() for w in (s.strip() for s in lines) if re.fullmatch(r"[A-Za-z]+", w)})
+    model = LetterModel({k: v for k, v in trigram_counts(w for w in everything if counted_half(w)).items()})
+    spelled = [w for w in plain if not counted_half(w) and "z" not in w]
+    pick = rng.choice(len(spelled), 2 * n, replace=False)
+    named = [w for w in names if not counted_half(w) and "z" not in w]
+    return model, {"dev": [spelled[i] for i in pick[:n]], "test": [spelled[i] for i in pick[n:]],
+                   "names": [named[i] for i in rng.choice(len(named), n, replace=False)]}
+
+
+def trained_run(runs: Path, signer: str) -> Path:
+    run = runs / signer
+    if load_config(run) is None:
+        cfg = LandmarkConfig(data=[str(SIGNERS[signer])], out=str(run), epochs=40)
+        train_landmarks(cfg)
+    return run
+
+
+def held_out_frames(run: Path, held: str) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """(the run's classes, the pipeline's probabilities for every photo of ``held``, each letter's photo indices
+    in shooting order)."""
+    config = load_config(run)
+    s = extract_folder(SIGNERS[held], RECIPE_HAND_STAGE)
+    probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"],
+                                   predict=feature_probabilities(run))
+
+    def number(i: int) -> int:
+        digits = re.findall(r"\d+", Path(s.files[i]).stem)
+        return int(digits[-1]) if digits else 0
+    order = {name.lower(): np.array(sorted(np.flatnonzero(s.labels == k), key=number))
+             for k, name in enumerate(s.class_names) if len(name) == 1}
+    return config["classes"], probs, order
+
+
+def spell(word: str, classes: list[str], probs: np.ndarray, order: dict[str, np.ndarray], args,
+          rng: np.random.Generator, letters: LetterModel, weights: list[float]) -> list[str]:
+    """What the reader types for ``word`` signed this way, at each weight (the same frames for every weight)."""
+    nothing = np.zeros(len(classes), np.float32)
+    nothing[[c.lower() for c in classes].index("nothing")] = 1.0
+    frames = []
+    for c in word:
+        photos = order[c]
+        start = int(rng.integers(0, len(photos) - args.frames + 1))
+        frames += [probs[i] for i in photos[start:start + args.frames]] + [nothing] * args.gap
+    typed = []
+    for w in weights:
+        smoother, reader = Smoother(5), Speller(stable=args.stable, threshold=args.threshold, letters=letters, weight=w)
+        for p in frames:
+            reader.feed_probabilities(classes, smoother(p))
+        typed.append(reader.text.lower())
+    return typed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", default=str(Path(tempfile.gettempdir()) / "edgesign-spelling-runs"))
+    ap.add_argument("--weights", default="0,0.5,1,1.5,2")
+    ap.add_argument("--words", type=int, default=400, help="words in each set (dev, test, names)")
+    ap.add_argument("--frames", type=int, default=15)
+    ap.add_argument("--gap", type=int, default=4)
+    ap.add_argument("--stable", type=int, default=Speller.stable, help="the reader's stable frames (predict's --stable)")
+    ap.add_argument("--threshold", type=float, default=Speller.threshold, help="the reader's least probability")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    weights = [float(w) for w in args.weights.split(",")]
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        lines, version = debian_word_list(Path(tmp))
+    letters, sets = word_sets(lines, args.words, rng)
+    print(f"word list: wamerican {version}; {args.words} words a set; {args.frames} frames a letter, gap {args.gap}; "
+          f"reader: stable {args.stable}, threshold {args.threshold:g}")
+    print(f"{'train -> held':16s} {'words':6s} " + " ".join(f"{'w=' + format(w, 'g'):>17s}" for w in weights))
+    for train, held in (("signer1", "signer2"), ("signer2", "signer1")):
+        classes, probs, order = held_out_frames(trained_run(Path(args.runs), train), held)
+        for name, words in sets.items():
+            typed = [spell(w, classes, probs, order, args, rng, letters, weights) for w in words]
+            cells = []
+            for k in range(len(weights)):
+                cer = sum(edit_distance(t[k], w) for t, w in zip(typed, words)) / sum(map(len, words))
+                exact = np.mean([t[k] == w for t, w in zip(typed, words)])
+                cells.append(f"{100 * (1 - cer):6.2f} / {100 * exact:6.2f}")
+            print(f"{train[-1]} -> {held[-1]:12s} {name:6s} " + " ".join(f"{c:>17s}" for c in cells), flush=True)
+    print("cells: letters right (1 - character error rate) % / words exactly right %")
+
+
+if __name__ == "__main__":
+    main()
