@@ -53,10 +53,13 @@ def add_hand_stage_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--zoom-out", type=float, default=RECIPE_HAND_STAGE.zoom_out, help="the palm detector's second try, zoomed out")
     ap.add_argument("--light", default=RECIPE_HAND_STAGE.light, choices=list(LIGHT_MODES),
                     help="what the hand models see of a dark image (gain: brightened)")
+    ap.add_argument("--refine", action=argparse.BooleanOptionalAction, default=RECIPE_HAND_STAGE.refine,
+                    help="landmarks a second time from the region the first ones give")
 
 
 def hand_stage(args: argparse.Namespace) -> HandSettings:
-    return HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out, light=args.light)
+    return HandSettings(palm=args.palm, landmarks=args.landmarks, zoom_out=args.zoom_out, light=args.light,
+                        refine=args.refine)
 
 
 SMALL_SIDES = (28, 40, 56, 72)
@@ -139,7 +142,7 @@ def main() -> None:
         rows.append(table_row("both", "signer1 test split", s))
     print(f"recipe: hidden {args.hidden}, dropout {args.dropout}, augment copies {args.augment_copies}, flex {args.flex}, "
           f"mirror {args.mirror}, small {args.small or 'no'}, nothing hands {args.nothing_hands}, signed with {args.signed_with}, epochs {args.epochs}, seed {args.seed}, hand stage: palm {args.palm}, "
-          f"landmarks {args.landmarks}, zoom out {args.zoom_out}, light {args.light}")
+          f"landmarks {args.landmarks}, zoom out {args.zoom_out}, light {args.light}, refine {args.refine}")
     print(f"{'trained on':12s} {'measured on':20s} {'val %':>7s} {'pipeline %':>11s} {'mirrored %':>11s} {'shrunk %':>9s}")
     for r in rows:
         print(f"{r['train']:12s} {r['measured on']:20s} {100 * r['val']:7.2f} {100 * r['accuracy']:11.2f} "

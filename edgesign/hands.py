@@ -281,6 +281,10 @@ class HandSettings:
     # certified with), "gain" (see :func:`light_gain`) or "levels" (the gain, and low-contrast images stretched:
     # :func:`light_levels`). The classifier's own crop is never changed.
     light: str = "none"
+    # Run the landmark model a second time on the region its own landmarks give (what a stream's next frame is
+    # cropped to): a still image's landmarks as a tracked frame's. False: one pass, what files without the setting
+    # were certified with.
+    refine: bool = False
 
     def __post_init__(self) -> None:
         if self.light not in LIGHT_MODES:
@@ -295,6 +299,8 @@ class HandSettings:
         d = asdict(self)
         if d["light"] == "none":
             del d["light"]
+        if not d["refine"]:
+            del d["refine"]
         return d
 
 
@@ -324,10 +330,17 @@ class HandStage:
             if roi is not None:
                 hand = self.landmarks.run(image, roi, found_by, light)
                 if hand.presence >= self.settings.min_presence:
-                    return hand
+                    return self._refined(image, hand, light)
         w, h = image.size
         hand = self.landmarks.run(image, Roi(w / 2, h / 2, float(min(w, h))), "centre", light)
-        return hand if hand.presence >= self.settings.min_presence else None
+        return self._refined(image, hand, light) if hand.presence >= self.settings.min_presence else None
+
+    def _refined(self, image: Image.Image, hand: Hand, light: Light) -> Hand:
+        """With ``refine``, the landmarks again from the region the found ones give (kept when a hand is there)."""
+        if not self.settings.refine:
+            return hand
+        again = self.landmarks.run(image, roi_from_landmarks(hand.landmarks), hand.found_by, light)
+        return again if again.presence >= self.settings.min_presence else hand
 
     def track(self, image: Image.Image, previous: Hand | None) -> Hand | None:
         """The hand in the region the previous frame's landmarks give; ``detect`` when it was lost."""

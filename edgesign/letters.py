@@ -28,20 +28,18 @@ DEFAULT_NAME = "letters-en.json"
 
 
 class LetterModel:
+    """p(next symbol | the two before) from letter trigram counts (``{"_ca": 12, ...}``)."""
+
     def __init__(self, trigrams: dict[str, int], source: str = "") -> None:
         n = len(SYMBOLS)
         index = {s: i for i, s in enumerate(SYMBOLS)}
         counts = np.zeros((n, n, n), np.float64)
         for gram, c in trigrams.items():
             counts[index[gram[0]], index[gram[1]], index[gram[2]]] = c
-        self.source = source
-        tri = counts
-        bi = counts.sum(0)
-        uni = bi.sum(0)
-        self._tri = _rows(tri)
-        self._bi = _rows(bi)
-        self._uni = uni / uni.sum()
-        self._index = index
+        bigrams = counts.sum(0)  # every symbol has two before it (words are padded), so these are all bigrams
+        unigrams = bigrams.sum(0)
+        self.source, self._index = source, index
+        self._tri, self._bi, self._uni = _rows(counts), _rows(bigrams), unigrams / unigrams.sum()
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> LetterModel:

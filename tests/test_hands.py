@@ -178,6 +178,27 @@ def test_landmarks_lie_on_the_hand(stage, asl_test):
     assert f.shape == (N_FEATURES,) and np.isfinite(f).all()
 
 
+def test_refine_runs_the_landmarks_again_on_the_region_they_give(hand_folder, asl_test):
+    """``refine``: a still image's landmarks from a second pass on the region the first pass's landmarks give (what
+    ``track`` crops a stream's next frame to); the same hand, other landmarks. Off, nothing is recorded."""
+    from dataclasses import replace
+
+    from edgesign.hands import HandSettings
+
+    assert "refine" not in HandSettings().recorded() and HandSettings(refine=True).recorded()["refine"] is True
+    once = HandStage(HandSettings(palm="lite", landmarks="full"), folder=hand_folder)
+    twice = HandStage(replace(once.settings, refine=True), folder=hand_folder)
+    for path in _photos(asl_test, "V", 3, step=7):
+        img = as_rgb(Image.open(path))
+        first, refined = once.detect(img), twice.detect(img)
+        assert refined.found_by == first.found_by
+        again = twice.landmarks.run(img, roi_from_landmarks(first.landmarks), "x", twice._light(img))
+        np.testing.assert_array_equal(refined.landmarks, again.landmarks)  # exactly the second pass
+        assert not np.array_equal(refined.landmarks, first.landmarks)
+        size = max(first.box()[2] - first.box()[0], first.box()[3] - first.box()[1])
+        assert np.abs(refined.landmarks[:, :2] - first.landmarks[:, :2]).max() < 0.25 * size  # the same hand
+
+
 def test_tracker_keeps_the_hand_across_consecutive_webcam_frames(stage):
     """Consecutive frames of the second signer's recording (a real webcam sequence) through ``track``."""
     hand, by = None, []
