@@ -305,8 +305,8 @@ def predict(
         raise EdgesignError("--letters: for --spell (the letter model weighs what the reader types)")
     last = None
     for last in run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
-                            spell=spell, stable=stable, letters=letters, max_frames=max_frames, backend=backend, threads=threads,
-                            device=device, save=save, hand_models=hand_models,
+                            spell=spell, stable=stable, letters=letters, max_frames=max_frames, backend=backend,
+                            threads=threads, device=device, save=save, hand_models=hand_models,
                             overrides=_overrides(labels, input_range, mean, std, resize)):
         if "error" in last and not as_json:
             _echo_err(f"warning: {last['source']}: {last['error']}")
@@ -323,8 +323,8 @@ _STREAM_ONLY = {"smooth", "spell", "stable", "letters", "max_frames"}
 
 
 def _refuse_stream_options_for_photos(ctx: typer.Context, sources: list[str], camera: str | None) -> None:
-    """--spell, --smooth, --stable, --letters, --max-frames on photo files alone (no camera, video, folder, glob or list, which
-    may hold a video) would be ignored: refused instead."""
+    """--spell, --smooth, --stable, --letters, --max-frames on photo files alone (no camera, video, folder, glob or
+    list, which may hold a video) would be ignored: refused instead."""
     from .data import IMAGE_SUFFIXES
 
     if camera or not all(Path(s).suffix.lower() in IMAGE_SUFFIXES and Path(s).is_file() for s in sources):

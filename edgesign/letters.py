@@ -2,9 +2,9 @@
 
 The shipped model (``models/letters-en.json``, built by ``python -m training.letter_counts``) holds letter
 trigram counts over an English word list. ``next_probabilities`` interpolates trigram, bigram and unigram
-estimates and a uniform share (Jelinek-Mercer); ``weigh`` multiplies a classifier's probabilities by ``(27 p(letter | the word so
-far)) ** weight`` and normalizes: weight 0, or a context that says nothing, leaves them as they are. ``Space``
-takes the probability that the word ends; ``Del``, ``Nothing`` and any other class keep factor 1.
+estimates and a uniform share (Jelinek-Mercer); ``weigh`` multiplies a classifier's probabilities by
+``(27 p(letter | the word so far)) ** weight`` and normalizes: weight 0 leaves them as they are. ``Space`` takes
+the probability that the word ends; ``Del``, ``Nothing`` and any other class keep factor 1.
 """
 
 from __future__ import annotations
@@ -49,7 +49,11 @@ class LetterModel:
             raise EdgesignError(f"letter model {path}: cannot be read ({e})") from None
         if not isinstance(record, dict) or record.get("format") != FORMAT or record.get("symbols") != SYMBOLS:
             raise EdgesignError(f"letter model {path}: not a {FORMAT} file")
-        return cls(record["trigrams"], record.get("source", ""))
+        try:
+            return cls(record["trigrams"], record.get("source", ""))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            raise EdgesignError(f"letter model {path}: its trigram counts are not three symbols of "
+                                f"{SYMBOLS!r} with a count each") from None
 
     def next_probabilities(self, text: str) -> np.ndarray:
         """p(next symbol | the last two letters of the word being typed), over :data:`SYMBOLS` (``_``: it ends)."""

@@ -112,6 +112,10 @@ def test_a_broken_letter_model_is_one_error(tmp_path):
     path.write_text("{")
     with pytest.raises(EdgesignError, match="cannot be read"):
         LetterModel.load(path)
+    for trigrams in ({"ab": 3}, {"a1b": 3}, {"abc": "many"}, ["abc"]):
+        path.write_text(json.dumps({"format": "letter-trigrams-v1", "symbols": SYMBOLS, "trigrams": trigrams}))
+        with pytest.raises(EdgesignError, match="not three symbols"):
+            LetterModel.load(path)
 
 
 @pytest.mark.slow
