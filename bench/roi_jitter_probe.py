@@ -32,8 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from signer_probe import SIGNERS, features, train_mlp  # noqa: E402
-
+from bench.signer_probe import SIGNERS, features, train_mlp  # noqa: E402
 from edgesign.hands import HandStage, Roi, as_rgb, roi_from_landmarks  # noqa: E402
 from edgesign.preprocess import open_image  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402

@@ -28,8 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from signer_bench import SIGNERS  # noqa: E402
-
+from bench.signer_bench import SIGNERS  # noqa: E402
 from edgesign.letters import LetterModel  # noqa: E402
 from edgesign.stream import Smoother, Speller  # noqa: E402
 from edgesign.training.handdata import extract_folder  # noqa: E402
