@@ -272,6 +272,8 @@ def predict(
     smooth: int = typer.Option(5, "--smooth", min=1, help="Streams: mean of the last N probability vectors."),
     spell: bool = typer.Option(False, "--spell", help="Streams: fingerspelling reader (letters, Space, Del)."),
     stable: int = typer.Option(8, "--stable", min=1, help="--spell: frames a sign must stay on top to be typed."),
+    spell_threshold: float = typer.Option(0.5, "--spell-threshold", help="--spell: the least probability a frame's "
+                                          "top class needs to count towards --stable."),
     letters: str = typer.Option("en", "--letters", help="--spell: what likely comes next in a word weighs each frame "
                                 "(en: English words, shipped; none: the classifier alone; or a .json made by "
                                 "python -m training.letter_counts --words FILE)."),
@@ -295,17 +297,20 @@ def predict(
 
     check_output(save, "dir", "--save")
 
-    if not 0.0 <= threshold <= 1.0:  # NaN fails this too
-        raise EdgesignError(f"--threshold must be a probability between 0 and 1, got {threshold}")
+    for name, value in (("--threshold", threshold), ("--spell-threshold", spell_threshold)):
+        if not 0.0 <= value <= 1.0:  # NaN fails this too
+            raise EdgesignError(f"{name} must be a probability between 0 and 1, got {value}")
     model_path, sources = _split_model_and_sources(list(args or []))
     if not sources and not camera:
         raise EdgesignError("nothing to predict: give image/video paths or --camera")
     _refuse_stream_options_for_photos(ctx, sources, camera)
-    if not spell and _given_options(ctx, among={"letters"}):
-        raise EdgesignError("--letters: for --spell (the letter model weighs what the reader types)")
+    reader_options = _given_options(ctx, among={"letters", "spell_threshold"})
+    if not spell and reader_options:
+        raise EdgesignError(f"{reader_options}: for --spell (the reader that types letters)")
     last = None
     for last in run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
-                            spell=spell, stable=stable, letters=letters, max_frames=max_frames, backend=backend,
+                            spell=spell, stable=stable, spell_threshold=spell_threshold, letters=letters,
+                            max_frames=max_frames, backend=backend,
                             threads=threads, device=device, save=save, hand_models=hand_models,
                             overrides=_overrides(labels, input_range, mean, std, resize)):
         if "error" in last and not as_json:
@@ -319,7 +324,7 @@ def predict(
         typer.echo(f"text: {last.get('text', '')}")
 
 
-_STREAM_ONLY = {"smooth", "spell", "stable", "letters", "max_frames"}
+_STREAM_ONLY = {"smooth", "spell", "stable", "spell_threshold", "letters", "max_frames"}
 
 
 def _refuse_stream_options_for_photos(ctx: typer.Context, sources: list[str], camera: str | None) -> None:

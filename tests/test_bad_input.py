@@ -65,6 +65,10 @@ def test_stream_options_on_photos_alone_are_refused(e2e, asl_test):
 def test_letter_model_options_are_checked_before_the_work(e2e, asl_test, tmp_path):
     folder = asl_test / "A"
     assert_user_error(run_cli("predict", e2e["int8"], folder, "--letters", "none"), "--letters: for --spell")
+    assert_user_error(run_cli("predict", e2e["int8"], folder, "--spell-threshold", "0.3"),
+                      "--spell-threshold: for --spell")
+    assert_user_error(run_cli("predict", e2e["int8"], folder, "--spell", "--spell-threshold", "1.5"),
+                      "--spell-threshold must be a probability between 0 and 1")
     assert_user_error(run_cli("predict", e2e["int8"], folder, "--spell", "--letters", "missing.json"),
                       "--letters missing.json: no such file")
     assert_user_error(run_cli("predict", e2e["int8"], folder, "--spell", "--letters", asl_test / "A" / "A1.jpg"),
