@@ -68,3 +68,7 @@ def test_spelling_from_test_photos_with_the_shipped_image_model(asl_test, tmp_pa
         # clear signs are typed as signed: the letter model weighs, it does not overrule (V after O is rare)
         assert accepted == ["C", "L", "A", "Y", "Space", "O", "V", "Del"], (letters, accepted)
         assert results[-1]["text"] == "CLAY O"
+    # an int8 output never reaches 1.0 (at most 255/256): at --spell-threshold 1 no frame counts, nothing is typed
+    r = run_cli("predict", "asl29.tflite", video, "--spell", "--stable", "5", "--smooth", "3", "--spell-threshold", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.splitlines()[-1] == "text: ", r.stdout[-500:]
