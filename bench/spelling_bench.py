@@ -1,12 +1,16 @@
 """Fingerspelled words across signers: the reader (`predict --spell`) with and without the letter model.
 
     python bench/spelling_bench.py [--runs DIR] [--weights 0,0.5,1,1.5,2] [--words 400] [--frames 15] [--gap 4]
+        [--moves 6] [--stable 8] [--threshold 0.5]
 
 Leave-one-signer-out, both ways: a landmark classifier trained with the recipe on one signer (40 epochs, as
 ``bench/signer_bench.py``; kept in ``--runs`` and reused), and words "signed" by the other signer's photos.
 Each letter of a word is ``--frames`` consecutive photos of that letter (shooting order, a random start),
 then ``--gap`` frames without a hand; the pipeline's probabilities go through predict's smoothing (5 frames)
-and the reader (8 stable frames, threshold 0.5), exactly as ``edgesign predict --spell`` runs them.
+and the reader (8 stable frames, threshold 0.5), exactly as ``edgesign predict --spell`` runs them. With
+``--moves N`` the hand moves from one letter to the next instead: N frames whose landmarks are interpolated
+between the last photo of a letter and the first of the next (the frames a real hand passes through, roughly;
+the gap then only between two same letters).
 
 Words come from the word list the shipped letter model counts (``models/letters-en.json``'s source), split in
 two by a hash of the word: the letter model used here is counted from the first half only, and the words
@@ -22,6 +26,8 @@ import hashlib
 import re
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +35,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.signer_bench import SIGNERS  # noqa: E402
+from edgesign.handfeatures import hand_features  # noqa: E402
 from edgesign.letters import LetterModel  # noqa: E402
 from edgesign.stream import Smoother, Speller  # noqa: E402
-from edgesign.training.handdata import extract_folder  # noqa: E402
+from edgesign.training.handdata import HandSet, extract_folder  # noqa: E402
 from edgesign.training.landmarks import (  # noqa: E402
     RECIPE_HAND_STAGE,
     LandmarkConfig,
     feature_probabilities,
     load_config,
     pipeline_probabilities,
+    standardize,
     train_landmarks,
 )
 from edgesign.training.letter_counts import debian_word_list, trigram_counts  # noqa: E402
@@ -77,37 +85,72 @@ def trained_run(runs: Path, signer: str) -> Path:
     return run
 
 
-def held_out_frames(run: Path, held: str) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
-    """(the run's classes, the pipeline's probabilities for every photo of ``held``, each letter's photo indices
-    in shooting order)."""
+@dataclass
+class HeldOut:
+    """The other signer's photos as one run reads them."""
+
+    classes: list[str]
+    probs: np.ndarray  # the pipeline's probabilities for every photo
+    order: dict[str, np.ndarray]  # each letter's photo indices in shooting order
+    hands: HandSet
+    scaling: dict
+    predict: Callable[[np.ndarray], np.ndarray]
+
+    def moving(self, i: int, j: int, n: int) -> list[np.ndarray]:
+        """``n`` frames of the hand moving from photo ``i``'s handshape to photo ``j``'s: their landmarks (world,
+        image, handedness score) interpolated, read by the classifier; no-hand frames when either has no hand."""
+        h = self.hands
+        if not n or not (h.found[i] and h.found[j]):
+            return [self.nothing()] * n
+        steps = np.arange(1, n + 1) / (n + 1)
+        x = np.stack([hand_features((1 - a) * h.world[i] + a * h.world[j],
+                                    (1 - a) * h.image[i, :, :2] + a * h.image[j, :, :2],
+                                    float((1 - a) * h.right[i] + a * h.right[j])) for a in steps])
+        return list(self.predict(standardize(x, self.scaling)))
+
+    def nothing(self) -> np.ndarray:
+        p = np.zeros(len(self.classes), np.float32)
+        p[[c.lower() for c in self.classes].index("nothing")] = 1.0
+        return p
+
+
+def held_out_frames(run: Path, held: str) -> HeldOut:
     config = load_config(run)
     s = extract_folder(SIGNERS[held], RECIPE_HAND_STAGE)
-    probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"],
-                                   predict=feature_probabilities(run))
+    predict = feature_probabilities(run)
+    probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"], predict=predict)
 
     def number(i: int) -> int:
         digits = re.findall(r"\d+", Path(s.files[i]).stem)
         return int(digits[-1]) if digits else 0
     order = {name.lower(): np.array(sorted(np.flatnonzero(s.labels == k), key=number))
              for k, name in enumerate(s.class_names) if len(name) == 1}
-    return config["classes"], probs, order
+    return HeldOut(config["classes"], probs, order, s, config["feature_scaling"], predict)
 
 
-def spell(word: str, classes: list[str], probs: np.ndarray, order: dict[str, np.ndarray], args,
-          rng: np.random.Generator, letters: LetterModel, weights: list[float]) -> list[str]:
-    """What the reader types for ``word`` signed this way, at each weight (the same frames for every weight)."""
-    nothing = np.zeros(len(classes), np.float32)
-    nothing[[c.lower() for c in classes].index("nothing")] = 1.0
-    frames = []
-    for c in word:
-        photos = order[c]
+def spell(word: str, held: HeldOut, args, rng: np.random.Generator, letters: LetterModel,
+          weights: list[float]) -> list[str]:
+    """What the reader types for ``word`` signed this way, at each weight (the same frames for every weight). Between
+    two letters: ``--moves`` frames of the hand moving from one to the next (then ``--gap`` frames without a hand
+    only between two same letters), or, without moves, ``--gap`` frames without a hand."""
+    frames, last = [], None
+    for k, c in enumerate(word):
+        photos = held.order[c]
         start = int(rng.integers(0, len(photos) - args.frames + 1))
-        frames += [probs[i] for i in photos[start:start + args.frames]] + [nothing] * args.gap
+        shown = photos[start:start + args.frames]
+        if last is not None and args.moves:
+            frames += held.moving(last, shown[0], args.moves)
+            frames += [held.nothing()] * (args.gap if word[k - 1] == c else 0)
+        elif last is not None:
+            frames += [held.nothing()] * args.gap
+        frames += [held.probs[i] for i in shown]
+        last = shown[-1]
+    frames += [held.nothing()] * args.gap
     typed = []
     for w in weights:
         smoother, reader = Smoother(5), Speller(stable=args.stable, threshold=args.threshold, letters=letters, weight=w)
         for p in frames:
-            reader.feed_probabilities(classes, smoother(p))
+            reader.feed_probabilities(held.classes, smoother(p))
         typed.append(reader.text.lower())
     return typed
 
@@ -118,7 +161,9 @@ def main() -> None:
     ap.add_argument("--weights", default="0,0.5,1,1.5,2")
     ap.add_argument("--words", type=int, default=400, help="words in each set (dev, test, names)")
     ap.add_argument("--frames", type=int, default=15)
-    ap.add_argument("--gap", type=int, default=4)
+    ap.add_argument("--gap", type=int, default=4, help="frames without a hand between letters")
+    ap.add_argument("--moves", type=int, default=0, help="frames of the hand moving between letters (landmarks "
+                    "interpolated); the gap then only between two same letters")
     ap.add_argument("--stable", type=int, default=Speller.stable, help="the reader's stable frames (predict's --stable)")
     ap.add_argument("--threshold", type=float, default=Speller.threshold, help="the reader's least probability")
     ap.add_argument("--seed", type=int, default=0)
@@ -128,13 +173,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         lines, version = debian_word_list(Path(tmp))
     letters, sets = word_sets(lines, args.words, rng)
-    print(f"word list: wamerican {version}; {args.words} words a set; {args.frames} frames a letter, gap {args.gap}; "
+    print(f"word list: wamerican {version}; {args.words} words a set; {args.frames} frames a letter, gap {args.gap}, "
+          f"moves {args.moves}; "
           f"reader: stable {args.stable}, threshold {args.threshold:g}")
     print(f"{'train -> held':16s} {'words':6s} " + " ".join(f"{'w=' + format(w, 'g'):>17s}" for w in weights))
     for train, held in (("signer1", "signer2"), ("signer2", "signer1")):
-        classes, probs, order = held_out_frames(trained_run(Path(args.runs), train), held)
+        read = held_out_frames(trained_run(Path(args.runs), train), held)
         for name, words in sets.items():
-            typed = [spell(w, classes, probs, order, args, rng, letters, weights) for w in words]
+            typed = [spell(w, read, args, rng, letters, weights) for w in words]
             cells = []
             for k in range(len(weights)):
                 cer = sum(edit_distance(t[k], w) for t, w in zip(typed, words)) / sum(map(len, words))

@@ -272,8 +272,9 @@ def predict(
     smooth: int = typer.Option(5, "--smooth", min=1, help="Streams: mean of the last N probability vectors."),
     spell: bool = typer.Option(False, "--spell", help="Streams: fingerspelling reader (letters, Space, Del)."),
     stable: int = typer.Option(8, "--stable", min=1, help="--spell: frames a sign must stay on top to be typed."),
-    spell_threshold: float = typer.Option(0.5, "--spell-threshold", help="--spell: the least probability a frame's "
-                                          "top class needs to count towards --stable."),
+    spell_threshold: Optional[float] = typer.Option(None, "--spell-threshold", help="--spell: the least "
+                                                    "probability a frame's top class needs to count towards --stable "
+                                                    "[default: 0.3]."),
     letters: str = typer.Option("en", "--letters", help="--spell: what likely comes next in a word weighs each frame "
                                 "(en: English words, shipped; none: the classifier alone; or a .json made by "
                                 "python -m training.letter_counts --words FILE)."),
@@ -298,7 +299,7 @@ def predict(
     check_output(save, "dir", "--save")
 
     for name, value in (("--threshold", threshold), ("--spell-threshold", spell_threshold)):
-        if not 0.0 <= value <= 1.0:  # NaN fails this too
+        if value is not None and not 0.0 <= value <= 1.0:  # NaN fails this too
             raise EdgesignError(f"{name} must be a probability between 0 and 1, got {value}")
     model_path, sources = _split_model_and_sources(list(args or []))
     if not sources and not camera:

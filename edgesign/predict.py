@@ -95,13 +95,15 @@ def _save(folder: str, frame: Frame, result: dict, prepared) -> object:
 
 def run_predict(model_path: str | None, sources: list[str], *, camera: str | None = None, k: int = 3,
                 threshold: float = 0.0, smooth: int = 5, spell: bool = False, stable: int = 8,
-                spell_threshold: float = 0.5, letters: str = "en", max_frames: int | None = None,
+                spell_threshold: float | None = None, letters: str = "en", max_frames: int | None = None,
                 backend: str = "auto", threads: int | None = None, device: str = "auto", save: str | None = None, hand_models: str | None = None,
                 overrides: Overrides | None = None) -> Iterator[dict]:
     """Open the model and yield one result per image or frame; the first result of an Edge TPU model
     carries ``first_inference_ms`` (loading the model onto the TPU). Raises when there was nothing to do.
-    ``letters``: the reader's letter model (:func:`edgesign.letters.letters_option`)."""
-    speller = Speller(stable=stable, threshold=spell_threshold, letters=letters_option(letters)) if spell else None
+    ``letters``: the reader's letter model (:func:`edgesign.letters.letters_option`); ``spell_threshold``: the
+    reader's (None: :class:`Speller`'s)."""
+    reader = {"stable": stable, **({"threshold": spell_threshold} if spell_threshold is not None else {})}
+    speller = Speller(**reader, letters=letters_option(letters)) if spell else None
     model = open_model(model_path, backend=backend, threads=threads, device=device, hand_models=hand_models,
                        overrides=overrides)
     frames = camera_frames(camera) if camera else iter_frames(sources)
