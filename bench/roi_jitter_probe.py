@@ -58,7 +58,7 @@ def _rerun(job: tuple[str, np.ndarray]) -> np.ndarray:
     """(4, 21 world + 21 image + handedness) for one photo."""
     path, landmarks = job
     image = as_rgb(open_image(path))
-    light = _STAGE._light(image)
+    light = _STAGE.light_for(image)
     out = np.zeros((4, 21 * 6 + 1), np.float32)
     for k, roi in enumerate(regions(landmarks)):
         hand = _STAGE.landmarks.run(image, roi, "track", light)

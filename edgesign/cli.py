@@ -329,7 +329,7 @@ _STREAM_ONLY = {"smooth", "spell", "stable", "spell_threshold", "letters", "max_
 
 
 def _refuse_stream_options_for_photos(ctx: typer.Context, sources: list[str], camera: str | None) -> None:
-    """--spell, --smooth, --stable, --letters, --max-frames on photo files alone (no camera, video, folder, glob or
+    """--spell and the stream options (``_STREAM_ONLY``) on photo files alone (no camera, video, folder, glob or
     list, which may hold a video) would be ignored: refused instead."""
     from .data import IMAGE_SUFFIXES
 

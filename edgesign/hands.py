@@ -313,7 +313,8 @@ class HandStage:
         self.palm = PalmDetector(settings.palm, folder, backend, threads, settings.min_palm_score)
         self.landmarks = LandmarkModel(settings.landmarks, folder, backend, threads)
 
-    def _light(self, image: Image.Image) -> Light:
+    def light_for(self, image: Image.Image) -> Light:
+        """How the hand models see ``image`` (the settings' ``light``): the scale and shift their crops take."""
         if self.settings.light == "gain":
             return Light(light_gain(image))
         return light_levels(image) if self.settings.light == "levels" else NO_LIGHT
@@ -321,7 +322,7 @@ class HandStage:
     def detect(self, image: Image.Image) -> Hand | None:
         """Palm detector, then landmarks; the detector again on the image zoomed out (``zoom_out``), then the
         centre crop, while no hand is found."""
-        return self._detect(image, self._light(image))
+        return self._detect(image, self.light_for(image))
 
     def _detect(self, image: Image.Image, light: Light) -> Hand | None:
         tries = [(0.0, "palm")] + ([(self.settings.zoom_out, "palm-zoomed")] if self.settings.zoom_out > 0 else [])
@@ -344,7 +345,7 @@ class HandStage:
 
     def track(self, image: Image.Image, previous: Hand | None) -> Hand | None:
         """The hand in the region the previous frame's landmarks give; ``detect`` when it was lost."""
-        light = self._light(image)
+        light = self.light_for(image)
         if previous is not None:
             hand = self.landmarks.run(image, roi_from_landmarks(previous.landmarks), "track", light)
             if hand.presence >= self.settings.min_presence:

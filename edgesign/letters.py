@@ -25,6 +25,8 @@ FORMAT = "letter-trigrams-v1"
 # letter the classifier is sure of is typed even where the words counted never had it
 MIX = (0.55, 0.25, 0.1, 0.1)
 DEFAULT_NAME = "letters-en.json"
+_INDEX = {s: i for i, s in enumerate(SYMBOLS)}
+_UNIFORM = np.full(len(SYMBOLS), 1 / len(SYMBOLS))
 
 
 class LetterModel:
@@ -32,13 +34,12 @@ class LetterModel:
 
     def __init__(self, trigrams: dict[str, int], source: str = "") -> None:
         n = len(SYMBOLS)
-        index = {s: i for i, s in enumerate(SYMBOLS)}
         counts = np.zeros((n, n, n), np.float64)
         for gram, c in trigrams.items():
-            counts[index[gram[0]], index[gram[1]], index[gram[2]]] = c
+            counts[_INDEX[gram[0]], _INDEX[gram[1]], _INDEX[gram[2]]] = c
         bigrams = counts.sum(0)  # every symbol has two before it (words are padded), so these are all bigrams
         unigrams = bigrams.sum(0)
-        self.source, self._index = source, index
+        self.source = source
         self._tri, self._bi, self._uni = _rows(counts), _rows(bigrams), unigrams / unigrams.sum()
 
     @classmethod
@@ -58,10 +59,9 @@ class LetterModel:
     def next_probabilities(self, text: str) -> np.ndarray:
         """p(next symbol | the last two letters of the word being typed), over :data:`SYMBOLS` (``_``: it ends)."""
         word = text.rsplit(" ", 1)[-1].lower()
-        context = (EDGE * 2 + "".join(c for c in word if c in self._index))[-2:]
-        a, b = self._index[context[0]], self._index[context[1]]
-        uniform = np.full(len(SYMBOLS), 1 / len(SYMBOLS))
-        parts = [(self._tri[a, b], MIX[0]), (self._bi[b], MIX[1]), (self._uni, MIX[2]), (uniform, MIX[3])]
+        context = (EDGE * 2 + "".join(c for c in word if c in _INDEX))[-2:]
+        a, b = _INDEX[context[0]], _INDEX[context[1]]
+        parts = [(self._tri[a, b], MIX[0]), (self._bi[b], MIX[1]), (self._uni, MIX[2]), (_UNIFORM, MIX[3])]
         known = [(p, w) for p, w in parts if p.sum() > 0]
         total = sum(w for _, w in known)
         return sum(p * (w / total) for p, w in known)
@@ -70,15 +70,21 @@ class LetterModel:
         """The classifier's ``probs`` (over ``labels``) weighed by what is likely to come next after ``text``."""
         if weight == 0:
             return probs
+        rows, symbols = _symbol_rows(tuple(labels))
         factor = np.ones(len(labels))
-        nxt = self.next_probabilities(text) * len(SYMBOLS)
-        for i, label in enumerate(labels):
-            symbol = EDGE if label.lower() == "space" else label.lower()
-            if len(symbol) == 1 and symbol in self._index:
-                factor[i] = nxt[self._index[symbol]] ** weight
+        factor[rows] = (self.next_probabilities(text) * len(SYMBOLS))[symbols] ** weight
         weighed = np.asarray(probs, np.float64) * factor
         total = weighed.sum()
         return (weighed / total).astype(np.float32) if total > 0 else np.asarray(probs, np.float32)
+
+
+@lru_cache(maxsize=8)
+def _symbol_rows(labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(the indices of the labels that are a letter or ``Space``, their symbols' indices): worked out once per label
+    list, not per frame."""
+    pairs = [(i, _INDEX[s]) for i, s in enumerate(EDGE if x.lower() == "space" else x.lower() for x in labels)
+             if len(s) == 1 and s in _INDEX]
+    return np.array([i for i, _ in pairs], np.intp), np.array([k for _, k in pairs], np.intp)
 
 
 def _rows(counts: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
     The next frame is decoded, resized and quantized on a worker thread while the interpreter runs
     the current one (`edgesign.prefetch`).
     """
-    smoother, current, count = None, None, 0
+    smoother, current, count, labels = None, None, 0, None
     t_start = time.perf_counter()
     with closing(prefetch(frames, partial(_still_or_frame_input, model))) as prepared:
         for frame, tensor in prepared:
@@ -53,7 +53,8 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
                 result["frame"] = frame.index
                 result["fps"] = round(count / max(time.perf_counter() - t_start, 1e-9), 1)
                 if spell is not None:
-                    accepted = spell.feed_probabilities([model.label(i) for i in range(len(probs))], probs)
+                    labels = labels or [model.label(i) for i in range(len(probs))]  # once: the model's classes
+                    accepted = spell.feed_probabilities(labels, probs)
                     result["text"] = spell.text
                     if accepted:
                         result["accepted"] = accepted
@@ -96,14 +97,14 @@ def _save(folder: str, frame: Frame, result: dict, prepared) -> object:
 def run_predict(model_path: str | None, sources: list[str], *, camera: str | None = None, k: int = 3,
                 threshold: float = 0.0, smooth: int = 5, spell: bool = False, stable: int = 8,
                 spell_threshold: float | None = None, letters: str = "en", max_frames: int | None = None,
-                backend: str = "auto", threads: int | None = None, device: str = "auto", save: str | None = None, hand_models: str | None = None,
-                overrides: Overrides | None = None) -> Iterator[dict]:
+                backend: str = "auto", threads: int | None = None, device: str = "auto", save: str | None = None,
+                hand_models: str | None = None, overrides: Overrides | None = None) -> Iterator[dict]:
     """Open the model and yield one result per image or frame; the first result of an Edge TPU model
     carries ``first_inference_ms`` (loading the model onto the TPU). Raises when there was nothing to do.
     ``letters``: the reader's letter model (:func:`edgesign.letters.letters_option`); ``spell_threshold``: the
     reader's (None: :class:`Speller`'s)."""
-    reader = {"stable": stable, **({"threshold": spell_threshold} if spell_threshold is not None else {})}
-    speller = Speller(**reader, letters=letters_option(letters)) if spell else None
+    reader_threshold = Speller.threshold if spell_threshold is None else spell_threshold
+    speller = Speller(stable=stable, threshold=reader_threshold, letters=letters_option(letters)) if spell else None
     model = open_model(model_path, backend=backend, threads=threads, device=device, hand_models=hand_models,
                        overrides=overrides)
     frames = camera_frames(camera) if camera else iter_frames(sources)

@@ -192,7 +192,7 @@ def test_refine_runs_the_landmarks_again_on_the_region_they_give(hand_folder, as
         img = as_rgb(Image.open(path))
         first, refined = once.detect(img), twice.detect(img)
         assert refined.found_by == first.found_by
-        again = twice.landmarks.run(img, roi_from_landmarks(first.landmarks), "x", twice._light(img))
+        again = twice.landmarks.run(img, roi_from_landmarks(first.landmarks), "x", twice.light_for(img))
         np.testing.assert_array_equal(refined.landmarks, again.landmarks)  # exactly the second pass
         assert not np.array_equal(refined.landmarks, first.landmarks)
         size = max(first.box()[2] - first.box()[0], first.box()[3] - first.box()[1])
