@@ -8,6 +8,7 @@ libcamera); USB webcams, video files and stream URLs go through OpenCV. Both are
 from __future__ import annotations
 
 import glob
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -96,6 +97,10 @@ def iter_frames(sources: list[str]) -> Iterator[Frame]:
 
 
 def _cv2():
+    """OpenCV, quiet unless --verbose: its own warnings (a camera index that does not open, a backend missing)
+    would come before the one error line; ``OPENCV_LOG_LEVEL`` set by the user wins."""
+    if not os.environ.get("EDGESIGN_VERBOSE"):
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     try:
         import cv2
     except ImportError:
