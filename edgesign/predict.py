@@ -28,7 +28,7 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
     the current one (`edgesign.prefetch`).
     """
     smoother, current, count, labels = None, None, 0, None
-    t_start = time.perf_counter()
+    t_start = t_asked = time.perf_counter()  # t_asked: when the loop last asked for a frame
     with closing(prefetch(frames, partial(_still_or_frame_input, model))) as prepared:
         for frame, tensor in prepared:
             if isinstance(tensor, Unreadable):
@@ -37,8 +37,9 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
             probs = model.classify_input(tensor)
             if frame.stream:
                 source = frame.source.rsplit("#", 1)[0]
-                if source != current:
-                    smoother, current, t_start, count = Smoother(smooth), source, time.perf_counter(), 0
+                if source != current or frame.index == 0:  # a new stream (two videos may share a file name)
+                    # a stream's clock starts when its first frame was asked for, not when it came
+                    smoother, current, t_start, count = Smoother(smooth), source, t_asked, 0
                 probs = smoother(probs)
                 count += 1
             result = {"source": frame.source, "top": [{"label": p.label, "probability": round(p.probability, 4)}
@@ -61,6 +62,7 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
             yield result
             if max_frames and frame.stream and count >= max_frames:
                 return
+            t_asked = time.perf_counter()
 
 
 @dataclass
