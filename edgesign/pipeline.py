@@ -155,8 +155,11 @@ class StagedPipeline(Classifier):
         feats = self._input(rgb, hand) if hand is not None else None
         return Prepared(hand, feats, time.perf_counter() - t0)
 
-    def frame_input(self, frame: np.ndarray) -> Prepared:
-        """A stream frame: the hand is tracked from the previous frame."""
+    def frame_input(self, frame: np.ndarray, first: bool = False) -> Prepared:
+        """A stream frame: the hand is tracked from the previous frame; a stream's ``first`` frame detects it anew
+        (the frame before was another video's)."""
+        if first:
+            self._previous = None
         return self.prepare(frame, track=True)
 
     def file_input(self, path: str | os.PathLike) -> Prepared:

@@ -83,7 +83,9 @@ def _still_or_frame_input(model: EdgeModel, frame: Frame):
 
 def frame_input(model: EdgeModel, frame: Frame) -> np.ndarray:
     """The model's input tensor for a frame or a still image (decoded here)."""
-    return model.frame_input(frame.image) if frame.image is not None else model.file_input(frame.path)
+    if frame.image is None:
+        return model.file_input(frame.path)
+    return model.frame_input(frame.image, first=frame.stream and frame.index == 0)
 
 
 def _save(folder: str, frame: Frame, result: dict, prepared) -> object:

@@ -277,8 +277,9 @@ class EdgeModel(Classifier):
     # while this one runs (`edgesign.prefetch`): the halves share no state, and only
     # ``classify_input`` touches the interpreter.
 
-    def frame_input(self, frame: np.ndarray) -> np.ndarray:
-        """The input tensor for a decoded frame of any size (thread-safe)."""
+    def frame_input(self, frame: np.ndarray, first: bool = False) -> np.ndarray:
+        """The input tensor for a decoded frame of any size (thread-safe); ``first``: a stream's first frame (an
+        image model keeps nothing from one frame to the next)."""
         return self.to_input(pp.array_to_array(frame, self.preprocess))
 
     def file_input(self, path: str | os.PathLike) -> np.ndarray:

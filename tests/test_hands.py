@@ -212,6 +212,20 @@ def test_tracker_keeps_the_hand_across_consecutive_webcam_frames(stage):
     assert roi.size > (hand.box()[3] - hand.box()[1])
 
 
+def test_each_video_starts_by_detecting_the_hand(hand_folder, tmp_path):
+    """Two videos in one predict run: the second one's first frame is detected anew, not tracked from the region of
+    the first video's last hand (the same signer, the hand where it was: tracking from there would hold)."""
+    from test_video_stream import write_video
+
+    for name, letter in (("one.avi", "B"), ("two.avi", "Y")):
+        write_video(tmp_path / name, [np.asarray(as_rgb(Image.open(p))) for p in _photos(SECOND, letter, 4)])
+    r = run_cli("predict", tmp_path / "one.avi", tmp_path / "two.avi", "--json", "--hand-models", hand_folder)
+    assert r.returncode == 0, r.stderr[-2000:]
+    by = [json.loads(line)["hand"]["found_by"] for line in r.stdout.splitlines()]
+    assert len(by) == 8 and by[1:4] == by[5:8] == ["track"] * 3, by
+    assert by[0] != "track" and by[4] != "track", by
+
+
 def test_a_tampered_hand_file_is_refused(hand_folder, tmp_path):
     for name in ("palm_detection_lite.tflite", "hand_landmark_lite.tflite"):
         shutil.copy(f"{hand_folder}/{name}", tmp_path / name)
