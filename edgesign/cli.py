@@ -308,7 +308,7 @@ def predict(
     reader_options = _given_options(ctx, among={"letters", "spell_threshold"})
     if not spell and reader_options:
         raise EdgesignError(f"{reader_options}: for --spell (the reader that types letters)")
-    last = None
+    last, stream = None, None
     for last in run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
                             spell=spell, stable=stable, spell_threshold=spell_threshold, letters=letters,
                             max_frames=max_frames, backend=backend,
@@ -317,6 +317,9 @@ def predict(
         if "error" in last and not as_json:
             _echo_err(f"warning: {last['source']}: {last['error']}")
             continue
+        if spell and not as_json and stream is not None and last.get("frame") == 0:
+            typer.echo(f"text: {stream.get('text', '')}")  # the video before has ended
+        stream = last if "frame" in last else None
         typer.echo(json.dumps(last) if as_json else _format_prediction(last))
         if "first_inference_ms" in last:
             _echo_err(f"first inference on the Edge TPU {last['first_inference_ms']:.1f} ms "

@@ -22,7 +22,8 @@ from .stream import Smoother, Speller
 def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3, smooth: int = 5,
                        spell: Speller | None = None, max_frames: int | None = None, threshold: float = 0.0,
                        save: str | None = None) -> Iterator[dict]:
-    """One result dict per image or frame. Stream frames are smoothed (per source) and fed to ``spell``.
+    """One result dict per image or frame. Stream frames are smoothed (per stream) and fed to ``spell``, which starts
+    a new text with each stream.
 
     The next frame is decoded, resized and quantized on a worker thread while the interpreter runs
     the current one (`edgesign.prefetch`).
@@ -40,6 +41,8 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
                 if source != current or frame.index == 0:  # a new stream (two videos may share a file name)
                     # a stream's clock starts when its first frame was asked for, not when it came
                     smoother, current, t_start, count = Smoother(smooth), source, t_asked, 0
+                    if spell is not None:
+                        spell.restart()  # each video is typed on its own
                 probs = smoother(probs)
                 count += 1
             result = {"source": frame.source, "top": [{"label": p.label, "probability": round(p.probability, 4)}

@@ -22,6 +22,7 @@ from .errors import EdgesignError, MissingExtra
 from .prefetch import drain, put_unless_stopped
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mjpeg", ".mjpg"}
+_MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES  # what a folder given to predict is searched for
 FRAME_TIMEOUT_S = 5.0
 
 
@@ -70,9 +71,9 @@ def expand_images(sources: list[str]) -> list[Path]:
                 raise EdgesignError(f"no files match {s}")
             out.extend(m for m in matches if m.is_file())
         elif p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in _MEDIA_SUFFIXES and f.is_file())
             if not found:
-                raise EdgesignError(f"no images in {p}")
+                raise EdgesignError(f"no images or videos in {p}")
             out.extend(found)
         elif p.exists():
             if not p.is_file():

@@ -60,6 +60,10 @@ class Speller:
     _count: int = field(default=0, repr=False)
     _last_accepted: str | None = field(default=None, repr=False)
 
+    def restart(self) -> None:
+        """A new stream (the next video): new text, nothing held."""
+        self.text, self._candidate, self._count, self._last_accepted = "", None, 0, None
+
     def feed_probabilities(self, labels: list[str], probs: np.ndarray) -> str | None:
         """Feed one frame's class probabilities (weighed by the letter model, when there is one)."""
         if self.letters is not None:

@@ -91,3 +91,19 @@ def test_each_video_is_its_own_stream_even_under_one_file_name(e2e, asl_train, t
     results = [json.loads(line) for line in r.stdout.splitlines()]
     assert [x["frame"] for x in results] == [*range(6), *range(6)]
     assert results[6]["top"][0]["label"] == "V", results[6]  # not the mean with the B frames before it
+
+
+def test_each_video_is_typed_on_its_own(e2e, asl_train, tmp_path):
+    """``--spell`` over a folder of recorded words: a text for each video, printed when it ends."""
+    def photos(*classes):
+        return [np.asarray(Image.open(p).convert("RGB")) for c in classes for p in sorted((asl_train / c).iterdir())[:10]]
+
+    (tmp_path / "words").mkdir()
+    write_video(tmp_path / "words" / "1.avi", photos("H", "I"))
+    write_video(tmp_path / "words" / "2.avi", photos("I"))
+    r = run_cli("predict", e2e["int8"], tmp_path / "words", "--spell", "--stable", "5", "--smooth", "3")
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.strip().splitlines()
+    texts = [(i, line) for i, line in enumerate(lines) if line.startswith("text: ")]
+    assert [t for _, t in texts] == ["text: HI", "text: I"], texts
+    assert texts[0][0] == 20 and lines[21].startswith("2.avi#0: ")  # the first text right after its video
