@@ -32,9 +32,11 @@ def draw_result(image, label: str, probability: float, hand: Hand | None = None)
 
 
 def save_result(folder: Path, source: str, image, label: str, probability: float, hand: Hand | None) -> Path:
-    """Write the drawn frame as ``folder/<source name>.png`` (``#`` of stream frames becomes ``_``)."""
-    name = Path(source.replace("#", "_").replace(":", "_")).name
-    path = Path(folder) / f"{Path(name).stem}.png"
+    """Write the drawn frame as ``folder/<source's file stem>.png``; a stream's frame N (``clip.mp4#N``,
+    ``camera:0#N``) as ``<stem>_<N, six digits>.png``, so a video's frames do not overwrite each other and sort."""
+    base, _, index = source.partition("#")
+    stem = Path(base.replace(":", "_")).stem
+    path = Path(folder) / (f"{stem}_{int(index):06d}.png" if index.isdigit() else f"{stem}.png")
     with atomic.atomic_path(path) as tmp:
         draw_result(image, label, probability, hand).save(tmp, format="PNG")
     return path

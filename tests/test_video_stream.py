@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,6 +50,11 @@ def test_max_frames_and_plain_output(e2e, asl_train, tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 7 and "fps" in lines[0] and lines[-1].startswith("b.avi#6: B ")
+    r = run_cli("predict", e2e["int8"], video, "--max-frames", "3", "--save", tmp_path / "seen", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    saved = [json.loads(line)["saved"] for line in r.stdout.splitlines()]  # a file a frame (they overwrote one)
+    assert [Path(p).name for p in saved] == ["b_000000.png", "b_000001.png", "b_000002.png"]
+    assert sorted(p.name for p in (tmp_path / "seen").iterdir()) == [Path(p).name for p in saved]
 
 
 def test_spelling_from_test_photos_with_the_shipped_image_model(asl_test, tmp_path):
