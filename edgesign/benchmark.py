@@ -138,8 +138,8 @@ def accuracy_failure(rows: list[dict[str, Any]], min_accuracy: float | None) -> 
             + f" below --min-accuracy {100 * min_accuracy:.2f} %")
 
 
-def benchmark(models: list[str], **kwargs: Any) -> list[dict[str, Any]]:
-    """Measure each model in a fresh process; one row per model."""
+def benchmark(models: list[str | None], **kwargs: Any) -> list[dict[str, Any]]:
+    """Measure each model in a fresh process; one row per model (None: the shipped model)."""
     from .runtime import resolve_model_path
 
     rows = []

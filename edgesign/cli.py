@@ -558,7 +558,7 @@ def evaluate(
 
 @app.command()
 def benchmark(
-    models: List[str] = typer.Argument(..., help="One or more .tflite models."),
+    models: Optional[List[str]] = typer.Argument(None, help="One or more .tflite models (default: the shipped model)."),
     data: Optional[str] = typer.Option(None, "--data", help="Also measure accuracy on this dataset."),
     runs: int = typer.Option(200, "--runs", min=1, help="Timed runs per model."),
     warmup: int = typer.Option(20, "--warmup", min=0, help="Untimed runs first."),
@@ -583,7 +583,7 @@ def benchmark(
     from dataclasses import asdict
 
     overrides = {k: v for k, v in asdict(_overrides(labels, input_range, mean, std, resize)).items() if v is not None}
-    rows = run_benchmark(models, runs=runs, warmup=warmup, data=data, backend=backend, threads=threads, device=device,
+    rows = run_benchmark(models or [None], runs=runs, warmup=warmup, data=data, backend=backend, threads=threads, device=device,
                          overrides=overrides)
     stages = [r for m in rows for r in profile_stages(m["model"], runs, warmup, threads)] if profile else []
     if as_json:

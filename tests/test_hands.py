@@ -354,6 +354,8 @@ def test_benchmark_times_the_whole_pipeline(hand_folder, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     row = json.loads(r.stdout)[0]
     assert row["target"].startswith("hand pipeline") and 2 < row["p50_ms"] < 500 and row["accuracy"] >= 0.5
+    r = run_cli("benchmark", "--runs", "5", "--json", env={handfiles.ENV_FOLDER: hand_folder})  # like info, predict
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["model"] == str(default_model_path()), r.stderr[-2000:]
 
 
 def test_benchmark_workload_of_a_pipeline_takes_a_csv_as_stored(hand_folder, tmp_path):
