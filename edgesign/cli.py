@@ -528,8 +528,8 @@ def _info_pipeline(m, as_json: bool) -> None:
 
 @app.command()
 def evaluate(
-    model: str = typer.Argument(..., help="A .tflite model."),
-    data: str = typer.Argument(..., help="Class folders, Sign MNIST .csv or SIGNS .h5."),
+    model: str = typer.Argument(..., metavar="[MODEL.tflite]", help="A .tflite model (default: the shipped model)."),
+    data: Optional[str] = typer.Argument(None, metavar="DATA", help="Class folders, Sign MNIST .csv or SIGNS .h5."),
     out: Optional[str] = typer.Option(None, "-o", "--out", help="Folder for eval_metrics.json and the confusion PNG."),
     split: str = typer.Option("auto", "--split", help="HDF5 split: train, test or auto."),
     backend: str = BACKEND,
@@ -539,9 +539,14 @@ def evaluate(
     std: Optional[str] = STD, resize: Optional[str] = RESIZE,
 ) -> None:
     """Accuracy, per-class accuracy and a confusion matrix (PNG and JSON) on a dataset (class folders match in any
-    case and may be a subset of the model's classes)."""
+    case and may be a subset of the model's classes). The model, when given, comes first: edgesign evaluate
+    [MODEL.tflite] DATA."""
     from .api import evaluate_model
 
+    if data is None:  # one argument: the data, for the shipped model
+        if model.lower().endswith(".tflite"):
+            raise EdgesignError(f"which data? edgesign evaluate {model} DATA (class folders, a .csv or a .h5)")
+        model, data = None, model
     check_output(out, "dir")
 
     metrics, files = evaluate_model(model, data, out_dir=out, split=split, backend=backend, threads=threads,

@@ -287,12 +287,18 @@ def test_the_pipeline_answers_the_same_on_any_thread_count(hand_folder):
 
 def test_evaluate_takes_a_subset_of_classes_in_any_case(hand_folder, tmp_path):
     for cls, folder in (("L", "l"), ("Del", "del"), ("Nothing", "nothing")):
-        link_photos(tmp_path / folder, require_data(SECOND) / cls, slice(0, 60, 10))
-    r = run_cli("evaluate", default_model_path(), tmp_path, "-o", tmp_path / "eval", "--hand-models", hand_folder)
+        link_photos(tmp_path / "data" / folder, require_data(SECOND) / cls, slice(0, 60, 10))
+    r = run_cli("evaluate", default_model_path(), tmp_path / "data", "-o", tmp_path / "eval", "--hand-models", hand_folder)
     assert r.returncode == 0, r.stderr[-2000:]
     metrics = json.loads((tmp_path / "eval" / "eval_metrics.json").read_text())
     assert metrics["n"] == 18 and set(metrics["per_class_accuracy"]) == {"L", "Del", "Nothing"}
     assert metrics["accuracy"] >= 0.6
+    # the data alone: the shipped model, the same figures; a model alone is one error line
+    r = run_cli("evaluate", tmp_path / "data", "-o", tmp_path / "eval-again", "--hand-models", hand_folder)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path / "eval-again" / "eval_metrics.json").read_text())["accuracy"] == metrics["accuracy"]
+    r = run_cli("evaluate", default_model_path())
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: which data?"), r.stderr
 
 
 def test_evaluate_reads_sign_mnist_rows_through_the_hand_stage(hand_folder, tmp_path):
