@@ -31,12 +31,21 @@ def draw_result(image, label: str, probability: float, hand: Hand | None = None)
     return img
 
 
-def save_result(folder: Path, source: str, image, label: str, probability: float, hand: Hand | None) -> Path:
+def save_result(folder: Path, source: str, image, label: str, probability: float, hand: Hand | None,
+                taken: set[Path] | None = None) -> Path:
     """Write the drawn frame as ``folder/<source's file stem>.png``; a stream's frame N (``clip.mp4#N``,
-    ``camera:0#N``) as ``<stem>_<N, six digits>.png``, so a video's frames do not overwrite each other and sort."""
+    ``camera:0#N``) as ``<stem>_<N, six digits>.png``, so a video's frames do not overwrite each other and sort.
+    ``taken``: the paths this run has written (updated); a name met again (``day1/IMG_1.jpg``, ``day2/IMG_1.jpg``)
+    gets ``-2``, ``-3``, ... instead of overwriting."""
     base, _, index = source.partition("#")
     stem = Path(base.replace(":", "_")).stem
-    path = Path(folder) / (f"{stem}_{int(index):06d}.png" if index.isdigit() else f"{stem}.png")
+    stem = f"{stem}_{int(index):06d}" if index.isdigit() else stem
+    path, n = Path(folder) / f"{stem}.png", 1
+    while taken is not None and path in taken:
+        n += 1
+        path = Path(folder) / f"{stem}-{n}.png"
+    if taken is not None:
+        taken.add(path)
     with atomic.atomic_path(path) as tmp:
         draw_result(image, label, probability, hand).save(tmp, format="PNG")
     return path

@@ -28,7 +28,7 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
     The next frame is decoded, resized and quantized on a worker thread while the interpreter runs
     the current one (`edgesign.prefetch`).
     """
-    smoother, current, count, labels = None, None, 0, None
+    smoother, current, count, labels, written = None, None, 0, None, set()
     t_start = t_asked = time.perf_counter()  # t_asked: when the loop last asked for a frame
     with closing(prefetch(frames, partial(_still_or_frame_input, model))) as prepared:
         for frame, tensor in prepared:
@@ -52,7 +52,7 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
                 result["hand"] = None if last.hand is None else {"found_by": last.hand.found_by,
                                                                  "box": [round(v, 1) for v in last.hand.box()]}
             if save:
-                result["saved"] = str(_save(save, frame, result, last))
+                result["saved"] = str(_save(save, frame, result, last, written))
             if frame.stream:
                 result["frame"] = frame.index
                 result["fps"] = round(count / max(time.perf_counter() - t_start, 1e-9), 1)
@@ -91,14 +91,14 @@ def frame_input(model: EdgeModel, frame: Frame) -> np.ndarray:
     return model.frame_input(frame.image, first=frame.stream and frame.index == 0)
 
 
-def _save(folder: str, frame: Frame, result: dict, prepared) -> object:
+def _save(folder: str, frame: Frame, result: dict, prepared, written: set) -> object:
     from .draw import save_result
     from .preprocess import open_image
 
     image = frame.image if frame.image is not None else open_image(frame.path)
     best = result["top"][0]
     return save_result(folder, frame.source, image, best["label"], best["probability"],
-                       prepared.hand if prepared is not None else None)
+                       prepared.hand if prepared is not None else None, taken=written)
 
 
 def run_predict(model_path: str | None, sources: list[str], *, camera: str | None = None, k: int = 3,

@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -334,6 +335,15 @@ def test_predict_save_draws_the_hand(hand_folder, tmp_path):
     original = Image.open(photo).convert("RGB")
     diff = np.abs(np.asarray(saved, np.int16) - np.asarray(original, np.int16)).sum(-1) > 60
     assert saved.size == original.size and 0.005 < diff.mean() < 0.3  # landmarks and label drawn, photo kept
+    # two photos of one name in two folders (a phone's IMG_0001.jpg from two days): both kept
+    for day, letter in (("day1", "Y"), ("day2", "L")):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "IMG_0001.jpg").symlink_to(_photos(SECOND, letter, 1)[0])
+    r = run_cli("predict", tmp_path / "day1", tmp_path / "day2", "--save", tmp_path / "days", "--hand-models",
+                hand_folder, "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [Path(json.loads(line)["saved"]).name for line in r.stdout.splitlines()] == ["IMG_0001.png", "IMG_0001-2.png"]
+    assert len(list((tmp_path / "days").iterdir())) == 2
 
 
 def test_firmware_suite_accepts_the_shipped_pipeline(hand_folder, asl_test_sample, tmp_path):
