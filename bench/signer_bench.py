@@ -5,7 +5,7 @@ selection rule for recipes is the mean of the two cross-signer figures; the test
 never tuned on.
 
     python bench/signer_bench.py --epochs 60 [--hidden 256,128] [--augment-copies 4] [--flex 12] [--no-mirror] [--both]
-        [--no-nothing-hands] [--reject 0.2,0.3]
+        [--no-nothing-hands] [--reject 0.2,0.3] [--per-letter]
         [--palm lite|full] [--landmarks lite|full] [--zoom-out 0.5] [--light none|gain|levels]
 
 Every held-out set is measured twice: as photographed, and mirrored left to right (the same letters as a
@@ -66,14 +66,15 @@ SMALL_SIDES = (28, 40, 56, 72)
 
 
 def view_accuracies(run_dir: Path, held: Path, settings: HandSettings, views: dict[str, dict],
-                    reject: tuple[float, ...] = ()) -> dict[str, float]:
+                    reject: tuple[float, ...] = (), per_class: bool = False) -> dict:
     """The run's pipeline accuracy on the held-out photos seen other ways (name -> ``extract_folder``'s
     ``mirror`` / ``small``); the run's model is loaded once. ``reject``: also, as photographed, the accuracy
-    when a hand whose top probability is under each of these is answered ``Nothing`` (``reject TAU``)."""
+    when a hand whose top probability is under each of these is answered ``Nothing`` (``reject TAU``);
+    ``per_class``: also, as photographed, each letter's (``letters``: :func:`per_letter`)."""
     config = json.loads((run_dir / "config.json").read_text())
     predict = feature_probabilities(run_dir)
     out = {}
-    for name, view in (({"photographed": {}} if reject else {}) | views).items():
+    for name, view in (({"photographed": {}} if reject or per_class else {}) | views).items():
         s, labels = known_subset(extract_folder(held, settings, **view), config["classes"])
         probs = pipeline_probabilities(None, s, config["classes"], config["feature_scaling"], predict=predict)
         out[name] = float((probs.argmax(1) == labels).mean())
@@ -82,6 +83,19 @@ def view_accuracies(run_dir: Path, held: Path, settings: HandSettings, views: di
             for tau in reject:
                 answer = np.where(probs.max(1) < tau, nothing, probs.argmax(1))
                 out[f"reject {tau:g}"] = float((answer == labels).mean())
+            if per_class:
+                out["letters"] = per_letter(probs.argmax(1), labels, config["classes"])
+    return out
+
+
+def per_letter(answers: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict[str, list]:
+    """Each held-out class: [accuracy, its most frequent wrong answer, that answer's share]."""
+    out = {}
+    for c in np.unique(labels):
+        got = np.bincount(answers[labels == c], minlength=len(classes))
+        right, got[c] = got[c], 0
+        out[classes[c]] = [round(float(right / (labels == c).sum()), 4), classes[int(got.argmax())],
+                           round(float(got.max() / (labels == c).sum()), 4)]
     return out
 
 
@@ -100,14 +114,14 @@ def run(data: list[Path], held: Path, args) -> dict:
         summary["accuracy"] = next(iter(summary["held_out"].values()))["accuracy"]
         summary.update(view_accuracies(out, held, settings, {"mirrored": {"mirror": True},
                                                              "small": {"small": args.small or SMALL_SIDES}},
-                                       args.reject))
+                                       args.reject, per_class=args.per_letter))
         return summary
 
 
 def table_row(train: str, measured_on: str, summary: dict) -> dict:
     """One row of the printed table (and of ``--json``) from a run's summary."""
     return {"train": train, "measured on": measured_on, "val": summary["best_val_accuracy"],
-            **{k: v for k, v in summary.items() if k in ("accuracy", "mirrored", "small") or k.startswith("reject ")}}
+            **{k: v for k, v in summary.items() if k in ("accuracy", "mirrored", "small", "letters") or k.startswith("reject ")}}
 
 
 def main() -> None:
@@ -131,6 +145,8 @@ def main() -> None:
     ap.add_argument("--both", action="store_true", help="also train on both signers, measure on the test split")
     ap.add_argument("--reject", type=lambda v: tuple(float(t) for t in v.split(",")), default=(),
                     help="also measure answering Nothing for a hand whose top probability is under each of these")
+    ap.add_argument("--per-letter", action="store_true",
+                    help="also print the letters each direction reads under 60 %%, with their most frequent wrong answer")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
     rows = []
@@ -150,6 +166,10 @@ def main() -> None:
     for tau in args.reject:
         print(f"answering Nothing under {tau:g}: " + ", ".join(
             f"{r['train']} -> {r['measured on']} {100 * r[f'reject {tau:g}']:.2f} %" for r in rows))
+    for r in rows if args.per_letter else []:
+        weak = sorted((v[0], k, v[1], v[2]) for k, v in r["letters"].items() if v[0] < 0.6)
+        print(f"{r['train']} -> {r['measured on']}, letters under 60 %: "
+              + ", ".join(f"{k} {100 * a:.0f} % ({w} {100 * share:.0f} %)" for a, k, w, share in weak))
     for key, what in (("accuracy", "as photographed"), ("mirrored", "mirrored"), ("small", "shrunk"),
                       *((f"reject {tau:g}", f"answering Nothing under {tau:g}") for tau in args.reject)):
         cross = [r[key] for r in rows[:2]]
