@@ -21,6 +21,10 @@ def gate_markdown(result: dict[str, Any] | None, title: str) -> str:
     rows = [("float accuracy", f"{100 * result['float_accuracy']:.2f} %"),
             ("converted accuracy", f"{100 * result['quantized_accuracy']:.2f} %"),
             ("drop", f"{result['drop_points']:.2f} points (budget {result.get('max_drop')})"),
+            *([("images lost / gained", f"{result['lost']} / {result['gained']} (the drop's 95 % interval "
+                                        f"{result['drop_interval_points'][0]:.2f} to "
+                                        f"{result['drop_interval_points'][1]:.2f} points)")]
+              if "lost" in result else []),
             ("accuracy floor", f"{100 * floor:.2f} %" if floor is not None else "none"),
             ("top-1 agreement", f"{100 * result['top1_agreement']:.2f} %"),
             ("held-out data", f"{result['n']} images of `{result.get('data')}`")]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgesign.certify import compare, enforce, passes, validate_floor
+from edgesign.certify import compare, enforce, format_comparison, passes, validate_floor
 from edgesign.errors import EdgesignError, GateFailed
 
 
@@ -30,6 +30,29 @@ def test_budget_and_floor_are_both_enforced():
     worse = compare(y, _probs(y), _probs(np.zeros(10, int)), ["a", "b", "c"])
     with pytest.raises(GateFailed, match="exceeds the budget"):
         enforce(worse, 1.0, "worse", 0.1)
+
+
+def test_the_drop_comes_with_the_images_behind_it_and_its_interval():
+    """ResNet-50 on the crop missed a 1-point budget by 10 of 870 images: the interval says how wide that is."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 870)
+    fp = np.where(rng.random(870) < 0.64, y, (y + 1) % 3)
+    qp = fp.copy()
+    right, wrong = np.flatnonzero(fp == y), np.flatnonzero(fp != y)
+    qp[right[:12]] = (y[right[:12]] + 1) % 3  # 12 lost
+    qp[wrong[:2]] = y[wrong[:2]]  # 2 gained
+    c = compare(y, _probs(fp), _probs(qp), ["a", "b", "c"])
+    assert (c["lost"], c["gained"]) == (12, 2) and c["drop_points"] == pytest.approx(100 * 10 / 870, abs=1e-3)
+    low, high = c["drop_interval_points"]
+    # by hand: d in {-1, 0, 1}; mean 10/870; sample variance (14/870 - mean^2) * 870/869; half-width 1.96 sqrt(var/870)
+    mean = 10 / 870
+    half = 1.96 * ((14 / 870 - mean**2) * 870 / 869 / 870) ** 0.5
+    assert (low, high) == pytest.approx((100 * (mean - half), 100 * (mean + half)), abs=1e-3)
+    assert 0 < low < 1 < high  # over a 1-point budget, and not clearly so
+    assert compare(y, _probs(fp), _probs(fp), ["a", "b", "c"])["drop_interval_points"] == [0.0, 0.0]
+    assert "lost 12 images the float model got right and gained 2" in format_comparison(c)
+    with pytest.raises(GateFailed, match="12 images lost, 2 gained"):
+        enforce(c, 1.0, "resnet50")
 
 
 @pytest.mark.parametrize("value, expected", [(None, None), ("0.75", 0.75), (0, 0.0), ("1", 1.0)])

@@ -58,6 +58,7 @@ def test_ci_example_runs_step_by_step(example, e2e, asl_train, asl_test, tmp_pat
     assert (tmp_path / "runs" / "m_int8.tflite").exists()
     text = summary.read_text()
     assert text.count(": passed") == 2 and "| converted accuracy |" in text
+    assert text.count("| images lost / gained |") == 2 and "the drop's 95 % interval" in text
 
 
 def test_a_failing_gate_fails_the_step_and_says_why(e2e, asl_train, asl_test, tmp_path):
