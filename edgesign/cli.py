@@ -282,6 +282,9 @@ def predict(
     backend: str = BACKEND,
     threads: Optional[int] = THREADS,
     device: str = typer.Option("auto", "--device", help="cpu, edgetpu, or auto (edgetpu for *_edgetpu.tflite)."),
+    serve: Optional[str] = typer.Option(None, "--serve", help="Show what the camera sees in a browser: PORT (every "
+                                        "interface: a headless Pi seen from a laptop) or HOST:PORT; the frames with "
+                                        "the hand, label and text drawn at /, MJPEG at /stream, JSON at /latest.json."),
     save: Optional[str] = typer.Option(None, "--save", help="Write each image/frame with the hand, its landmarks "
                                        "and the label drawn into this folder."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models "
@@ -308,12 +311,34 @@ def predict(
     reader_options = _given_options(ctx, among={"letters", "spell_threshold"})
     if not spell and reader_options:
         raise EdgesignError(f"{reader_options}: for --spell (the reader that types letters)")
+    preview = _open_preview(serve)
+    try:
+        _print_predictions(run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
+                                       spell=spell, stable=stable, spell_threshold=spell_threshold, letters=letters,
+                                       max_frames=max_frames, backend=backend, threads=threads, device=device,
+                                       save=save, hand_models=hand_models, preview=preview,
+                                       overrides=_overrides(labels, input_range, mean, std, resize)),
+                           spell, as_json)
+    finally:
+        if preview is not None:
+            preview.close()
+
+
+def _open_preview(serve: str | None):
+    """``--serve``: the browser preview, bound before the model loads (a port in use is one error line)."""
+    if serve is None:
+        return None
+    from .preview import Preview, parse_address
+
+    preview = Preview(parse_address(serve))
+    _echo_err(f"preview: {preview.url} (the frames are drawn while a browser watches)")
+    return preview
+
+
+def _print_predictions(results, spell: bool, as_json: bool) -> None:
+    """A line (or JSON object) per image or frame; with --spell, each video's text when it ends."""
     last, stream = None, None
-    for last in run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
-                            spell=spell, stable=stable, spell_threshold=spell_threshold, letters=letters,
-                            max_frames=max_frames, backend=backend,
-                            threads=threads, device=device, save=save, hand_models=hand_models,
-                            overrides=_overrides(labels, input_range, mean, std, resize)):
+    for last in results:
         if "error" in last and not as_json:
             _echo_err(f"warning: {last['source']}: {last['error']}")
             continue

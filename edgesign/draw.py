@@ -13,8 +13,10 @@ BONES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9),
          (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (17, 18), (18, 19), (19, 20), (0, 17)]
 
 
-def draw_result(image, label: str, probability: float, hand: Hand | None = None) -> Image.Image:
-    """A copy of ``image`` with the hand (bones, joints, region) and ``label probability`` written on it."""
+def draw_result(image, label: str, probability: float, hand: Hand | None = None, caption: str | None = None
+                ) -> Image.Image:
+    """A copy of ``image`` with the hand (bones, joints, region) and ``label probability`` written on it, and
+    ``caption`` (the spelled text) along its foot."""
     img = as_rgb(image).copy()
     d = ImageDraw.Draw(img)
     r = max(2, round(min(img.size) / 120))
@@ -28,6 +30,9 @@ def draw_result(image, label: str, probability: float, hand: Hand | None = None)
     text = f"{label} {probability:.2f}" + ("" if hand is not None else "  (no hand)")
     d.rectangle([0, 0, 8 + 7 * len(text), 16], fill=(0, 0, 0))
     d.text((4, 2), text, fill=(255, 255, 255))
+    if caption:
+        d.rectangle([0, img.height - 17, 8 + 7 * len(caption), img.height], fill=(0, 0, 0))
+        d.text((4, img.height - 15), caption, fill=(255, 255, 255))
     return img
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,12 +19,15 @@ from .runtime import EdgeModel, open_model
 from .sources import Frame, camera_frames, iter_frames
 from .stream import Smoother, Speller
 
+if TYPE_CHECKING:
+    from .preview import Preview
+
 
 def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3, smooth: int = 5,
                        spell: Speller | None = None, max_frames: int | None = None, threshold: float = 0.0,
-                       save: str | None = None) -> Iterator[dict]:
+                       save: str | None = None, preview: Preview | None = None) -> Iterator[dict]:
     """One result dict per image or frame. Stream frames are smoothed (per stream) and fed to ``spell``, which starts
-    a new text with each stream.
+    a new text with each stream; ``preview`` shows each one in a browser (``predict --serve``).
 
     The next frame is decoded, resized and quantized on a worker thread while the interpreter runs
     the current one (`edgesign.prefetch`).
@@ -62,6 +66,8 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
                     result["text"] = spell.text
                     if accepted:
                         result["accepted"] = accepted
+            if preview is not None:
+                _show(preview, frame, result, last)
             yield result
             if max_frames and frame.stream and count >= max_frames:
                 return
@@ -91,6 +97,17 @@ def frame_input(model: EdgeModel, frame: Frame) -> np.ndarray:
     return model.frame_input(frame.image, first=frame.stream and frame.index == 0)
 
 
+def _show(preview: Preview, frame: Frame, result: dict, prepared) -> None:
+    """The frame, drawn, to the browser preview while someone watches; otherwise only the result."""
+    if not preview.wanted():
+        preview.publish_result(result)
+        return
+    from .preprocess import open_image
+
+    image = frame.image if frame.image is not None else open_image(frame.path)
+    preview.publish(image, result, prepared.hand if prepared is not None else None)
+
+
 def _save(folder: str, frame: Frame, result: dict, prepared, written: set) -> object:
     from .draw import save_result
     from .preprocess import open_image
@@ -105,11 +122,12 @@ def run_predict(model_path: str | None, sources: list[str], *, camera: str | Non
                 threshold: float = 0.0, smooth: int = 5, spell: bool = False, stable: int = 8,
                 spell_threshold: float | None = None, letters: str = "en", max_frames: int | None = None,
                 backend: str = "auto", threads: int | None = None, device: str = "auto", save: str | None = None,
-                hand_models: str | None = None, overrides: Overrides | None = None) -> Iterator[dict]:
+                hand_models: str | None = None, overrides: Overrides | None = None,
+                preview: Preview | None = None) -> Iterator[dict]:
     """Open the model and yield one result per image or frame; the first result of an Edge TPU model
     carries ``first_inference_ms`` (loading the model onto the TPU). Raises when there was nothing to do.
     ``letters``: the reader's letter model (:func:`edgesign.letters.letters_option`); ``spell_threshold``: the
-    reader's (None: :class:`Speller`'s)."""
+    reader's (None: :class:`Speller`'s); ``preview``: a browser preview (:class:`edgesign.preview.Preview`)."""
     reader_threshold = Speller.threshold if spell_threshold is None else spell_threshold
     speller = Speller(stable=stable, threshold=reader_threshold, letters=letters_option(letters)) if spell else None
     model = open_model(model_path, backend=backend, threads=threads, device=device, hand_models=hand_models,
@@ -117,7 +135,7 @@ def run_predict(model_path: str | None, sources: list[str], *, camera: str | Non
     frames = camera_frames(camera) if camera else iter_frames(sources)
     count, bad = 0, []
     for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller, max_frames=max_frames,
-                                     threshold=threshold, save=save):
+                                     threshold=threshold, save=save, preview=preview):
         count += 1
         if "error" in result:
             bad.append((result["source"], result["error"]))

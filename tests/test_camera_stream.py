@@ -23,6 +23,7 @@ FRAMES = 30
 class _Camera(http.server.BaseHTTPRequestHandler):
     photos: list[bytes] = []
     then = "stall"  # after FRAMES frames: "stall" (open socket, no data) or "close"
+    frames, delay = FRAMES, 0.01  # how many frames, and the seconds between two
     release = threading.Event()
 
     def do_GET(self):  # noqa: N802 (http.server's name)
@@ -30,12 +31,12 @@ class _Camera(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
         self.end_headers()
         try:
-            for i in range(FRAMES):
+            for i in range(self.frames):
                 jpeg = self.photos[i % len(self.photos)]
                 self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
                                  + jpeg + b"\r\n")
                 self.wfile.flush()
-                time.sleep(0.01)
+                time.sleep(self.delay)
             if self.then == "stall":  # the camera is unplugged but the connection is not closed
                 self.release.wait(60)
         except (BrokenPipeError, ConnectionResetError):
@@ -49,6 +50,7 @@ class _Camera(http.server.BaseHTTPRequestHandler):
 def camera(asl_test):
     _Camera.photos = [p.read_bytes() for p in sorted((asl_test / "L").iterdir())[:5]]
     _Camera.release = threading.Event()
+    _Camera.frames, _Camera.delay = FRAMES, 0.01
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Camera)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -86,3 +88,66 @@ def test_reading_in_python_gives_up_after_its_timeout(camera):
             got += 1
             t0 = time.monotonic()
     assert got == FRAMES and time.monotonic() - t0 < 10
+
+
+def test_serve_shows_what_the_camera_sees_in_a_browser(camera, asl_test):
+    """``predict --camera URL --serve``: while the camera runs, the page, the MJPEG stream of drawn frames and the
+    latest result are served over HTTP (what a laptop's browser reads from a headless Pi)."""
+    import io
+    import re
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    from conftest import EDGESIGN, ROOT
+    from PIL import Image
+
+    _Camera.then, _Camera.frames, _Camera.delay = "close", 60, 0.1  # six seconds of camera
+    proc = subprocess.Popen([*EDGESIGN, "predict", "--camera", camera, "--spell", "--json", "--serve", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = proc.stderr.readline()
+        url = re.fullmatch(r"preview: (http://127\.0\.0\.1:\d+/) \(.*\)\n", line)
+        assert url, line
+        url = url.group(1)
+        assert b'<img src="/stream"' in urllib.request.urlopen(url, timeout=10).read()
+        with urllib.request.urlopen(url + "stream", timeout=10) as stream:
+            assert stream.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
+            frames = [_next_jpeg(stream) for _ in range(2)]
+        latest = json.loads(urllib.request.urlopen(url + "latest.json", timeout=10).read())
+        assert latest["top"][0]["label"] == "L" and "text" in latest, latest
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(url + "nowhere", timeout=10)
+    finally:
+        out, err = proc.communicate(timeout=60)
+    photo = Image.open(sorted((asl_test / "L").iterdir())[0])
+    for jpeg in frames:
+        shown = Image.open(io.BytesIO(jpeg))
+        assert shown.format == "JPEG" and shown.size == photo.size
+    assert proc.returncode == 2 and err.strip().splitlines()[-1].endswith("stopped delivering frames"), err[-2000:]
+    assert len(out.splitlines()) == 60  # every frame predicted while it served
+
+
+def _next_jpeg(stream) -> bytes:
+    """One part of a multipart/x-mixed-replace stream: its JPEG bytes."""
+    length = None
+    while True:
+        line = stream.readline()
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+        elif line in (b"\r\n", b"") and length is not None:
+            return stream.read(length)
+
+
+def test_serve_refuses_a_port_in_use_or_no_port_in_one_line(camera):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run_cli("predict", "--camera", camera, "--serve", f"127.0.0.1:{port}", "--max-frames", "1")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"error: --serve 127.0.0.1:{port}: Address already "
+                                                                   "in use"], r.stderr[-2000:]
+    r = run_cli("predict", "--camera", camera, "--serve", "8o8o", "--max-frames", "1")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --serve 8o8o: give a port")
