@@ -72,7 +72,7 @@ class Preview:
 
     def publish_result(self, result: dict[str, Any]) -> None:
         with self._cond:
-            self._result = result
+            self._result = dict(result)  # a copy: the caller may add to its own while a handler reads this one
 
     def publish(self, image, result: dict[str, Any], hand) -> None:
         """Draw ``image`` with its hand, top class and text, and hand it to every watcher."""
@@ -83,7 +83,7 @@ class Preview:
         buf = io.BytesIO()
         draw_result(image, best["label"], best["probability"], hand, caption=caption).save(buf, "JPEG", quality=80)
         with self._cond:
-            self._jpeg, self._result, self._seq = buf.getvalue(), result, self._seq + 1
+            self._jpeg, self._result, self._seq = buf.getvalue(), dict(result), self._seq + 1
             self._published = time.perf_counter()
             self._cond.notify_all()
 
