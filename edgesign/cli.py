@@ -444,6 +444,8 @@ def enrol(
     gap: int = typer.Option(5, "--gap", min=0, help="Camera: steady frames skipped between two taken ones, so the "
                             "frames show the hand a little moved, not one instant."),
     save: Optional[str] = typer.Option(None, "--save", help="Write every captured frame, hand drawn, into this folder."),
+    serve: Optional[str] = typer.Option(None, "--serve", help="Camera: show it in a browser while it captures, the "
+                                        "hand drawn and the frames taken counted (PORT or HOST:PORT, as predict)."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
     frames_from: Optional[str] = typer.Option(None, "--frames-from", help="Another personal file: fit its "
                                               "enrolment frames (landmarks) again on --base, a new base model "
@@ -460,7 +462,7 @@ def enrol(
     if frames_from and capture:
         raise EdgesignError(f"--frames-from fits the frames a personal file keeps, as they were taken; {capture} "
                             "are for a capture")
-    camera_only = _given_options(ctx, among={"pause", "steady", "gap"})
+    camera_only = _given_options(ctx, among={"pause", "steady", "gap", "serve"})
     if source_folder and camera_only:
         raise EdgesignError(f"{camera_only}: for a camera; --from takes photos spread over each letter's folder")
 
@@ -468,9 +470,14 @@ def enrol(
     check_output(save, "dir", "--save")
 
     wanted = [x.strip() for x in letters.split(",") if x.strip()] if letters else None
-    r = run_enrolment(base, out, source_folder=source_folder, camera=camera, letters=wanted, frames=frames,
-                      holdback=holdback, save=save, pause=pause, steady=steady, gap=gap,
-                      hand_models=hand_models, hand=hand, frames_from=frames_from)
+    preview = _open_preview(serve)
+    try:
+        r = run_enrolment(base, out, source_folder=source_folder, camera=camera, letters=wanted, frames=frames,
+                          holdback=holdback, save=save, pause=pause, steady=steady, gap=gap,
+                          hand_models=hand_models, hand=hand, frames_from=frames_from, preview=preview)
+    finally:
+        if preview is not None:
+            preview.close()
     c = r["check"]
     typer.echo(f"enrolled {len(r['letters'])} letters, {r['frames']} frames ({r['dropped_no_hand']} without a hand "
                f"dropped), refit {r['refit_seconds']:.2f} s")

@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from .hands import Hand
 from .metadata import write_metadata
 from .pipeline import CropPipeline, HandPipeline, class_index
 from .runtime import open_model
+
+if TYPE_CHECKING:
+    from .preview import Preview
 
 STEADY_FRAMES = 3
 STEADY_MOTION = 0.05  # mean landmark motion between frames, as a fraction of the hand's size
@@ -86,9 +89,10 @@ def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, nee
 
 def camera_takes(model: HandPipeline, spec: str, letters: list[str], need: int, save: str | None, pause: float,
                  steady: float = STEADY_MOTION, gap: int = GAP_FRAMES, say: Callable[[str], None] = _say,
-                 ) -> Iterator[tuple[str, list[Hand], int]]:
+                 preview: Preview | None = None) -> Iterator[tuple[str, list[Hand], int]]:
     """Guided capture: name the letter, wait for a steady hand, collect ``need`` frames with a hand, ``gap``
-    steady frames apart while the user moves the hand a little (one instant's frames are near-duplicates)."""
+    steady frames apart while the user moves the hand a little (one instant's frames are near-duplicates);
+    ``preview`` shows the camera, the hand and the count in a browser (``enrol --serve``)."""
     from .sources import camera_frames
 
     frames = camera_frames(spec)
@@ -98,7 +102,7 @@ def camera_takes(model: HandPipeline, spec: str, letters: list[str], need: int, 
                 f"(closer, further, turned; {need} frames)")
             if pause:
                 time.sleep(pause)
-            yield letter, *_collect(model, frames, spec, letter, need, save, steady, gap)
+            yield letter, *_collect(model, frames, spec, letter, need, save, steady, gap, preview)
     finally:
         close = getattr(frames, "close", None)
         if close:
@@ -106,10 +110,13 @@ def camera_takes(model: HandPipeline, spec: str, letters: list[str], need: int, 
 
 
 def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, save: str | None, steady_motion: float,
-             gap: int):
+             gap: int, preview: Preview | None = None):
     hands, dropped, steady, previous, since = [], 0, 0, None, gap
     for frame in frames:
         p = model.prepare(frame.image, track=True)
+        if preview is not None and preview.wanted():
+            preview.publish(frame.image, {"top": [{"label": f"enrol {letter}", "probability": 1.0}]}, p.hand,
+                            caption=f"sign {letter}: {len(hands)} of {need} taken")
         if p.hand is None:
             dropped += 1
             steady, previous = 0, None
@@ -183,11 +190,12 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
                   letters: list[str] | None = None, frames: int = 10, holdback: int = 3, save: str | None = None,
                   pause: float = 2.0, steady: float = STEADY_MOTION, gap: int = GAP_FRAMES,
                   hand_models: str | None = None, hand: str | None = None,
-                  frames_from: str | None = None) -> dict[str, Any]:
+                  frames_from: str | None = None, preview: Preview | None = None) -> dict[str, Any]:
     """Enrol (or extend an earlier enrolment, when ``base`` is a personal file; or move one onto ``base``, a new
     base model, with ``frames_from``, a personal file); returns the report. ``hand``: the hand the user signs with
     (right, left, or auto: each frame's score); default: the frames decide (:func:`edgesign.enrol.signing_hand`),
-    or the hand the file was enrolled with. Every frame kept, old or new, is read as that hand."""
+    or the hand the file was enrolled with. Every frame kept, old or new, is read as that hand. ``preview``: the
+    camera in a browser while it captures."""
     if sum(map(bool, (source_folder, camera, frames_from))) != 1:
         raise EdgesignError("enrol needs exactly one source: --from FOLDER, --camera SPEC or --frames-from PERSONAL")
     if frames < 1 or holdback < 1 or gap < 0:
@@ -202,7 +210,8 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
         model.signing_hand, share, warnings = hand or recorded["hand"], recorded["right_share"], []
     else:
         takes = (folder_takes(model, Path(source_folder), letters, frames + holdback, save) if source_folder else
-                 camera_takes(model, camera, letters or _letters(model), frames + holdback, save, pause, steady, gap))
+                 camera_takes(model, camera, letters or _letters(model), frames + holdback, save, pause, steady, gap,
+                              preview=preview))
         enrolment, share, warnings = _enrol_takes(model, takes, frames, holdback, hand)
     personal, seconds = refit(enrolment.features("fit", model.landmark_features), model.labels, model.mean, model.std)
     report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),

@@ -74,12 +74,14 @@ class Preview:
         with self._cond:
             self._result = dict(result)  # a copy: the caller may add to its own while a handler reads this one
 
-    def publish(self, image, result: dict[str, Any], hand) -> None:
-        """Draw ``image`` with its hand, top class and text, and hand it to every watcher."""
+    def publish(self, image, result: dict[str, Any], hand, caption: str | None = None) -> None:
+        """Draw ``image`` with its hand, top class and ``caption`` (by default the spelled text), and hand it to every
+        watcher."""
         from .draw import draw_result
 
         best = result["top"][0] if result.get("top") else {"label": "-", "probability": 0.0}
-        caption = f"text: {result['text']}" if "text" in result else None
+        if caption is None and "text" in result:
+            caption = f"text: {result['text']}"
         buf = io.BytesIO()
         draw_result(image, best["label"], best["probability"], hand, caption=caption).save(buf, "JPEG", quality=80)
         with self._cond:

@@ -151,3 +151,34 @@ def test_serve_refuses_a_port_in_use_or_no_port_in_one_line(camera):
                                                                    "in use"], r.stderr[-2000:]
     r = run_cli("predict", "--camera", camera, "--serve", "8o8o", "--max-frames", "1")
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --serve 8o8o: give a port")
+
+
+def test_enrol_serve_shows_the_capture_in_a_browser(camera, tmp_path):
+    """``enrol --camera URL --serve``: the user on a headless Pi sees the camera, the hand and how many frames of the
+    letter are taken."""
+    import io
+    import re
+    import subprocess
+    import urllib.request
+
+    from conftest import EDGESIGN, ROOT
+    from PIL import Image
+
+    _Camera.then, _Camera.frames, _Camera.delay = "close", 40, 0.2  # eight seconds of camera
+    personal = tmp_path / "me.tflite"
+    proc = subprocess.Popen([*EDGESIGN, "enrol", "--camera", camera, "--letters", "L,Y", "--frames", "8", "--check",
+                             "2", "--pause", "0", "--steady", "1", "--gap", "0", "--serve", "127.0.0.1:0", "-o",
+                             personal], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        url = re.fullmatch(r"preview: (http://127\.0\.0\.1:\d+/) \(.*\)\n", proc.stderr.readline())
+        assert url, "no preview line"
+        with urllib.request.urlopen(url.group(1) + "stream", timeout=10) as stream:
+            frame = Image.open(io.BytesIO(_next_jpeg(stream)))
+        latest = json.loads(urllib.request.urlopen(url.group(1) + "latest.json", timeout=10).read())
+    finally:
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and personal.exists(), err[-2000:]
+    assert frame.format == "JPEG" and frame.size == (224, 224)  # the camera's photos: the test split's
+    assert latest["top"][0]["label"] in ("enrol L", "enrol Y"), latest
+    r = run_cli("enrol", "--from", tmp_path, "--serve", "0", "-o", tmp_path / "x.tflite")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --serve: for a camera")
