@@ -58,6 +58,10 @@ def drop_interval(lost: int, gained: int, n: int, z: float = 1.96) -> list[float
     return [round(100 * (mean - half), 4), round(100 * (mean + half), 4)]
 
 
+def _images(n: int) -> str:
+    return f"{n} image" if n == 1 else f"{n} images"
+
+
 def gzip_size(content: bytes) -> int:
     return len(gzip.compress(content, compresslevel=9))
 
@@ -112,7 +116,7 @@ def format_comparison(c: dict[str, Any], float_name: str = "float", quant_name: 
                  f"mean |output diff| {c['mean_abs_output_diff']:.4f}, n={c['n']}")
     if "lost" in c:  # reports written before these fields have none
         low, high = c["drop_interval_points"]
-        lines.append(f"the conversion lost {c['lost']} images the float model got right and gained {c['gained']}: "
+        lines.append(f"the conversion lost {_images(c['lost'])} the float model got right and gained {c['gained']}: "
                      f"the drop's 95 % interval is {low:.2f} to {high:.2f} points")
     if worst and worst[0][1]["change_points"] < 0:
         lines.append("largest per-class losses: " + ", ".join(
@@ -143,7 +147,7 @@ def gate_failure(c: dict[str, Any], max_drop: float | None, what: str, min_accur
     """
     accuracies = f"float {100 * c['float_accuracy']:.2f} %, quantized {100 * c['quantized_accuracy']:.2f} %"
     if not check_budget(c["drop_points"], max_drop):
-        images = f"; {c['lost']} images lost, {c['gained']} gained" if "lost" in c else ""
+        images = f"; {_images(c['lost'])} lost, {c['gained']} gained" if "lost" in c else ""
         return (f"{what}: accuracy drop {c['drop_points']:.2f} points exceeds the budget of {max_drop} "
                 f"({accuracies}{images})")
     if not check_floor(c["quantized_accuracy"], min_accuracy):
