@@ -278,7 +278,7 @@ def predict(
     letters: str = typer.Option("en", "--letters", help="--spell: what likely comes next in a word weighs each frame "
                                 "(en: English words, shipped; none: the classifier alone; or a .json made by "
                                 "python -m training.letter_counts --words FILE)."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop streams after N frames."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Streams: a camera stops after N frames, each video gives its first N."),
     backend: str = BACKEND,
     threads: Optional[int] = THREADS,
     device: str = typer.Option("auto", "--device", help="cpu, edgetpu, or auto (edgetpu for *_edgetpu.tflite)."),

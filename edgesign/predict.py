@@ -132,9 +132,11 @@ def run_predict(model_path: str | None, sources: list[str], *, camera: str | Non
     speller = Speller(stable=stable, threshold=reader_threshold, letters=letters_option(letters)) if spell else None
     model = open_model(model_path, backend=backend, threads=threads, device=device, hand_models=hand_models,
                        overrides=overrides)
-    frames = camera_frames(camera) if camera else iter_frames(sources)
+    # --max-frames: a camera stops there; each video gives at most that many (the next video is read)
+    frames = camera_frames(camera) if camera else iter_frames(sources, max_frames)
     count, bad = 0, []
-    for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller, max_frames=max_frames,
+    for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller,
+                                     max_frames=max_frames if camera else None,
                                      threshold=threshold, save=save, preview=preview):
         count += 1
         if "error" in result:

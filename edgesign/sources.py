@@ -12,7 +12,9 @@ import os
 import queue
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -88,11 +90,13 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def iter_frames(sources: list[str]) -> Iterator[Frame]:
-    """Frames from image files (decoded lazily) and video files, in the order given."""
+def iter_frames(sources: list[str], max_frames: int | None = None) -> Iterator[Frame]:
+    """Frames from image files (decoded lazily) and video files, in the order given; ``max_frames``: at most that
+    many of each video (the video is closed there)."""
     for p in expand_images(sources):
         if is_video(p):
-            yield from opencv_frames(str(p), p.name)
+            with closing(opencv_frames(str(p), p.name)) as frames:
+                yield from islice(frames, max_frames)
         else:
             yield Frame(str(p), None, path=p)
 

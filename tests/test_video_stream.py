@@ -97,6 +97,11 @@ def test_each_video_is_its_own_stream_even_under_one_file_name(e2e, asl_train, t
     results = [json.loads(line) for line in r.stdout.splitlines()]
     assert [x["frame"] for x in results] == [*range(6), *range(6)]
     assert results[6]["top"][0]["label"] == "V", results[6]  # not the mean with the B frames before it
+    # --max-frames: the first N of each video (it stopped the whole run at the first video's N)
+    r = run_cli("predict", e2e["int8"], tmp_path / "day1" / "clip.avi", tmp_path / "day2" / "clip.avi", "--json",
+                "--max-frames", "3")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [json.loads(line)["frame"] for line in r.stdout.splitlines()] == [0, 1, 2, 0, 1, 2]
 
 
 def test_each_video_is_typed_on_its_own(e2e, asl_train, tmp_path):
