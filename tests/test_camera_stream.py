@@ -133,6 +133,7 @@ def _next_jpeg(stream) -> bytes:
     length = None
     while True:
         line = stream.readline()
+        assert line or length is not None, "the stream ended before a frame"
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":")[1])
         elif line in (b"\r\n", b"") and length is not None:
