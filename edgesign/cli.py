@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
@@ -311,28 +312,30 @@ def predict(
     reader_options = _given_options(ctx, among={"letters", "spell_threshold"})
     if not spell and reader_options:
         raise EdgesignError(f"{reader_options}: for --spell (the reader that types letters)")
-    preview = _open_preview(serve)
-    try:
+    with _preview(serve) as preview:
         _print_predictions(run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
                                        spell=spell, stable=stable, spell_threshold=spell_threshold, letters=letters,
                                        max_frames=max_frames, backend=backend, threads=threads, device=device,
                                        save=save, hand_models=hand_models, preview=preview,
                                        overrides=_overrides(labels, input_range, mean, std, resize)),
                            spell, as_json)
-    finally:
-        if preview is not None:
-            preview.close()
 
 
-def _open_preview(serve: str | None):
-    """``--serve``: the browser preview, bound before the model loads (a port in use is one error line)."""
+@contextmanager
+def _preview(serve: str | None):
+    """``--serve``: the browser preview while the command runs (None without the option), bound before the model
+    loads (a port in use is one error line), closed however the command ends."""
     if serve is None:
-        return None
+        yield None
+        return
     from .preview import Preview, parse_address
 
     preview = Preview(parse_address(serve))
     _echo_err(f"preview: {preview.url} (the frames are drawn while a browser watches)")
-    return preview
+    try:
+        yield preview
+    finally:
+        preview.close()
 
 
 def _print_predictions(results, spell: bool, as_json: bool) -> None:
@@ -470,14 +473,15 @@ def enrol(
     check_output(save, "dir", "--save")
 
     wanted = [x.strip() for x in letters.split(",") if x.strip()] if letters else None
-    preview = _open_preview(serve)
-    try:
+    with _preview(serve) as preview:
         r = run_enrolment(base, out, source_folder=source_folder, camera=camera, letters=wanted, frames=frames,
                           holdback=holdback, save=save, pause=pause, steady=steady, gap=gap,
                           hand_models=hand_models, hand=hand, frames_from=frames_from, preview=preview)
-    finally:
-        if preview is not None:
-            preview.close()
+    _print_enrolment(r)
+
+
+def _print_enrolment(r: dict) -> None:
+    """What the enrolment did and how the user's own held-back frames read."""
     c = r["check"]
     typer.echo(f"enrolled {len(r['letters'])} letters, {r['frames']} frames ({r['dropped_no_hand']} without a hand "
                f"dropped), refit {r['refit_seconds']:.2f} s")
