@@ -339,21 +339,43 @@ def _preview(serve: str | None):
 
 
 def _print_predictions(results, spell: bool, as_json: bool) -> None:
-    """A line (or JSON object) per image or frame; with --spell, each video's text when it ends."""
+    """A line (or JSON object) per image or frame; with --spell, each video's text when it ends. With --spell on a
+    terminal, a stream's frames update one status line instead (a camera's 30 lines a second cannot be read)."""
+    live = spell and not as_json and sys.stdout.isatty()
     last, stream = None, None
     for last in results:
         if "error" in last and not as_json:
             _echo_err(f"warning: {last['source']}: {last['error']}")
             continue
         if spell and not as_json and stream is not None and last.get("frame") == 0:
+            _end_status(live)
             typer.echo(f"text: {stream.get('text', '')}")  # the video before has ended
         stream = last if "frame" in last else None
-        typer.echo(json.dumps(last) if as_json else _format_prediction(last))
+        line = json.dumps(last) if as_json else _format_prediction(last)
+        if live and stream is not None:
+            _status(line)
+        else:
+            typer.echo(line)
         if "first_inference_ms" in last:
             _echo_err(f"first inference on the Edge TPU {last['first_inference_ms']:.1f} ms "
                       "(loads the model onto the TPU; later ones are fast)")
     if spell and not as_json and last is not None:
+        _end_status(live and stream is not None)
         typer.echo(f"text: {last.get('text', '')}")
+
+
+def _status(line: str) -> None:
+    """Rewrite the terminal's current line (clipped to its width, so that it never wraps)."""
+    import shutil
+
+    width = shutil.get_terminal_size().columns - 1
+    sys.stdout.write("\r" + line[:width] + "\x1b[K")
+    sys.stdout.flush()
+
+
+def _end_status(live: bool) -> None:
+    if live:
+        sys.stdout.write("\n")
 
 
 _STREAM_ONLY = {"smooth", "spell", "stable", "spell_threshold", "letters", "max_frames"}
