@@ -183,3 +183,32 @@ def test_enrol_serve_shows_the_capture_in_a_browser(camera, tmp_path):
     assert latest["top"][0]["label"] in ("enrol L", "enrol Y"), latest
     r = run_cli("enrol", "--from", tmp_path, "--serve", "0", "-o", tmp_path / "x.tflite")
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --serve: for a camera")
+
+
+def test_a_camera_that_stops_ends_the_status_line_before_the_error(camera):
+    """``--spell`` on a terminal keeps one status line; when the camera stops, that line ends (the text so far stays
+    on screen) and the error comes on its own line."""
+    import os
+    import pty
+    import subprocess
+
+    from conftest import EDGESIGN, ROOT
+
+    _Camera.then = "close"
+    master, child = pty.openpty()
+    proc = subprocess.Popen([*EDGESIGN, "predict", "--camera", camera, "--spell"], stdout=child, stderr=subprocess.PIPE,
+                            cwd=ROOT)
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 2
+    assert proc.stderr.read().decode().strip().splitlines()[-1] == f"error: {camera} stopped delivering frames"
+    assert out.count(b"\r\n") == 1 and out.endswith(b"\r\n") and b"#29: L " in out, out[-300:]
