@@ -354,7 +354,7 @@ def _print_predictions(results, spell: bool, as_json: bool) -> None:
             stream = last if "frame" in last else None
             line = json.dumps(last) if as_json else _format_prediction(last)
             if live and stream is not None:
-                _status(line)
+                _status(_format_status(last))
             else:
                 typer.echo(line)
             if "first_inference_ms" in last:
@@ -364,6 +364,12 @@ def _print_predictions(results, spell: bool, as_json: bool) -> None:
         _end_status(live and stream is not None)
     if spell and not as_json and last is not None:
         typer.echo(f"text: {last.get('text', '')}")
+
+
+def _format_status(result: dict) -> str:
+    """A stream frame as the terminal's status line: the text first, so a narrow terminal clips the rest."""
+    top = ", ".join(f"{t['label']} {t['probability']:.2f}" for t in result["top"])
+    return f"text: {result.get('text', '')!r}   {top}   {result['fps']:.0f} fps   {result['source']}"
 
 
 def _status(line: str) -> None:
