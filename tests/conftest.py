@@ -69,6 +69,29 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
     return r
 
 
+def run_on_terminal(*args: str, timeout: int = 300) -> tuple[int, bytes, str]:
+    """Run the real `edgesign` command line with its standard output on a pseudo-terminal (what a user's terminal
+    gives it): (exit code, what the terminal received, standard error)."""
+    import pty
+
+    master, child = pty.openpty()
+    proc = subprocess.Popen([*EDGESIGN, *map(str, args)], stdout=child, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    code = proc.wait(timeout=timeout)
+    return code, out, proc.stderr.read()
+
+
 def without_root_overrides() -> dict:
     """Root reads a mode-000 file and writes in a read-only folder (CAP_DAC_OVERRIDE): a root test runs the
     command without those two capabilities (dropped from the bounding set before exec), as an ordinary user."""

@@ -188,27 +188,9 @@ def test_enrol_serve_shows_the_capture_in_a_browser(camera, tmp_path):
 def test_a_camera_that_stops_ends_the_status_line_before_the_error(camera):
     """``--spell`` on a terminal keeps one status line; when the camera stops, that line ends (the text so far stays
     on screen) and the error comes on its own line."""
-    import os
-    import pty
-    import subprocess
-
-    from conftest import EDGESIGN, ROOT
+    from conftest import run_on_terminal
 
     _Camera.then = "close"
-    master, child = pty.openpty()
-    proc = subprocess.Popen([*EDGESIGN, "predict", "--camera", camera, "--spell"], stdout=child, stderr=subprocess.PIPE,
-                            cwd=ROOT)
-    os.close(child)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    assert proc.wait(timeout=60) == 2
-    assert proc.stderr.read().decode().strip().splitlines()[-1] == f"error: {camera} stopped delivering frames"
+    code, out, err = run_on_terminal("predict", "--camera", camera, "--spell", timeout=60)
+    assert code == 2 and err.strip().splitlines()[-1] == f"error: {camera} stopped delivering frames", err[-2000:]
     assert out.count(b"\r\n") == 1 and out.endswith(b"\r\n") and b"   L 0." in out, out[-300:]

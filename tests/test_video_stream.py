@@ -122,29 +122,13 @@ def test_each_video_is_typed_on_its_own(e2e, asl_train, tmp_path):
 
 def test_spelling_on_a_terminal_updates_one_status_line(e2e, asl_train, tmp_path):
     """``--spell`` on a terminal (a pseudo-terminal here): each video's frames rewrite one line; its text follows."""
-    import os
-    import pty
-    import subprocess
-
-    from conftest import EDGESIGN, ROOT
+    from conftest import run_on_terminal
 
     frames = [np.asarray(Image.open(p).convert("RGB")) for c in ("H", "I") for p in sorted((asl_train / c).iterdir())[:10]]
     write_video(tmp_path / "hi.avi", frames)
-    master, child = pty.openpty()
-    proc = subprocess.Popen([*EDGESIGN, "predict", e2e["int8"], tmp_path / "hi.avi", "--spell", "--stable", "5",
-                             "--smooth", "3"], stdout=child, stderr=subprocess.PIPE, cwd=ROOT)
-    os.close(child)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    assert proc.wait(timeout=300) == 0, proc.stderr.read()[-2000:]
+    code, out, err = run_on_terminal("predict", e2e["int8"], tmp_path / "hi.avi", "--spell", "--stable", "5",
+                                     "--smooth", "3")
+    assert code == 0, err[-2000:]
     lines = out.replace(b"\r\n", b"\n").split(b"\n")
     assert lines[-2:] == [b"text: HI", b""], lines[-3:]
     assert len(lines) == 3 and lines[0].count(b"\r") == 20, lines  # one status line, rewritten 20 times
