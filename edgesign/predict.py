@@ -16,7 +16,7 @@ from .letters import letters_option
 from .prefetch import prefetch
 from .preprocess import Overrides
 from .runtime import EdgeModel, open_model
-from .sources import Frame, camera_frames, iter_frames
+from .sources import Frame, camera_frames, first_frames, iter_frames
 from .stream import Smoother, Speller
 
 if TYPE_CHECKING:
@@ -24,15 +24,15 @@ if TYPE_CHECKING:
 
 
 def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3, smooth: int = 5,
-                       spell: Speller | None = None, max_frames: int | None = None, threshold: float = 0.0,
-                       save: str | None = None, preview: Preview | None = None) -> Iterator[dict]:
+                       spell: Speller | None = None, threshold: float = 0.0, save: str | None = None,
+                       preview: Preview | None = None) -> Iterator[dict]:
     """One result dict per image or frame. Stream frames are smoothed (per stream) and fed to ``spell``, which starts
     a new text with each stream; ``preview`` shows each one in a browser (``predict --serve``).
 
     The next frame is decoded, resized and quantized on a worker thread while the interpreter runs
     the current one (`edgesign.prefetch`).
     """
-    smoother, current, count, labels, written = None, None, 0, None, set()
+    smoother, count, labels, written = None, 0, None, set()
     t_start = t_asked = time.perf_counter()  # t_asked: when the loop last asked for a frame
     with closing(prefetch(frames, partial(_still_or_frame_input, model))) as prepared:
         for frame, tensor in prepared:
@@ -41,10 +41,9 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
                 continue
             probs = model.classify_input(tensor)
             if frame.stream:
-                source = frame.source.rsplit("#", 1)[0]
-                if source != current or frame.index == 0:  # a new stream (two videos may share a file name)
+                if frame.index == 0:  # a new stream (by its first frame: two videos may share a file name)
                     # a stream's clock starts when its first frame was asked for, not when it came
-                    smoother, current, t_start, count = Smoother(smooth), source, t_asked, 0
+                    smoother, t_start, count = Smoother(smooth), t_asked, 0
                     if spell is not None:
                         spell.restart()  # each video is typed on its own
                 probs = smoother(probs)
@@ -69,8 +68,6 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
             if preview is not None:
                 _show(preview, frame, result, last)
             yield result
-            if max_frames and frame.stream and count >= max_frames:
-                return
             t_asked = time.perf_counter()
 
 
@@ -97,25 +94,29 @@ def frame_input(model: EdgeModel, frame: Frame) -> np.ndarray:
     return model.frame_input(frame.image, first=frame.stream and frame.index == 0)
 
 
+def _picture(frame: Frame, prepared):
+    """(the image, its hand or None) to draw: a still is decoded again, a stream frame is at hand."""
+    from .preprocess import open_image
+
+    image = frame.image if frame.image is not None else open_image(frame.path)
+    return image, prepared.hand if prepared is not None else None
+
+
 def _show(preview: Preview, frame: Frame, result: dict, prepared) -> None:
     """The frame, drawn, to the browser preview while someone watches; otherwise only the result."""
     if not preview.wanted():
         preview.publish_result(result)
         return
-    from .preprocess import open_image
-
-    image = frame.image if frame.image is not None else open_image(frame.path)
-    preview.publish(image, result, prepared.hand if prepared is not None else None)
+    image, hand = _picture(frame, prepared)
+    preview.publish(image, result, hand)
 
 
 def _save(folder: str, frame: Frame, result: dict, prepared, written: set) -> object:
     from .draw import save_result
-    from .preprocess import open_image
 
-    image = frame.image if frame.image is not None else open_image(frame.path)
+    image, hand = _picture(frame, prepared)
     best = result["top"][0]
-    return save_result(folder, frame.source, image, best["label"], best["probability"],
-                       prepared.hand if prepared is not None else None, taken=written)
+    return save_result(folder, frame.source, image, best["label"], best["probability"], hand, taken=written)
 
 
 def run_predict(model_path: str | None, sources: list[str], *, camera: str | None = None, k: int = 3,
@@ -133,11 +134,10 @@ def run_predict(model_path: str | None, sources: list[str], *, camera: str | Non
     model = open_model(model_path, backend=backend, threads=threads, device=device, hand_models=hand_models,
                        overrides=overrides)
     # --max-frames: a camera stops there; each video gives at most that many (the next video is read)
-    frames = camera_frames(camera) if camera else iter_frames(sources, max_frames)
+    frames = first_frames(camera_frames(camera), max_frames) if camera else iter_frames(sources, max_frames)
     count, bad = 0, []
-    for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller,
-                                     max_frames=max_frames if camera else None,
-                                     threshold=threshold, save=save, preview=preview):
+    for result in stream_predictions(model, frames, k=k, smooth=smooth, spell=speller, threshold=threshold,
+                                     save=save, preview=preview):
         count += 1
         if "error" in result:
             bad.append((result["source"], result["error"]))

@@ -92,13 +92,19 @@ def is_video(path: Path) -> bool:
 
 def iter_frames(sources: list[str], max_frames: int | None = None) -> Iterator[Frame]:
     """Frames from image files (decoded lazily) and video files, in the order given; ``max_frames``: at most that
-    many of each video (the video is closed there)."""
+    many of each video."""
     for p in expand_images(sources):
         if is_video(p):
-            with closing(opencv_frames(str(p), p.name)) as frames:
-                yield from islice(frames, max_frames)
+            yield from first_frames(opencv_frames(str(p), p.name), max_frames)
         else:
             yield Frame(str(p), None, path=p)
+
+
+def first_frames(frames: Iterator[Frame], n: int | None) -> Iterator[Frame]:
+    """The first ``n`` of a stream's ``frames`` (all of them when None); the stream is closed there (a video shut,
+    a camera released)."""
+    with closing(frames):
+        yield from islice(frames, n)
 
 
 def _cv2():

@@ -194,3 +194,10 @@ def test_a_camera_that_stops_ends_the_status_line_before_the_error(camera):
     code, out, err = run_on_terminal("predict", "--camera", camera, "--spell", timeout=60)
     assert code == 2 and err.strip().splitlines()[-1] == f"error: {camera} stopped delivering frames", err[-2000:]
     assert out.count(b"\r\n") == 1 and out.endswith(b"\r\n") and b"   L 0." in out, out[-300:]
+
+
+def test_max_frames_stops_a_camera_there(camera):
+    """``--max-frames N`` on a camera: N frames predicted, the camera released, exit 0 (not its stall's error)."""
+    r = run_cli("predict", "--camera", camera, "--max-frames", "5", "--json", timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [json.loads(line)["frame"] for line in r.stdout.splitlines()] == [0, 1, 2, 3, 4]
