@@ -341,28 +341,29 @@ def _preview(serve: str | None):
 def _print_predictions(results, spell: bool, as_json: bool) -> None:
     """A line (or JSON object) per image or frame; with --spell, each video's text when it ends. With --spell on a
     terminal, a stream's frames update one status line instead (a camera's 30 lines a second cannot be read)."""
-    live = spell and not as_json and sys.stdout.isatty()
-    last, stream = None, None
+    typed = spell and not as_json
+    live = typed and sys.stdout.isatty()
+    last, stream, streamed = None, None, False
     try:
         for last in results:
+            if stream is not None and last.get("frame", 0) == 0:  # the stream before has ended (a still has no frame)
+                _end_status(live)
+                if typed:
+                    typer.echo(f"text: {stream.get('text', '')}")
+            stream = last if "frame" in last else None
+            streamed = streamed or stream is not None
             if "error" in last and not as_json:
                 _echo_err(f"warning: {last['source']}: {last['error']}")
-                continue
-            if spell and not as_json and stream is not None and last.get("frame") == 0:
-                _end_status(live)
-                typer.echo(f"text: {stream.get('text', '')}")  # the video before has ended
-            stream = last if "frame" in last else None
-            line = json.dumps(last) if as_json else _format_prediction(last)
-            if live and stream is not None:
+            elif live and stream is not None:
                 _status(_format_status(last))
             else:
-                typer.echo(line)
+                typer.echo(json.dumps(last) if as_json else _format_prediction(last))
             if "first_inference_ms" in last:
                 _echo_err(f"first inference on the Edge TPU {last['first_inference_ms']:.1f} ms "
                           "(loads the model onto the TPU; later ones are fast)")
     finally:  # a camera that stops, or Ctrl-C: its line ends before the error's
         _end_status(live and stream is not None)
-    if spell and not as_json and last is not None:
+    if typed and last is not None and (stream is not None or not streamed):  # photos alone: the (empty) text as before
         typer.echo(f"text: {last.get('text', '')}")
 
 

@@ -133,3 +133,10 @@ def test_spelling_on_a_terminal_updates_one_status_line(e2e, asl_train, tmp_path
     assert lines[-2:] == [b"text: HI", b""], lines[-3:]
     assert len(lines) == 3 and lines[0].count(b"\r") == 20, lines  # one status line, rewritten 20 times
     assert lines[0].rsplit(b"\r", 1)[1].startswith(b"text: 'HI'   I "), lines[0][-200:]  # the text first
+    # a photo after the video: the status line ends, the video's text follows, then the photo's own line
+    photo = sorted((asl_train / "B").iterdir())[0]
+    code, out, err = run_on_terminal("predict", e2e["int8"], tmp_path / "hi.avi", photo, "--spell", "--stable", "5",
+                                     "--smooth", "3")
+    assert code == 0, err[-2000:]
+    lines = out.replace(b"\r\n", b"\n").split(b"\n")
+    assert len(lines) == 4 and lines[1] == b"text: HI" and lines[2].startswith(str(photo).encode()), lines[-3:]
