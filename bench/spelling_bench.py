@@ -7,7 +7,8 @@ Leave-one-signer-out, both ways: a landmark classifier trained with the recipe o
 ``bench/signer_bench.py``; kept in ``--runs`` and reused), and words "signed" by the other signer's photos.
 Each letter of a word is ``--frames`` consecutive photos of that letter (shooting order, a random start),
 then ``--gap`` frames without a hand; the pipeline's probabilities go through predict's smoothing (5 frames)
-and the reader (8 stable frames, threshold 0.5), exactly as ``edgesign predict --spell`` runs them. With
+and the reader (``--stable``, ``--threshold``: the reader's defaults), exactly as ``edgesign predict --spell`` runs
+them. With
 ``--moves N`` the hand moves from one letter to the next instead: N frames whose landmarks are interpolated
 between the last photo of a letter and the first of the next (the frames a real hand passes through, roughly;
 the gap then only between two same letters).
@@ -28,6 +29,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.signer_bench import SIGNERS  # noqa: E402
 from edgesign.handfeatures import hand_features  # noqa: E402
 from edgesign.letters import LetterModel  # noqa: E402
+from edgesign.pipeline import NO_HAND_LABEL, class_index  # noqa: E402
 from edgesign.stream import Smoother, Speller  # noqa: E402
 from edgesign.training.handdata import HandSet, extract_folder  # noqa: E402
 from edgesign.training.landmarks import (  # noqa: E402
@@ -101,16 +104,18 @@ class HeldOut:
         image, handedness score) interpolated, read by the classifier; no-hand frames when either has no hand."""
         h = self.hands
         if not n or not (h.found[i] and h.found[j]):
-            return [self.nothing()] * n
+            return [self.no_hand] * n
         steps = np.arange(1, n + 1) / (n + 1)
         x = np.stack([hand_features((1 - a) * h.world[i] + a * h.world[j],
                                     (1 - a) * h.image[i, :, :2] + a * h.image[j, :, :2],
                                     float((1 - a) * h.right[i] + a * h.right[j])) for a in steps])
         return list(self.predict(standardize(x, self.scaling)))
 
-    def nothing(self) -> np.ndarray:
+    @cached_property
+    def no_hand(self) -> np.ndarray:
+        """A frame without a hand, as the pipeline answers it (``Nothing``, probability 1)."""
         p = np.zeros(len(self.classes), np.float32)
-        p[[c.lower() for c in self.classes].index("nothing")] = 1.0
+        p[class_index(self.classes, NO_HAND_LABEL)] = 1.0
         return p
 
 
@@ -140,12 +145,12 @@ def spell(word: str, held: HeldOut, args, rng: np.random.Generator, letters: Let
         shown = photos[start:start + args.frames]
         if last is not None and args.moves:
             frames += held.moving(last, shown[0], args.moves)
-            frames += [held.nothing()] * (args.gap if word[k - 1] == c else 0)
+            frames += [held.no_hand] * (args.gap if word[k - 1] == c else 0)
         elif last is not None:
-            frames += [held.nothing()] * args.gap
+            frames += [held.no_hand] * args.gap
         frames += [held.probs[i] for i in shown]
         last = shown[-1]
-    frames += [held.nothing()] * args.gap
+    frames += [held.no_hand] * args.gap
     typed = []
     for w in weights:
         smoother, reader = Smoother(5), Speller(stable=args.stable, threshold=args.threshold, letters=letters, weight=w)

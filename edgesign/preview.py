@@ -90,10 +90,11 @@ class Preview:
             self._cond.notify_all()
 
     def next_frame(self, seen: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
-        """The frame after number ``seen`` (waits up to ``timeout``); (seen, None) when none came or it closed."""
+        """The frame after number ``seen`` (0: none yet; waits up to ``timeout``); (seen, None) when none came or it
+        closed. Frames are numbered from 1, so a frame exists once the number is above 0."""
         with self._cond:
-            self._cond.wait_for(lambda: (self._seq > seen and self._jpeg is not None) or self._closed, timeout)
-            if self._closed or self._seq <= seen or self._jpeg is None:
+            self._cond.wait_for(lambda: self._seq > seen or self._closed, timeout)
+            if self._closed or self._seq <= seen:
                 return seen, None
             return self._seq, self._jpeg
 
@@ -149,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         self.preview.watching(+1)
-        seen = -1
+        seen = 0
         try:
             while not self.preview.closed:
                 seen, jpeg = self.preview.next_frame(seen)
