@@ -71,7 +71,12 @@ def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, nee
     for letter in wanted:
         if letter not in by_folder:
             raise EdgesignError(f"no folder for {letter} in {root}")
-        photos = [f for f, c in items if c == by_folder[letter]]
+    by_letter = {letter: [f for f, c in items if c == by_folder[letter]] for letter in wanted}
+    short = [f"{letter} ({len(photos)})" for letter, photos in by_letter.items() if len(photos) < need]
+    if short:  # before any photo is read: the hand stage cannot make up for missing photos
+        raise EdgesignError(f"too few photos for {', '.join(short)}: each letter needs at least {need} "
+                            f"(--frames + --check)")
+    for letter, photos in by_letter.items():
         hands, dropped, i = [], 0, 0
         for start in spread(len(photos), need):
             i = max(i, start)

@@ -222,7 +222,7 @@ def test_an_enrolment_moves_onto_a_new_base_model(signer1_base, second_signer_sp
 
 @pytest.mark.parametrize("args, message", [
     (["--letters", "A,Q9"], "is not one of the model's"),
-    (["--letters", "A", "--frames", "120"], "too few frames with a hand for A"),
+    (["--letters", "A,B", "--frames", "120"], "too few photos for A (100), B (100): each letter needs at least 123"),
     (["--letters", "A"], "enrol at least 2 letters"),
     (["--letters", "A,B", "--hand", "both"], "--hand both: right, left or auto"),
     (["--letters", "A,B", "--gap", "3"], "--gap: for a camera"),
@@ -232,6 +232,20 @@ def test_nonsense_is_refused_in_one_line(signer1_base, second_signer_split, tmp_
     r = run_cli("enrol", "--base", signer1_base, "--from", enrol_dir, *args, "-o", tmp_path / "x.tflite")
     assert r.returncode == 2 and message in r.stderr.strip().splitlines()[-1], r.stderr[-1000:]
     assert not (tmp_path / "x.tflite").exists()
+
+
+def test_photos_without_a_hand_are_counted_in_the_refusal(signer1_base, second_signer_split, tmp_path):
+    """Enough photos, too few with a hand: the hand stage ran, and the message says how many it dropped."""
+    enrol_dir, _ = second_signer_split
+    mine = tmp_path / "mine"
+    (mine / "a").mkdir(parents=True)
+    for i, grey in enumerate(np.linspace(20, 235, 13).astype(np.uint8)):  # plain walls: no hand on any
+        Image.new("RGB", (224, 224), (int(grey),) * 3).save(mine / "a" / f"wall{i:02d}.jpg")
+    (mine / "b").symlink_to(enrol_dir / "b")
+    r = run_cli("enrol", "--base", signer1_base, "--from", mine, "-o", tmp_path / "x.tflite")
+    assert r.returncode == 2, r.stderr[-1000:]
+    assert r.stderr.strip().splitlines()[-1] == ("error: too few frames with a hand for A: 0 of 13 (--frames 10 + "
+                                                 "--check 3; 13 photos without a hand)")
 
 
 def test_an_image_model_has_no_landmark_stage(tmp_path, second_signer_split):
