@@ -30,17 +30,33 @@ DATA = Path(os.environ.get("EDGESIGN_DATA", Path(__file__).resolve().parents[2] 
 SIGNERS = {"signer1": DATA / "asl-photos" / "train", "signer2": DATA / "asl-second-signer"}
 
 
-def base_pipeline(train: Path, work: Path, epochs: int) -> Path:
-    """Train on one signer and convert: the pipeline file a user would enrol on."""
+def base_pipeline(train: list[Path], work: Path, epochs: int) -> Path:
+    """Train on these signers and convert: the pipeline file a user would enrol on."""
     from edgesign.converters.landmarks import convert_landmark_run
     from edgesign.targets import get_target
     from edgesign.training.landmarks import LandmarkConfig, load_config, train_landmarks
 
     run = work / "run"
-    train_landmarks(LandmarkConfig(data=[str(train)], out=str(run), epochs=epochs))
+    train_landmarks(LandmarkConfig(data=[str(t) for t in train], out=str(run), epochs=epochs))
     out = work / "base.tflite"
     convert_landmark_run(run, load_config(run), get_target("int8"), out, None, 2000, None, None)
     return out
+
+
+def base_and_enrolled(base_on: str) -> tuple[tuple[str, str], ...]:
+    """(the base's training signers, the enrolled signer) pairs: ``other``, leave-one-signer-out (a new user);
+    ``both``, a base trained on both signers (a user the base already reads well)."""
+    return ((("signer1", "signer2"), ("signer2", "signer1")) if base_on == "other" else
+            (("both", "signer2"), ("both", "signer1")))
+
+
+def trained_base(signers: str, work: Path, epochs: int) -> Path:
+    """The base pipeline trained on ``signers`` (signer1, signer2 or both), trained once into ``work``."""
+    folder = work / signers
+    if not (folder / "base.tflite").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        base_pipeline(list(SIGNERS.values()) if signers == "both" else [SIGNERS[signers]], folder, epochs)
+    return folder / "base.tflite"
 
 
 def split_signer(model, held) -> tuple[dict, dict]:
@@ -101,12 +117,14 @@ def main() -> None:
     ap.add_argument("--hands", default="auto,decided", help="auto (each frame's handedness score), decided (the hand "
                     "`edgesign enrol` decides from the enrolled signer's first-half frames, every frame taken as it), "
                     "or both")
+    ap.add_argument("--base-on", choices=("other", "both"), default="other", help="other: the base is trained on the "
+                    "other signer (a new user); both: on both signers (a user the base already reads well)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     rows, ceilings = [], []
-    for a, b in (("signer1", "signer2"), ("signer2", "signer1")):
-        with tempfile.TemporaryDirectory() as tmp:
-            model = open_model(base_pipeline(SIGNERS[a], Path(tmp), args.epochs), threads=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        for a, b in base_and_enrolled(args.base_on):
+            model = open_model(trained_base(a, Path(tmp), args.epochs), threads=1)
             halves = split_signer(model, extract_folder(SIGNERS[b], model.settings))
             for hand in args.hands.split(","):
                 first, second = as_features(model, hand, *halves)

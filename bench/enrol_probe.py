@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.enrol_bench import SIGNERS, base_pipeline  # noqa: E402
-from edgesign.enrol import BLEND, Personal, blend_probabilities, fit_head  # noqa: E402
+from bench.enrol_bench import SIGNERS, base_and_enrolled, trained_base  # noqa: E402
+from edgesign.enrol import BLEND, Personal, base_log_probabilities, blend_probabilities, fit_head  # noqa: E402
 from edgesign.enrol_session import spread  # noqa: E402
 from edgesign.handfeatures import hand_features  # noqa: E402
 from edgesign.runtime import open_model  # noqa: E402
@@ -39,6 +39,7 @@ VARIANTS = {
     "l2-1e-2": {"l2": 1e-2},
     "l2-1e-4": {"l2": 1e-4},
     "knn-3": {"knn": 3},
+    "corrects-base": {"corrects_base": True},
 }
 
 
@@ -75,8 +76,11 @@ def fit(model, enrol: dict, v: dict, rng: np.random.Generator):
                 np.add.at(own[row], np.array(classes)[y[idx]], 1.0 / v["knn"])
             return blend_probabilities(own, base, classes, BLEND)
         return knn
-    w, b = fit_head(z, y, len(letters), l2=v.get("l2", 1e-3))
-    head = Personal(classes, w, b, v.get("blend", BLEND))
+    offset = None
+    if v.get("corrects_base"):
+        offset = base_log_probabilities(np.stack([model.base_probabilities(f) for f in x]), classes)
+    w, b = fit_head(z, y, len(letters), l2=v.get("l2", 1e-3), offset=offset)
+    head = Personal(classes, w, b, v.get("blend", BLEND), bool(v.get("corrects_base")))
     return head.apply
 
 
@@ -91,15 +95,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--frames", type=int, default=10)
+    ap.add_argument("--base-on", choices=("other", "both"), default="other", help="other: the base is trained on the "
+                    "other signer (a new user); both: on both signers (a user the base already reads well)")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    rows = {name: [] for name in VARIANTS}
-    for a, b in (("signer1", "signer2"), ("signer2", "signer1")):
-        with tempfile.TemporaryDirectory() as tmp:
-            model = open_model(base_pipeline(SIGNERS[a], Path(tmp), args.epochs), threads=1)
+    variants = {name: VARIANTS[name] for name in args.variants.split(",")}
+    rows = {name: [] for name in variants}
+    with tempfile.TemporaryDirectory() as tmp:
+        for a, b in base_and_enrolled(args.base_on):
+            model = open_model(trained_base(a, Path(tmp), args.epochs), threads=1)
             frames = frames_of(extract_folder(SIGNERS[b], model.settings), model)
             q = {k: len(v) // 4 for k, v in frames.items()}
-            for name, v in VARIANTS.items():
+            for name, v in variants.items():
                 rng = np.random.default_rng(0)
                 pick = {k: [f[i] for i in spread(q[k], args.frames)] for k, f in frames.items()}
                 val = accuracy(model, fit(model, pick, v, rng), {k: f[q[k]: 2 * q[k]] for k, f in frames.items()})

@@ -521,8 +521,12 @@ def _print_enrolment(r: dict) -> None:
                f"on {c['n']} frames")
     if r["warnings"]:
         typer.echo(f"{len(r['warnings'])} letter(s) read as another letter by the base model: see the warnings above")
-    weak = sorted(c["per_letter"].items(), key=lambda kv: kv[1]["personal"])[:5]
-    typer.echo("weakest letters: " + ", ".join(f"{k} {100 * v['personal']:.0f} %" for k, v in weak))
+    if c["accuracy"] < c["base_accuracy"]:
+        typer.echo("warning: the base model reads your held-back frames better than the personal file: enrol only "
+                   "the letters it misses (--letters), or give more varied frames of each")
+    weak = sorted(c["per_letter"].items(), key=lambda kv: (kv[1]["personal"], -kv[1]["base"]))[:5]
+    typer.echo("weakest letters: " + ", ".join(f"{k} {100 * v['personal']:.0f} % (base {100 * v['base']:.0f} %)"
+                                              for k, v in weak))
     typer.echo(f"wrote {r['output']}")
 
 

@@ -183,7 +183,8 @@ def write_personal(model: HandPipeline, enrolment: Enrolment, personal: Personal
     meta = dict(model.metadata)
     base = meta.get("personal", {}).get("base") or {"model": model.path.name, "weights_sha256": weights_sha256(content),
                                                    "certificate": meta.get("certificate")}
-    meta["personal"] = {"base": base, "classes": personal.classes, "blend": personal.blend, "w": encode(personal.w),
+    meta["personal"] = {"base": base, "classes": personal.classes, "blend": personal.blend,
+                        "head": "corrects-base" if personal.corrects_base else "own", "w": encode(personal.w),
                         "b": encode(personal.b), "frames": {k: len(v) for k, v in enrolment.fit.items()},
                         "check": report["check"], "refit_seconds": report["refit_seconds"],
                         "enrolment": enrolment.to_metadata(), "created": time.strftime("%Y-%m-%d %H:%M"),
@@ -218,7 +219,8 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
                  camera_takes(model, camera, letters or _letters(model), frames + holdback, save, pause, steady, gap,
                               preview=preview))
         enrolment, share, warnings = _enrol_takes(model, takes, frames, holdback, hand)
-    personal, seconds = refit(enrolment.features("fit", model.landmark_features), model.labels, model.mean, model.std)
+    personal, seconds = refit(enrolment.features("fit", model.landmark_features), model.labels, model.mean, model.std,
+                              base=model.base_probabilities)
     report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),
               "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3),
               "warnings": warnings, "hand": model.signing_hand, "right_share": share}
