@@ -87,7 +87,7 @@ def as_features(model, hand: str, first: dict, second: dict) -> tuple[dict, dict
 
 def measure(model, first: dict, second: dict, n: int, pick: str) -> dict:
     fit = {name: f[:n] if pick == "first" else [f[i] for i in spread(len(f), n)] for name, f in first.items()}
-    personal, seconds = refit(fit, model.labels, model.mean, model.std)
+    personal, seconds = refit(fit, model.labels, model.mean, model.std, base=model.base_probabilities)
     x = np.stack([f for v in second.values() for f in v])
     truth = np.array([model.labels.index(k) for k, v in second.items() for _ in v])
     base = np.stack([model.base_probabilities(f) for f in x])

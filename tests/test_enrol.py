@@ -265,6 +265,23 @@ def test_enrolment_keeps_what_the_base_already_reads_right(second_signer_split, 
     assert after >= before - 0.03, (before, after)  # measured: 0.9923 -> 0.9769 (two of 130 photos)
 
 
+def test_the_report_warns_when_the_base_reads_the_check_better(capsys):
+    from edgesign.cli import _print_enrolment
+
+    report = {"letters": ["C", "D"], "frames": 20, "dropped_no_hand": 0, "refit_seconds": 0.01, "hand": "right",
+              "right_share": 1.0, "warnings": [], "output": "me.tflite",
+              "check": {"n": 6, "accuracy": 0.5, "base_accuracy": 1.0,
+                        "per_letter": {"C": {"n": 3, "base": 1.0, "personal": 1.0},
+                                       "D": {"n": 3, "base": 1.0, "personal": 0.0}}}}
+    _print_enrolment(report)
+    out = capsys.readouterr().out
+    assert "warning: the base model reads your held-back frames better" in out
+    assert "weakest letters: D 0 % (base 100 %), C 100 % (base 100 %)" in out
+    report["check"]["accuracy"] = 1.0
+    _print_enrolment(report)
+    assert "warning" not in capsys.readouterr().out
+
+
 def test_photos_without_a_hand_are_counted_in_the_refusal(signer1_base, second_signer_split, tmp_path):
     """Enough photos, too few with a hand: the hand stage ran, and the message says how many it dropped."""
     enrol_dir, _ = second_signer_split
