@@ -68,7 +68,7 @@ def test_enrolment_from_photo_folders_lifts_the_second_signer(signer1_base, seco
     assert "enrolled 10 letters" in r.stdout and personal.is_file()
     before = _accuracy(signer1_base, test_dir, tmp_path / "before")
     after = _accuracy(personal, test_dir, tmp_path / "after")
-    assert after >= before + 0.25 and after >= 0.75, (before, after)  # measured: 0.400 -> 0.892 (a base on every third photo, every fourth test photo: 0.384 -> 0.848)
+    assert after >= before + 0.25 and after >= 0.75, (before, after)  # measured: 0.438 -> 0.877 (a head of its own, not correcting the base: 0.885)
     assert len(list((tmp_path / "seen").glob("*.png"))) == 130  # every frame taken, hand drawn
 
     info = run_cli("info", personal)
