@@ -116,7 +116,10 @@ def camera_takes(model: HandPipeline, spec: str, letters: list[str], need: int, 
 
 def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, save: str | None, steady_motion: float,
              gap: int, preview: Preview | None = None):
+    from .progress import Progress
+
     hands, dropped, steady, previous, since = [], 0, 0, None, gap
+    taken = Progress(f"{letter}: frames taken", need)  # a counter the user watches while holding the sign
     for frame in frames:
         p = model.prepare(frame.image, track=True)
         if preview is not None and preview.wanted():
@@ -134,8 +137,10 @@ def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, sav
         if steady >= STEADY_FRAMES and since > gap:
             since = 0
             hands.append(p.hand)
+            taken.update()
             _save_frame(save, f"{letter}_{len(hands)}", frame.image, letter, p)
             if len(hands) == need:
+                taken.close()
                 return hands, dropped
     raise EdgesignError(f"{spec} stopped delivering frames while enrolling {letter} "
                         f"({len(hands)} of {need} frames taken)")

@@ -317,6 +317,7 @@ def test_guided_capture_from_a_simulated_camera(signer1_base, tmp_path):
                 "--check", "2", "--pause", "0", "--steady", "0.15", "--gap", "0", "-o", personal)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "sign A" in r.stderr and "sign B" in r.stderr
+    assert "A: frames taken  10/10  100%" in r.stderr and "B: frames taken  10/10  100%" in r.stderr  # the counter
     assert open_model(personal).metadata["personal"]["frames"] == {"A": 8, "B": 8}
     # --gap: 30 steady frames between two taken ones leaves at most 2 of the 50 frames taken
     r = run_cli("enrol", "--base", signer1_base, "--camera", video, "--letters", "A,B", "--frames", "8",
