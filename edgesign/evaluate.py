@@ -55,27 +55,31 @@ def write_metrics_files(m: Metrics, folder: Path, prefix: str = "eval") -> dict[
 
 
 def draw_confusion_png(cm: np.ndarray, names: list[str], path: Path, title: str = "") -> Path:
-    """A row-normalized confusion matrix as a heat map with counts (Pillow only)."""
-    n = len(names)
-    cell = max(18, min(40, 900 // max(n, 1)))
+    """A row-normalized confusion matrix as a heat map with counts (Pillow only). Rows are the classes the data
+    holds, columns those and every class predicted: data with a few of the model's classes gets a small picture."""
+    rows = [i for i in range(len(names)) if cm[i].sum()] or list(range(len(names)))
+    cols = [j for j in range(len(names)) if j in rows or cm[:, j].sum()]
+    cell = max(18, min(40, 900 // max(len(rows), len(cols), 1)))
     margin_l, margin_t = 70, 60
-    w, h = margin_l + n * cell + 20, margin_t + n * cell + 50
+    font = ImageFont.load_default()
+    w = max(margin_l + len(cols) * cell + 20, 20 + int(font.getlength(title)))
+    h = margin_t + len(rows) * cell + 50
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
     d.text((10, 10), title, fill="black", font=font)
     d.text((margin_l, h - 25), "predicted", fill="black", font=font)
     d.text((5, margin_t - 15), "true", fill="black", font=font)
-    rows = cm.sum(axis=1, keepdims=True).clip(min=1)
-    frac = cm / rows
-    for i in range(n):
-        d.text((5, margin_t + i * cell + cell // 3), names[i][:9], fill="black", font=font)
-        d.text((margin_l + i * cell + 2, margin_t - 30 + (i % 2) * 12), names[i][:4], fill="black", font=font)
-        for j in range(n):
+    frac = cm / cm.sum(axis=1, keepdims=True).clip(min=1)
+    chars = max(4, 2 * cell // 7)  # column labels alternate between two lines: two cells wide each
+    for k, j in enumerate(cols):
+        d.text((margin_l + k * cell + 2, margin_t - 30 + (k % 2) * 12), names[j][:chars], fill="black", font=font)
+    for r, i in enumerate(rows):
+        d.text((5, margin_t + r * cell + cell // 3), names[i][:9], fill="black", font=font)
+        for k, j in enumerate(cols):
             v = frac[i, j]
             color = (int(255 * (1 - v)), int(255 * (1 - 0.6 * v)), 255) if i == j else \
                 (255, int(255 * (1 - v)), int(255 * (1 - v)))
-            x0, y0 = margin_l + j * cell, margin_t + i * cell
+            x0, y0 = margin_l + k * cell, margin_t + r * cell
             d.rectangle([x0, y0, x0 + cell - 1, y0 + cell - 1], fill=color, outline=(220, 220, 220))
             if cm[i, j]:
                 d.text((x0 + 3, y0 + cell // 3), str(int(cm[i, j])), fill="black", font=font)

@@ -294,6 +294,11 @@ def test_evaluate_takes_a_subset_of_classes_in_any_case(hand_folder, tmp_path):
     metrics = json.loads((tmp_path / "eval" / "eval_metrics.json").read_text())
     assert metrics["n"] == 18 and set(metrics["per_class_accuracy"]) == {"L", "Del", "Nothing"}
     assert metrics["accuracy"] >= 0.6
+    # the picture has a row for each class the data holds and a column for those and each class predicted
+    predicted = {metrics["class_names"][j] for row in metrics["confusion_matrix"] for j, n in enumerate(row) if n}
+    cols = len(predicted | {"L", "Del", "Nothing"})
+    with Image.open(tmp_path / "eval" / "eval_confusion_matrix.png") as png:
+        assert png.height == 60 + 3 * 40 + 50 and png.width >= 70 + cols * 40 + 20 and cols < 29
     # the data alone: the shipped model, the same figures; a model alone is one error line
     r = run_cli("evaluate", tmp_path / "data", "-o", tmp_path / "eval-again", "--hand-models", hand_folder)
     assert r.returncode == 0, r.stderr[-2000:]
