@@ -128,6 +128,8 @@ def train(
             raise EdgesignError("edgesign train needs a MODEL and --data (or --recipe)")
         landmark_options = {"mirror": mirror, "nothing_hands": nothing_hands, "flex": flex}
         if get_spec(model).inputs == "hand-landmarks":
+            landmark_options.update(_landmark_training_options(ctx, model, {
+                "batch_size": batch_size, "lr": lr, "label_smoothing": label_smoothing, "val_fraction": val_fraction}))
             _train_landmarks(model, data, test_data or [], out, epochs, seed, landmark_options)
             return
         _refuse_landmark_options(landmark_options)
@@ -229,6 +231,24 @@ _LANDMARK_ONLY = {  # option -> (its flag, what an image model does instead)
 }
 
 
+# what a landmark model takes of the image models' training options (option -> LandmarkConfig field); the others
+# are refused for it, not dropped: its own defaults apply unless one of these is given
+_LANDMARK_TAKES = {"batch_size": "batch_size", "lr": "learning_rate", "label_smoothing": "label_smoothing",
+                   "val_fraction": "val_fraction"}
+_IMAGE_ONLY = {"size", "channels", "patience", "val_split", "augment", "weights", "head", "fine_tune_epochs",
+               "distribute", "mixed_precision", "hand_crop", "resume"}
+
+
+def _landmark_training_options(ctx: typer.Context, model: str, values: dict) -> dict:
+    """The image-model options given for a landmark model: refused when it has no use for them, else its config's."""
+    refused = _given_options(ctx, among=_IMAGE_ONLY)
+    if refused:
+        raise EdgesignError(f"{refused}: for image models; {model} learns hand landmarks (it takes --epochs, --seed, "
+                            "--batch-size, --lr, --label-smoothing, --val-fraction, --mirror, --nothing-hands, --flex)")
+    return {field: values[name] for name, field in _LANDMARK_TAKES.items()
+            if _given_options(ctx, among={name})}
+
+
 def _refuse_landmark_options(options: dict) -> None:
     for name, value in options.items():
         if value is not None:
@@ -240,7 +260,7 @@ def _train_landmarks(model: str, data: List[str], test_data: List[str], out: Opt
                      options: dict) -> None:
     from edgesign.training.landmarks import LandmarkConfig, train_landmarks
 
-    if options["flex"] is not None and not 0 <= options["flex"] <= 45:
+    if options.get("flex") is not None and not 0 <= options["flex"] <= 45:
         raise EdgesignError(f"--flex {options['flex']:g}: give the joints' bend in degrees, 0 to 45 (the recipe: 12)")
     chosen = {k: v for k, v in options.items() if v is not None}  # unset: the recipe's default (LandmarkConfig)
     summary = train_landmarks(LandmarkConfig(data=list(data), test_data=list(test_data), out=out or f"runs/{model}",

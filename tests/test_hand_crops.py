@@ -257,11 +257,17 @@ def test_train_takes_the_finger_bend_from_the_command_line(asl_train, tmp_path):
     that is no pose is refused before any work, with one line."""
     data = _link(tmp_path / "photos", asl_train, 4, step=40, classes=("A", "L", "V"))
     r = run_cli("train", "landmark-mlp", "--data", data, "--epochs", "1", "--no-mirror", "--flex", "0",
-                "-o", tmp_path / "run")
+                "--lr", "0.004", "-o", tmp_path / "run")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["flex"] == 0
+    trained = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
+    assert trained["flex"] == 0 and trained["learning_rate"] == 0.004
+    assert trained["batch_size"] == 256  # not given: the landmark recipe's own, not the image models' default (64)
     r = run_cli("train", "landmark-mlp", "--data", data, "--flex", "90", "-o", tmp_path / "run2")
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --flex 90: ")
+    # an image model's option is refused for a landmark model, not dropped without a word
+    r = run_cli("train", "landmark-mlp", "--data", data, "--size", "64", "--augment", "none", "-o", tmp_path / "run2")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --size, --augment: for image "
+                                                                              "models; landmark-mlp learns"), r.stderr
     assert not (tmp_path / "run2").exists()
 
 
