@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -66,8 +66,32 @@ def _tflite_predict(content: bytes):
     return lambda x: np.stack([invoke_vector(it, row, details) for row in x])
 
 
+def _pipeline_gate(model, content: bytes, cfg: dict[str, Any], settings: HandSettings, eval_data: str,
+                   target: Target, max_drop: float | None, min_accuracy: float | None) -> tuple[dict, dict, dict]:
+    """The float (Keras) and converted pipelines on ``eval_data``: (comparison, certificate, the report's
+    evaluation)."""
+    classes = list(cfg["classes"])
+    held, y = known_subset(extract_folder(eval_data, settings), classes)
+    scaling = cfg["feature_scaling"]
+    f = pipeline_probabilities(model, held, classes, scaling)
+    q = pipeline_probabilities(None, held, classes, scaling, predict=_tflite_predict(content))
+    c = compare(y, f, q, classes)
+    _log(format_comparison(c, "float (Keras)", target.name))
+    certificate = {
+        "data": held.source, "data_digest": files_digest(held.files), "n": c["n"], "pipeline": True,
+        "hands_found": round(float(held.found.mean()), 6),
+        "float_accuracy": round(c["float_accuracy"], 6), "quantized_accuracy": round(c["quantized_accuracy"], 6),
+        "drop_points": c["drop_points"], "top1_agreement": round(c["top1_agreement"], 6),
+        "max_drop": max_drop, "min_accuracy": min_accuracy, "passed": bool(passes(c, max_drop, min_accuracy)),
+        "calibration": ", ".join(trained_on(cfg["train"]))}
+    return c, certificate, {"data": held.source, **c}
+
+
 def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Path | None, eval_data: str | None,
-                         calib_size: int, max_drop: float | None, min_accuracy: float | None) -> dict[str, Any]:
+                         calib_size: int, max_drop: float | None, min_accuracy: float | None,
+                         on_report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Convert a landmark run's classifier to ``target`` as one pipeline file, certified on ``eval_data`` when given;
+    ``on_report`` sees the report before the gate decides (CI summaries are written for a failed gate too)."""
     if target.prune or target.qat or target.edgetpu:
         raise EdgesignError(f"target {target.name} is not available for a landmark classifier (the hand stage "
                             "runs on the CPU): use int8, float16, dynamic or float32")
@@ -86,24 +110,15 @@ def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Pa
             "edgesign": __version__, "trained_on": trained_on(cfg["train"])}
     report: dict[str, Any] = {"source": str(run), "target": target.name, "max_drop": max_drop,
                               "min_accuracy": min_accuracy, "sizes": {"bytes": len(content), "gzip_bytes": gzip_size(content)}}
+    comparison = None
     if eval_data:
-        held, y = known_subset(extract_folder(eval_data, settings), classes)
-        scaling = cfg["feature_scaling"]
-        f = pipeline_probabilities(model, held, classes, scaling)
-        q = pipeline_probabilities(None, held, classes, scaling, predict=_tflite_predict(content))
-        c = compare(y, f, q, classes)
-        _log(format_comparison(c, "float (Keras)", target.name))
-        passed = passes(c, max_drop, min_accuracy)
-        meta["certificate"] = {
-            "data": held.source, "data_digest": files_digest(held.files), "n": c["n"], "pipeline": True,
-            "hands_found": round(float(held.found.mean()), 6),
-            "float_accuracy": round(c["float_accuracy"], 6), "quantized_accuracy": round(c["quantized_accuracy"], 6),
-            "drop_points": c["drop_points"], "top1_agreement": round(c["top1_agreement"], 6),
-            "max_drop": max_drop, "min_accuracy": min_accuracy, "passed": bool(passed),
-            "calibration": ", ".join(trained_on(cfg["train"]))}
-        report["evaluation"] = {"data": held.source, **c}
-        if not passed:
-            enforce(c, max_drop, f"{target.name} pipeline not written", min_accuracy)
+        comparison, meta["certificate"], report["evaluation"] = _pipeline_gate(
+            model, content, cfg, settings, eval_data, target, max_drop, min_accuracy)
+    report["passed"] = comparison is None or meta["certificate"]["passed"]
+    if on_report is not None:
+        on_report(report)
+    if not report["passed"]:
+        enforce(comparison, max_drop, f"{target.name} pipeline not written", min_accuracy)
     if "certificate" in meta:  # the certificate vouches for these weights and this metadata only
         meta["certificate"]["binding"] = binding(content, meta)
     final = write_metadata(content, meta)

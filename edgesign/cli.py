@@ -695,6 +695,7 @@ def benchmark(
 
 @app.command()
 def convert(
+    ctx: typer.Context,
     source: str = typer.Argument(..., help="An edgesign run folder, a .keras/.h5 file (tf_keras or Keras 3), a "
                                  "SavedModel folder, or a float .tflite (quantized without TensorFlow)."),
     out: Optional[str] = typer.Option(None, "-o", "--out", help="Output .tflite (a JSON report is written next to it)."),
@@ -746,8 +747,14 @@ def convert(
     if landmark_cfg is not None:
         from edgesign.converters.landmarks import convert_landmark_run
 
+        refused = _given_options(ctx, among=_NOT_FOR_LANDMARK_RUNS)
+        if refused:
+            raise EdgesignError(f"{refused}: not for a landmark run (its classifier calibrates on its own training "
+                                "photos' landmarks, --calib-size of them, keeps float input and output, and has no "
+                                "fine-tuning steps or preprocessing to give)")
         report = convert_landmark_run(Path(source), landmark_cfg, tgt, Path(out) if out else None, eval_data,
-                                      calib_size, budget, floor)
+                                      calib_size, budget, floor,
+                                      on_report=lambda report: _convert_summaries(report, summary, junit))
         typer.echo(f"wrote {report['output']} and {Path(report['output']).with_suffix('.report.json')}")
         return
     report = convert_model(source, ConvertOptions(
@@ -757,6 +764,11 @@ def convert(
         on_report=lambda report: _convert_summaries(report, summary, junit)))
     typer.echo(f"wrote {report['output']} ({report['sizes']['bytes_with_metadata'] / 1e6:.2f} MB) and "
                f"{Path(report['output']).with_suffix('.report.json')}")
+
+
+# convert's options a landmark run has no use for: refused, not dropped without a word
+_NOT_FOR_LANDMARK_RUNS = {"calib", "io", "train_data", "finetune_epochs", "auto", "labels", "input_range", "mean", "std",
+                          "resize"}
 
 
 def _convert_summaries(report: dict, summary: Optional[str], junit: Optional[str]) -> None:

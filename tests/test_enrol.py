@@ -350,6 +350,24 @@ def test_refit_is_fast_and_learns():
         refit({"A": list(x[:10])}, ["A", "B"], np.zeros(119, np.float32), np.ones(119, np.float32))
 
 
+def test_a_landmark_run_converts_with_the_ci_reports_and_refuses_what_it_cannot_use(signer1_base, second_signer_split,
+                                                                                      tmp_path):
+    """The gate's Markdown summary and JUnit XML are written for a landmark run as for an image model, a failed gate
+    included (the converted file is not); image-model options are refused in one line."""
+    _, test_dir = second_signer_split
+    run, out = signer1_base.parent / "run", tmp_path / "p.tflite"
+    r = run_cli("convert", run, "--int8", "--calib-size", "300", "--eval", test_dir, "--max-drop", "5",
+                "--min-accuracy", "0.99", "--summary", tmp_path / "gate.md", "--junit", tmp_path / "gate.xml", "-o", out)
+    assert r.returncode == 1 and "under --min-accuracy 99.00 %" in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
+    assert not out.exists() and (tmp_path / "gate.md").read_text().splitlines()[0].endswith("(int8): FAILED")
+    assert 'failures="1"' in (tmp_path / "gate.xml").read_text()
+    for extra, named in ((["--calib", test_dir], "--calib"), (["--io", "uint8", "--auto"], "--auto, --io")):
+        r = run_cli("convert", run, "--int8", *extra, "-o", out)
+        assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(f"error: {named}: not for a "
+                                                                                    "landmark run"), r.stderr
+    assert not out.exists()
+
+
 def test_check_takes_a_hand_pipeline_pair(signer1_base, second_signer_split, tmp_path):
     """`check` on a pipeline: the int8 classifier against its landmark run, or a float pipeline file, on the
     same hands (the hand stage runs once a photo); the gate fails on a floor it does not reach."""
