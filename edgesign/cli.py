@@ -328,10 +328,10 @@ def predict(
     model_path, sources = _split_model_and_sources(list(args or []))
     if not sources and not camera:
         raise EdgesignError("nothing to predict: give image/video paths or --camera")
-    _refuse_stream_options_for_photos(ctx, sources, camera)
     reader_options = _given_options(ctx, among={"letters", "spell_threshold"})
     if not spell and reader_options:
         raise EdgesignError(f"{reader_options}: for --spell (the reader that types letters)")
+    _refuse_stream_options_for_photos(ctx, sources, camera)
     with _preview(serve) as preview:
         _print_predictions(run_predict(model_path, sources, camera=camera, k=top, threshold=threshold, smooth=smooth,
                                        spell=spell, stable=stable, spell_threshold=spell_threshold, letters=letters,
@@ -411,15 +411,15 @@ _STREAM_ONLY = {"smooth", "spell", "stable", "spell_threshold", "letters", "max_
 
 
 def _refuse_stream_options_for_photos(ctx: typer.Context, sources: list[str], camera: str | None) -> None:
-    """--spell and the stream options (``_STREAM_ONLY``) on photo files alone (no camera, video, folder, glob or
-    list, which may hold a video) would be ignored: refused instead."""
-    from .data import IMAGE_SUFFIXES
+    """--spell and the stream options (``_STREAM_ONLY``) with photos alone would be ignored: refused instead. The
+    sources are looked through (folders, globs, lists) for a video first; paths on standard input cannot be read
+    twice, so ``-`` is given the benefit of the doubt."""
+    from .sources import expand_images, is_video
 
-    if camera or not all(Path(s).suffix.lower() in IMAGE_SUFFIXES and Path(s).is_file() for s in sources):
-        return
     names = _given_options(ctx, among=_STREAM_ONLY)
-    if names:
-        raise EdgesignError(f"{names}: for a video or a camera; photos are classified one by one")
+    if not names or camera or "-" in sources or any(is_video(p) for p in expand_images(sources)):
+        return
+    raise EdgesignError(f"{names}: for a video or a camera; photos are classified one by one")
 
 
 def _format_prediction(result: dict) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import ROOT, run_cli
 from PIL import Image
@@ -53,17 +54,32 @@ def test_a_broken_image_in_a_folder_is_listed_and_predict_goes_on(e2e, tmp_path,
     assert [line.split(":")[0] for line in r.stdout.splitlines()] == [str(tmp_path / f"{i}.jpg") for i in range(3)]
 
 
-def test_stream_options_on_photos_alone_are_refused(e2e, asl_test):
-    """--spell and --smooth act on a video or camera; on photo files alone they would be ignored, so they are refused
-    (a folder may hold a video, so it is taken as it is)."""
+def test_stream_options_on_photos_alone_are_refused(e2e, asl_test, tmp_path):
+    """--spell and --smooth act on a video or camera; on photos alone (named, or all a folder holds) they would be
+    ignored, so they are refused before any work; a folder with a video among its photos is read."""
     photo = asl_test / "A" / "A1.jpg"
     assert_user_error(run_cli("predict", e2e["int8"], photo, "--spell", "--smooth", "3"),
                       "--smooth, --spell: for a video or a camera")
+    assert_user_error(run_cli("predict", e2e["int8"], asl_test / "A", "--spell"), "--spell: for a video or a camera")
     assert run_cli("predict", e2e["int8"], photo).returncode == 0
+    pytest.importorskip("cv2")
+    from test_video_stream import write_video
+
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "a.jpg").symlink_to(photo)
+    write_video(mixed / "clip.avi", [np.asarray(Image.open(photo).convert("RGB"))] * 3)
+    r = run_cli("predict", e2e["int8"], mixed, "--spell")
+    assert r.returncode == 0 and r.stdout.splitlines()[-1].startswith("text: "), r.stderr[-1000:]
 
 
 def test_letter_model_options_are_checked_before_the_work(e2e, asl_test, tmp_path):
-    folder = asl_test / "A"
+    pytest.importorskip("cv2")
+    from test_video_stream import write_video
+
+    folder = tmp_path / "words"  # a video: --spell's options are for streams
+    folder.mkdir()
+    write_video(folder / "a.avi", [np.asarray(Image.open(asl_test / "A" / "A1.jpg").convert("RGB"))] * 3)
     assert_user_error(run_cli("predict", e2e["int8"], folder, "--letters", "none"), "--letters: for --spell")
     assert_user_error(run_cli("predict", e2e["int8"], folder, "--spell-threshold", "0.3"),
                       "--spell-threshold: for --spell")
