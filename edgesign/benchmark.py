@@ -140,13 +140,17 @@ def accuracy_failure(rows: list[dict[str, Any]], min_accuracy: float | None) -> 
 
 def benchmark(models: list[str | None], **kwargs: Any) -> list[dict[str, Any]]:
     """Measure each model in a fresh process; one row per model (None: the shipped model)."""
+    from .interpreter import check_threads
     from .runtime import resolve_model_path
 
-    rows = []
-    for name in models:
-        m = str(resolve_model_path(name))
+    check_threads(kwargs.get("threads"))  # a user's error, said before any model is measured
+    paths = [str(resolve_model_path(name)) for name in models]
+    for name, m in zip(models, paths):
         if not Path(m).is_file():
             raise EdgesignError(f"model not found: {name}")
+    rows = []
+    for m in paths:
+        name = Path(m).name
         args = json.dumps({"model_path": m, **kwargs})
         proc = subprocess.run([sys.executable, "-m", "edgesign.benchmark", args], capture_output=True, text=True,
                               env={**os.environ, "EDGESIGN_QUIET": "1"})

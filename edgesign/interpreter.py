@@ -119,13 +119,18 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def make_interpreter(content: bytes, backend: Backend, threads: int | None = None, edgetpu: bool = False):
-    """An interpreter over model bytes, with the Edge TPU delegate when asked for; ``threads`` defaults to
-    the cores this process may use."""
+def check_threads(threads: int | None) -> None:
+    """``--threads``: None (the cores) or 1 to four times this machine's cores."""
     limit = 4 * (os.cpu_count() or 1)
     if threads is not None and not 1 <= threads <= limit:
         raise EdgesignError(f"--threads must be between 1 and {limit} (4x this machine's {os.cpu_count()} cores), "
                             f"got {threads}")
+
+
+def make_interpreter(content: bytes, backend: Backend, threads: int | None = None, edgetpu: bool = False):
+    """An interpreter over model bytes, with the Edge TPU delegate when asked for; ``threads`` defaults to
+    the cores this process may use."""
+    check_threads(threads)
     delegates = []
     if edgetpu:
         lib = edgetpu_library()
