@@ -11,6 +11,7 @@ import importlib
 import os
 import platform
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,18 @@ class Backend:
     load_delegate: Callable[..., Any]
 
 
+def _tensorflow_lite():
+    """``tf.lite``, the API (the package ``tensorflow.lite`` itself has no Interpreter), quiet unless --verbose:
+    TensorFlow's native start-up logs and tf.lite.Interpreter's deprecation warning on every construction."""
+    verbose = os.environ.get("EDGESIGN_VERBOSE")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
+    if not verbose:
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
+    with quiet_native_stderr():
+        tensorflow = importlib.import_module("tensorflow")
+    return tensorflow.lite
+
+
 def load_backend(name: str = "auto") -> Backend:
     """The first importable backend (``auto``), or the one named."""
     if name != "auto" and name not in BACKENDS:
@@ -45,7 +58,7 @@ def load_backend(name: str = "auto") -> Backend:
     errors = []
     for n in names:
         try:
-            module = importlib.import_module(BACKENDS[n])
+            module = _tensorflow_lite() if n == "tensorflow" else importlib.import_module(BACKENDS[n])
         except ImportError as exc:
             errors.append(f"{n}: {exc}")
             continue

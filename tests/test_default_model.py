@@ -118,3 +118,24 @@ def test_image_model_evaluates_a_subset_of_its_classes_in_any_case(asl_test, tmp
     (data / "zz" / "x.jpg").write_bytes(next((data / "a").iterdir()).read_bytes())
     r = run_cli("evaluate", "asl29.tflite", data, "--out", tmp_path / "eval2")
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error:") and "zz" in r.stderr, r.stderr
+
+
+def test_tensorflows_own_interpreter_answers_as_litert_quietly():
+    """`--backend tensorflow` (tf.lite.Interpreter: a machine with TensorFlow and no LiteRT wheel) runs the image
+    model and the hand pipeline with the answers LiteRT gives, and without TensorFlow's logs unless --verbose (it
+    was an AttributeError traceback: the package tensorflow.lite is not the API tf.lite)."""
+    import os
+    import subprocess
+
+    import pytest
+    from conftest import EDGESIGN
+
+    pytest.importorskip("tensorflow")
+    photo = ROOT / "docs" / "examples" / "a.jpg"
+    as_a_user = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # run_cli quiets TensorFlow
+    for model in ("asl29.tflite", "asl29-hands.tflite"):
+        litert = run_cli("predict", model, photo, "--json")
+        tf = subprocess.run([*EDGESIGN, "predict", model, str(photo), "--json", "--backend", "tensorflow"],
+                            capture_output=True, text=True, env=as_a_user, cwd=ROOT, timeout=300)
+        assert tf.returncode == 0 and tf.stderr == "", tf.stderr[-2000:]
+        assert json.loads(tf.stdout)["top"] == json.loads(litert.stdout)["top"]
