@@ -2,9 +2,10 @@
 
 The base hand pipeline stays as it is; enrolment adds a small softmax head fitted on the user's own
 landmark features (standardized by the base model's own scaling) as a correction to the base classifier's
-log-probabilities, and blends it with the base classifier for the letters the user enrolled. Everything lives in ONE personal model file: the base
-classifier's bytes with its metadata extended by a ``personal`` entry (the head, the enrolment
-frames' landmarks so it can be resumed and extended, the base's weights hash, the user's held-back check).
+log-probabilities, and blends it with the base classifier for the letters the user enrolled. Everything lives
+in ONE personal model file: the base classifier's bytes with its metadata extended by a ``personal`` entry
+(the head, the enrolment frames' landmarks so it can be resumed and extended, the base's weights hash, the
+user's held-back check).
 """
 
 from __future__ import annotations

@@ -119,29 +119,28 @@ def _collect(model: HandPipeline, frames, spec: str, letter: str, need: int, sav
     from .progress import Progress
 
     hands, dropped, steady, previous, since = [], 0, 0, None, gap
-    taken = Progress(f"{letter}: frames taken", need)  # a counter the user watches while holding the sign
-    for frame in frames:
-        p = model.prepare(frame.image, track=True)
-        if preview is not None and preview.wanted():
-            preview.publish(frame.image, {"top": [{"label": f"enrol {letter}", "probability": 1.0}]}, p.hand,
-                            caption=f"sign {letter}: {len(hands)} of {need} taken")
-        if p.hand is None:
-            dropped += 1
-            steady, previous = 0, None
-            continue
-        size = float(np.ptp(p.hand.landmarks[:, :2], axis=0).max()) or 1.0
-        motion = np.inf if previous is None else float(np.abs(p.hand.landmarks[:, :2] - previous).mean()) / size
-        previous = p.hand.landmarks[:, :2]
-        steady = steady + 1 if motion < steady_motion else 0
-        since += 1
-        if steady >= STEADY_FRAMES and since > gap:
-            since = 0
-            hands.append(p.hand)
-            taken.update()
-            _save_frame(save, f"{letter}_{len(hands)}", frame.image, letter, p)
-            if len(hands) == need:
-                taken.close()
-                return hands, dropped
+    with Progress(f"{letter}: frames taken", need) as taken:  # a counter the user watches while holding the sign
+        for frame in frames:
+            p = model.prepare(frame.image, track=True)
+            if preview is not None and preview.wanted():
+                preview.publish(frame.image, {"top": [{"label": f"enrol {letter}", "probability": 1.0}]}, p.hand,
+                                caption=f"sign {letter}: {len(hands)} of {need} taken")
+            if p.hand is None:
+                dropped += 1
+                steady, previous = 0, None
+                continue
+            size = float(np.ptp(p.hand.landmarks[:, :2], axis=0).max()) or 1.0
+            motion = np.inf if previous is None else float(np.abs(p.hand.landmarks[:, :2] - previous).mean()) / size
+            previous = p.hand.landmarks[:, :2]
+            steady = steady + 1 if motion < steady_motion else 0
+            since += 1
+            if steady >= STEADY_FRAMES and since > gap:
+                since = 0
+                hands.append(p.hand)
+                taken.update()
+                _save_frame(save, f"{letter}_{len(hands)}", frame.image, letter, p)
+                if len(hands) == need:
+                    return hands, dropped
     raise EdgesignError(f"{spec} stopped delivering frames while enrolling {letter} "
                         f"({len(hands)} of {need} frames taken)")
 
