@@ -639,6 +639,11 @@ def evaluate(
             raise EdgesignError(f"which data? edgesign evaluate {model} DATA (class folders, a .csv or a .h5)")
         model, data = None, model
     check_output(out, "dir")
+    if split not in ("auto", "train", "test"):
+        raise EdgesignError(f"--split {split}: train, test or auto (an HDF5 file's parts)")
+    if split != "auto" and Path(data).suffix.lower() not in (".h5", ".hdf5"):
+        raise EdgesignError(f"--split {split}: for a SIGNS .h5 file, which holds a train and a test part; {data} has "
+                            "no parts")
 
     metrics, files = evaluate_model(model, data, out_dir=out, split=split, backend=backend, threads=threads,
                                     hand_models=hand_models, overrides=_overrides(labels, input_range, mean, std, resize))

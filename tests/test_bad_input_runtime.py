@@ -39,6 +39,8 @@ def one_error_line(r, needle: str, code: int = 2) -> None:
     (["predict", "asl29.tflite", PHOTO, "--threads", "100000"], "--threads must be between 1 and"),
     (["benchmark", "asl29.tflite", "--threads", "100000", "--runs", "1"], "--threads must be between 1 and"),
     (["benchmark", "--threads", "0", "--runs", "1"], "error: --threads must be between 1 and"),  # the shipped model
+    (["evaluate", ROOT / "docs" / "examples", "--split", "train"], "--split train: for a SIGNS .h5 file"),
+    (["evaluate", ROOT / "docs" / "examples", "--split", "validation"], "--split validation: train, test or auto"),
     (["benchmark", "asl29.tflite", "none.tflite", "--runs", "1"], "model not found: none.tflite"),
     (["convert", "runs/none", "--int8", "--max-drop", "1.0"], "--max-drop needs held-out data"),
 ])
