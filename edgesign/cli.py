@@ -762,6 +762,7 @@ def convert(
                                       on_report=lambda report: _convert_summaries(report, summary, junit))
         typer.echo(f"wrote {report['output']} and {Path(report['output']).with_suffix('.report.json')}")
         return
+    _warn_unused_convert_options(ctx, tgt, auto)
     report = convert_model(source, ConvertOptions(
         target=tgt, calib_data=calib, calib_size=calib_size, eval_data=eval_data, max_drop=budget, min_accuracy=floor,
         out=out, io_type=io, sparsity=prune or 0.5, finetune_epochs=finetune_epochs, train_data=train_data, auto=auto,
@@ -769,6 +770,18 @@ def convert(
         on_report=lambda report: _convert_summaries(report, summary, junit)))
     typer.echo(f"wrote {report['output']} ({report['sizes']['bytes_with_metadata'] / 1e6:.2f} MB) and "
                f"{Path(report['output']).with_suffix('.report.json')}")
+
+
+def _warn_unused_convert_options(ctx: typer.Context, tgt, auto: bool) -> None:
+    """Calibration options for a target that is not calibrated, fine-tuning ones with nothing to fine-tune: said, not
+    dropped without a word. A warning, not a refusal: one command line looped over the targets is a fair use."""
+    unused = set() if tgt.calibrated else {"calib", "calib_size"}
+    if not (tgt.prune or tgt.qat or auto):
+        unused |= {"train_data", "finetune_epochs"}
+    names = _given_options(ctx, among=unused)
+    if names:
+        _echo_err(f"warning: {names}: not used by target {tgt.name} (calibration is for the int8 targets, "
+                  "fine-tuning for --prune, --qat and --auto)")
 
 
 # convert's options a landmark run has no use for: refused, not dropped without a word

@@ -50,6 +50,10 @@ def test_every_target_of_the_table_converts_loads_and_says_what_it_is(cnn_run, s
     r = run_cli("convert", cnn_run, "--target", name, "--calib", small_subset, "--calib-size", "20",
                 "--finetune-epochs", "1", "-o", out)
     assert r.returncode == 0, r.stderr[-2000:]
+    unused = ([] if t.calibrated else ["--calib", "--calib-size"]) + ([] if t.prune or t.qat else ["--finetune-epochs"])
+    said = [line for line in r.stderr.splitlines() if line.startswith("warning: ") and "not used by target" in line]
+    assert said == ([f"warning: {', '.join(unused)}: not used by target {name} (calibration is for the int8 targets, "
+                     "fine-tuning for --prune, --qat and --auto)"] if unused else []), r.stderr[-2000:]
     m = EdgeModel(out, device="cpu")
     assert m.metadata["target"] == name and m.labels == json.loads(out.with_suffix(".report.json").read_text())["labels"]
     assert np.dtype(m.input_details["dtype"]).name == t.io_types[0] == np.dtype(m.output_details["dtype"]).name
