@@ -133,6 +133,7 @@ def train(
             _train_landmarks(model, data, test_data or [], out, epochs, seed, landmark_options)
             return
         _refuse_landmark_options(landmark_options)
+        _refuse_options_the_model_lacks(ctx, model, weights)
         if (len(data) > 1 and not hand_crop) or len(test_data or []) > 1:
             raise EdgesignError(f"{model} trains on one --data and one --test-data (landmark models, and image "
                                 "models with --hand-crop, take several --data)")
@@ -247,6 +248,25 @@ def _landmark_training_options(ctx: typer.Context, model: str, values: dict) -> 
                             "--batch-size, --lr, --label-smoothing, --val-fraction, --mirror, --nothing-hands, --flex)")
     return {field: values[name] for name, field in _LANDMARK_TAKES.items()
             if _given_options(ctx, among={name})}
+
+
+def _refuse_options_the_model_lacks(ctx: typer.Context, model: str, weights: str | None) -> None:
+    """An image model's options that only some models take (--head, --fine-tune-epochs, ImageNet weights): refused
+    for the others, not dropped (or failed on) later."""
+    import inspect
+
+    from edgesign.training import get_spec, list_models
+
+    spec = get_spec(model)
+    transfer = ", ".join(m for m in list_models() if get_spec(m).transfer)
+    if _given_options(ctx, among={"head"}) and "head" not in inspect.signature(spec.builder).parameters:
+        heads = ", ".join(m for m in list_models() if "head" in inspect.signature(get_spec(m).builder).parameters)
+        raise EdgesignError(f"--head: {model} has one head; it is for {heads}")
+    if not spec.transfer and _given_options(ctx, among={"fine_tune_epochs"}):
+        raise EdgesignError(f"--fine-tune-epochs: {model} trains in one stage; it is for the transfer models ({transfer})")
+    if not spec.transfer and weights == "imagenet":
+        raise EdgesignError(f"--weights imagenet: {model} has no ImageNet weights; they are for {transfer} "
+                            "(other models start from a weights file or a run's model)")
 
 
 def _refuse_landmark_options(options: dict) -> None:

@@ -153,6 +153,11 @@ def test_train_rejects_bad_inputs(tmp_path, small_subset):
     assert_user_error(run_cli("train", "resnet-18", "--data", small_subset), "did you mean resnet18")
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--mirror"), "is for landmark models")
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--flex", "5"), "--flex is for landmark models")
+    # options only some image models take (--head was a TypeError traceback, --fine-tune-epochs dropped)
+    for extra, said in ((["--head", "gap"], "--head: cnn has one head; it is for vgg16-transfer"),
+                        (["--fine-tune-epochs", "3"], "--fine-tune-epochs: cnn trains in one stage"),
+                        (["--weights", "imagenet"], "--weights imagenet: cnn has no ImageNet weights")):
+        assert_user_error(run_cli("train", "cnn", "--data", small_subset, *extra, "-o", tmp_path / "r0"), said)
     # a recipe trains as written: an option that would change it is refused, not dropped without a word
     recipe = ROOT / "models" / "asl29-resnet18.toml"
     for extra, named in ((["--epochs", "3", "--no-mirror"], "--epochs, --mirror/--no-mirror"),
