@@ -96,25 +96,33 @@ def pipeline_files(model_labels: list[str], data: str) -> tuple[list[str], np.nd
 
 def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy: Any = None,
                reference: Callable[[Dataset, Preprocess], np.ndarray] | None = None,
-               feature_reference: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, Any]:
+               feature_reference: Callable[[np.ndarray], np.ndarray] | None = None,
+               reference_shape: tuple[tuple[int, ...] | None, int] | None = None) -> dict[str, Any]:
     """The CI gate for an existing (converted, float) pair; returns the comparison with ``passed`` and,
     when it fails, ``failure`` (one line). Nothing is printed.
 
     ``against`` is a float .tflite run here, or anything ``reference(dataset, preprocess)`` computes
     probabilities for (a run, Keras file or SavedModel: the CLI passes TensorFlow's side in, the runtime
     never imports it). For a hand pipeline, ``against`` is a float pipeline .tflite or a landmark run whose
-    ``feature_reference(standardized features)`` the CLI passes in.
+    ``feature_reference(standardized features)`` the CLI passes in. ``reference_shape``: that reference's (input
+    height, width, channels or None, number of classes), checked against the model's before any work.
     """
     budget = validate_budget(max_drop)
     floor = validate_floor(min_accuracy)
     quant = open_model(model)
+    if reference_shape is not None:
+        _check_reference_fits(quant, Path(against).name, *reference_shape)
     if isinstance(quant, EdgeModel):
         if reference is None and not against.endswith(".tflite"):
             raise EdgesignError(f"--against {against}: a float .tflite, or a Keras model through 'edgesign check'")
+        float_tflite = EdgeModel(against, warn=False) if reference is None else None
+        if float_tflite is not None:
+            fp = float_tflite.preprocess
+            _check_reference_fits(quant, Path(against).name, (fp.height, fp.width, fp.channels), len(float_tflite.labels))
         ds = _dataset_for(quant, data)
         q = quant.probabilities_batch(ds.images, progress=f"evaluating {quant.path.name}")
-        if reference is None:
-            f = EdgeModel(against, warn=False).probabilities_batch(ds.images, progress=f"evaluating {Path(against).name}")
+        if float_tflite is not None:
+            f = float_tflite.probabilities_batch(ds.images, progress=f"evaluating {Path(against).name}")
         else:
             f = reference(ds, quant.preprocess)
         labels, classes, source, digest = ds.labels, ds.class_names, ds.source, ds.digest
@@ -128,6 +136,18 @@ def check_pair(model: str, against: str, data: str, max_drop: Any, min_accuracy:
     result["failure"] = gate_failure(result, budget, what, floor) or pair_failure(result, what)
     result["passed"] = result["failure"] is None
     return result
+
+
+def _check_reference_fits(quant, against: str, input_shape: tuple[int, ...] | None, n_classes: int) -> None:
+    """The float model a converted one is checked against takes its input and gives its classes: else one line."""
+    if n_classes != len(quant.labels):
+        raise EdgesignError(f"--against {against} is not {quant.path.name}'s float model: it has {n_classes} classes, "
+                            f"{quant.path.name} {len(quant.labels)}")
+    pre = getattr(quant, "preprocess", None)
+    if input_shape is not None and pre is not None and tuple(input_shape) != (pre.height, pre.width, pre.channels):
+        shape = "x".join(map(str, input_shape))
+        raise EdgesignError(f"--against {against} is not {quant.path.name}'s float model: it takes {shape} images, "
+                            f"{quant.path.name} {pre.height}x{pre.width}x{pre.channels}")
 
 
 def _pipeline_pair(quant, against: str, data: str, feature_reference, reference) -> tuple[np.ndarray, np.ndarray,

@@ -847,20 +847,23 @@ def check(
     from .certify import format_comparison, format_pass
     from .errors import GateFailed
 
-    reference = feature_reference = None
+    reference = feature_reference = shape = None
     if not against.endswith(".tflite"):
         from .extras import require_train
 
         require_train(f"checking against the Keras model {against}")
-        from edgesign.training.landmarks import feature_probabilities
+        from edgesign.training.landmarks import feature_probabilities, load_config
 
         feature_reference = feature_probabilities(against)
         if feature_reference is None:
             from edgesign.converters.float_models import load_float_model
 
-            reference = load_float_model(against).probabilities
+            float_model = load_float_model(against)
+            reference, shape = float_model.probabilities, (float_model.input_shape, float_model.n_classes)
+        else:
+            shape = (None, len(load_config(Path(against))["classes"]))
     result = check_pair(model, against, data, max_drop, min_accuracy, reference=reference,
-                        feature_reference=feature_reference)
+                        feature_reference=feature_reference, reference_shape=shape)
     _echo_err(format_comparison(result, result["against"], result["model"]))
     from .ci_report import write_gate_reports
 

@@ -149,6 +149,17 @@ def test_convert_rejects_bad_inputs(e2e, tmp_path, asl_test, small_subset):
 
 # --- train -----------------------------------------------------------------------------------
 
+def test_check_refuses_a_float_model_that_is_not_the_pair(e2e, asl_test):
+    """The float side of `check` must take the converted model's input and give its classes: a 32x32 run against
+    the shipped 96x96 model was a Keras ValueError traceback; a float .tflite of another size, a vague line after
+    the converted model's pass."""
+    shipped = ROOT / "models" / "asl29.tflite"
+    for against in (e2e["run"], e2e["float32"]):
+        r = run_cli("check", shipped, "--against", against, "--data", asl_test, "--max-drop", "1")
+        assert_user_error(r, f"--against {against.name} is not asl29.tflite's float model: it takes 32x32x3 images, "
+                             "asl29.tflite 96x96x3")
+
+
 def test_train_rejects_bad_inputs(tmp_path, small_subset):
     assert_user_error(run_cli("train", "resnet-18", "--data", small_subset), "did you mean resnet18")
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--mirror"), "is for landmark models")

@@ -259,6 +259,10 @@ def test_train_takes_the_finger_bend_from_the_command_line(asl_train, tmp_path):
     r = run_cli("train", "landmark-mlp", "--data", data, "--epochs", "1", "--no-mirror", "--flex", "0",
                 "--lr", "0.004", "-o", tmp_path / "run")
     assert r.returncode == 0, r.stderr[-2000:]
+    # a landmark run of 4 classes (A, L, V and the no-hand class) is no float model of the shipped 29-class pipeline: one line, before the hand stage
+    r = run_cli("check", "asl29-hands.tflite", "--against", tmp_path / "run", "--data", data, "--max-drop", "1")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == (
+        "error: --against run is not asl29-hands.tflite's float model: it has 4 classes, asl29-hands.tflite 29")
     trained = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
     assert trained["flex"] == 0 and trained["learning_rate"] == 0.004
     assert trained["batch_size"] == 256  # not given: the landmark recipe's own, not the image models' default (64)
