@@ -26,8 +26,29 @@ def _echo_err(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
+def _version(value: bool) -> None:
+    """``--version``: edgesign's, and the interpreters and numpy it would run on (for a bug report), then exit."""
+    if not value:
+        return
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    found = []
+    for package in ("ai-edge-litert", "tflite-runtime", "tensorflow", "numpy"):
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            continue
+    typer.echo(f"edgesign {__version__} ({', '.join(found)}; Python {platform.python_version()})")
+    raise typer.Exit()
+
+
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' own logs (LiteRT, TensorFlow).")
+def _root(verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' own logs (LiteRT, TensorFlow)."),
+          show_version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                            help="Show edgesign's version and its interpreters', then exit."),
           ) -> None:
     """Sign-language classifiers from training to a certified int8 model on the device."""
     if verbose:
@@ -912,6 +933,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         _echo_err("aborted")
         sys.exit(130)
     except _USAGE_ERROR as exc:  # usage errors: bad option, missing argument, unknown command
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `edgesign`: the help was shown, nothing went wrong
+            sys.exit(0)
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else "edgesign"
         _echo_err(f"error: {exc.format_message()} (see '{where} --help')")

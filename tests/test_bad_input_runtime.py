@@ -48,6 +48,17 @@ def test_option_errors(args, needle):
     one_error_line(run_cli(*args), needle)
 
 
+def test_version_and_a_bare_command():
+    """`edgesign --version` names edgesign's version and what it runs on; `edgesign` alone shows the help, no error
+    (it printed the help, then 'error:  (see ...)' with nothing said)."""
+    from edgesign import __version__
+
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith(f"edgesign {__version__} (ai-edge-litert "), r.stdout
+    r = run_cli()
+    assert r.returncode == 0 and "predict" in r.stdout and "error" not in r.stderr, (r.stdout[-500:], r.stderr)
+
+
 def test_no_edge_tpu_runtime_is_one_line():
     """Without libedgetpu: the install hint alone (the delegate's destructor used to add an AttributeError)."""
     import ctypes.util
