@@ -329,7 +329,7 @@ def predict(
                                      help="[MODEL.tflite] then images, globs, folders, videos, .txt lists or - (stdin)."),
     camera: Optional[str] = typer.Option(None, "--camera", help="pi (Picamera2), an OpenCV device index, or a URL."),
     top: int = typer.Option(3, "-k", "--top", min=1, help="How many classes to show."),
-    threshold: float = typer.Option(0.0, "--threshold", help="Hide classes below this probability."),
+    threshold: float = typer.Option(0.0, "--threshold", help="Hide classes below this probability (the best class is always shown)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per image or frame."),
     smooth: int = typer.Option(5, "--smooth", min=1, help="Streams: mean of the last N probability vectors."),
     spell: bool = typer.Option(False, "--spell", help="Streams: fingerspelling reader (letters, Space, Del)."),
