@@ -38,13 +38,20 @@ class Backend:
     load_delegate: Callable[..., Any]
 
 
-def _tensorflow_lite():
-    """``tf.lite``, the API (the package ``tensorflow.lite`` itself has no Interpreter), quiet unless --verbose:
-    TensorFlow's native start-up logs and tf.lite.Interpreter's deprecation warning on every construction."""
+def quiet_tensorflow() -> None:
+    """Before TensorFlow is imported (training, conversion, or the tensorflow backend): its native logs (cuInit
+    failures without a GPU, start-up notes) and tf.lite's UserWarnings (the converter's statistics,
+    tf.lite.Interpreter's deprecation on every construction) are hidden unless --verbose; a user's own
+    ``TF_CPP_MIN_LOG_LEVEL`` wins."""
     verbose = os.environ.get("EDGESIGN_VERBOSE")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     if not verbose:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
+
+
+def _tensorflow_lite():
+    """``tf.lite``, the API (the package ``tensorflow.lite`` itself has no Interpreter), quiet unless --verbose."""
+    quiet_tensorflow()
     with quiet_native_stderr():
         tensorflow = importlib.import_module("tensorflow")
     return tensorflow.lite

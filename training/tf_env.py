@@ -9,20 +9,14 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-# quiet by default: without a GPU, TensorFlow logs cuInit failures as errors on every run; --verbose shows them
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if os.environ.get("EDGESIGN_VERBOSE") else "3")
-
-import warnings  # noqa: E402
 
 from edgesign.errors import MissingExtra  # noqa: E402
+from edgesign.interpreter import quiet_native_stderr, quiet_tensorflow  # noqa: E402
 
-if not os.environ.get("EDGESIGN_VERBOSE"):  # the converter's "Statistics for quantized inputs ..." and the like
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
+quiet_tensorflow()  # before TensorFlow is first imported; --verbose shows its logs
 
 
 def _import():
-    from edgesign.interpreter import quiet_native_stderr
-
     try:
         with quiet_native_stderr():  # absl's "WARNING: All log messages before absl::InitializeLog() ..."
             import tensorflow as tf
