@@ -345,8 +345,9 @@ def predict(
     threads: Optional[int] = THREADS,
     device: str = typer.Option("auto", "--device", help="cpu, edgetpu, or auto (edgetpu for *_edgetpu.tflite)."),
     serve: Optional[str] = typer.Option(None, "--serve", help="Show what the camera sees in a browser: PORT (every "
-                                        "interface: a headless Pi seen from a laptop) or HOST:PORT; the frames with "
-                                        "the hand, label and text drawn at /, MJPEG at /stream, JSON at /latest.json."),
+                                        "interface: a headless Pi seen from a laptop; the printed address carries a "
+                                        "token, $EDGESIGN_SERVE_TOKEN fixes it) or HOST:PORT; the frames with the "
+                                        "hand, label and text drawn at /, MJPEG at /stream, JSON at /latest.json."),
     save: Optional[str] = typer.Option(None, "--save", help="Write each image/frame with the hand, its landmarks "
                                        "and the label drawn into this folder."),
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models "

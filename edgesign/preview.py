@@ -2,29 +2,36 @@
 
 An MJPEG stream of the frames with the hand, the label and the spelled text drawn (``/stream``), the latest result as
 JSON (``/latest.json``) and a page that shows both (``/``). The standard library's HTTP server and Pillow's JPEG
-encoder, nothing else. Frames are drawn and encoded only while someone watches, at most ``fps`` a second, so an
+encoder, nothing else. Served beyond the device itself (any host but a loopback one), every request must carry the
+address's ``?token=``: a random one each run, printed with the address, or ``$EDGESIGN_SERVE_TOKEN`` (a bookmark
+that outlives the run); anyone else on the network gets 403, not the camera. Frames are drawn and encoded only while someone watches, at most ``fps`` a second, so an
 unwatched preview costs the camera loop nothing.
 """
 
 from __future__ import annotations
 
+import hmac
 import io
+import ipaddress
 import json
+import os
+import secrets
 import socket
 import threading
 import time
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import EdgesignError
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>edgesign</title>
 <style>body{background:#111;color:#eee;font:16px sans-serif;margin:1em}img{max-width:100%}
 #t{font:28px monospace;margin:.5em 0}</style></head><body>
-<div id="t"></div><img src="/stream" alt="the camera">
+<div id="t"></div><img src="/stream{query}" alt="the camera">
 <script>
-async function poll(){try{const r=await (await fetch('/latest.json')).json();
+async function poll(){try{const r=await (await fetch('/latest.json{query}')).json();
 document.getElementById('t').textContent=(r.text!==undefined?'text: '+r.text+'  ':'')+
 (r.top&&r.top.length?r.top[0].label+' '+r.top[0].probability.toFixed(2):'');}catch(e){}
 setTimeout(poll,300);}
@@ -45,10 +52,33 @@ def parse_address(text: str) -> tuple[str, int]:
     return host or "0.0.0.0", number
 
 
+def needs_token(host: str) -> bool:
+    """Whether a preview bound to ``host`` can be reached from other machines (so it asks for the token)."""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a host name: whatever it resolves to, another machine may reach it
+
+
+def serve_token() -> str:
+    """``$EDGESIGN_SERVE_TOKEN`` (checked: it goes into addresses as it is), else a new random token."""
+    fixed = os.environ.get("EDGESIGN_SERVE_TOKEN")
+    if fixed is None or fixed == "":
+        return secrets.token_urlsafe(12)
+    if len(fixed) < 8 or not all(c.isascii() and (c.isalnum() or c in "-_.~") for c in fixed):
+        raise EdgesignError("EDGESIGN_SERVE_TOKEN: give at least 8 letters, digits or - _ . ~ (it goes into the "
+                            "preview's address as it is)")
+    return fixed
+
+
 class Preview:
     """The latest drawn frame and result, served over HTTP on its own threads until :meth:`close`."""
 
     def __init__(self, address: tuple[str, int], fps: float = 15.0) -> None:
+        self.token = serve_token() if needs_token(address[0]) else None
+        self.page = PAGE.replace("{query}", self.query).encode()
         self._cond = threading.Condition()
         self._jpeg: bytes | None = None
         self._result: dict[str, Any] = {}
@@ -64,7 +94,19 @@ class Preview:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{socket.gethostname() if host == '0.0.0.0' else host}:{port}/"
+        return f"http://{socket.gethostname() if host == '0.0.0.0' else host}:{port}/{self.query}"
+
+    @property
+    def query(self) -> str:
+        """What each address of this preview ends with: ``?token=...``, or nothing on a loopback host."""
+        return f"?token={self.token}" if self.token else ""
+
+    def admits(self, query: str) -> bool:
+        """Whether a request's query string carries this preview's token (always, when it has none)."""
+        if self.token is None:
+            return True
+        given = parse_qs(query).get("token", [""])[0]
+        return hmac.compare_digest(given.encode(), self.token.encode())
 
     def wanted(self) -> bool:
         """Whether a frame published now would be seen: someone watches and the last one is old enough."""
@@ -127,11 +169,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        if self.path == "/":
-            self._send(200, "text/html; charset=utf-8", PAGE.encode())
-        elif self.path == "/latest.json":
+        url = urlsplit(self.path)
+        if not self.preview.admits(url.query):
+            self._send(403, "text/plain", b"forbidden: open the address edgesign printed, with its ?token=\n")
+        elif url.path == "/":
+            self._send(200, "text/html; charset=utf-8", self.preview.page)
+        elif url.path == "/latest.json":
             self._send(200, "application/json", json.dumps(self.preview.latest()).encode())
-        elif self.path == "/stream":
+        elif url.path == "/stream":
             self._stream()
         else:
             self._send(404, "text/plain", b"not found: / (the page), /stream (MJPEG), /latest.json\n")

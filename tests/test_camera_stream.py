@@ -201,3 +201,48 @@ def test_max_frames_stops_a_camera_there(camera):
     r = run_cli("predict", "--camera", camera, "--max-frames", "5", "--json", timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]
     assert [json.loads(line)["frame"] for line in r.stdout.splitlines()] == [0, 1, 2, 3, 4]
+
+
+def test_serve_beyond_the_device_asks_for_the_printed_token(monkeypatch):
+    """A preview every interface can reach answers only requests carrying its token: the page, the stream and the
+    JSON alike, and the page's own addresses carry it; a loopback preview needs none. A fixed token comes from
+    ``$EDGESIGN_SERVE_TOKEN``, checked."""
+    import urllib.error
+    import urllib.request
+
+    from edgesign.errors import EdgesignError
+    from edgesign.preview import Preview
+
+    monkeypatch.delenv("EDGESIGN_SERVE_TOKEN", raising=False)
+    open_to_all = Preview(("0.0.0.0", 0))
+    try:
+        port = open_to_all.server.server_address[1]
+        assert open_to_all.url.endswith(f":{port}/?token={open_to_all.token}") and len(open_to_all.token) >= 16
+        base = f"http://127.0.0.1:{port}"
+        for path in ("/", "/latest.json", "/stream", "/nowhere", f"/?token={open_to_all.token}x", "/?token="):
+            with pytest.raises(urllib.error.HTTPError, match="403"):
+                urllib.request.urlopen(base + path, timeout=10)
+        page = urllib.request.urlopen(f"{base}/?token={open_to_all.token}", timeout=10).read().decode()
+        assert f'src="/stream?token={open_to_all.token}"' in page and f"/latest.json?token={open_to_all.token}" in page
+        assert urllib.request.urlopen(f"{base}/latest.json?token={open_to_all.token}", timeout=10).read() == b"{}"
+    finally:
+        open_to_all.close()
+    again = Preview(("0.0.0.0", 0))
+    again.close()
+    assert again.token != open_to_all.token  # a new one each run
+
+    local = Preview(("127.0.0.1", 0))
+    try:
+        assert local.token is None and local.url.endswith("/")
+        assert urllib.request.urlopen(local.url + "latest.json", timeout=10).read() == b"{}"
+    finally:
+        local.close()
+
+    monkeypatch.setenv("EDGESIGN_SERVE_TOKEN", "pi-kitchen-2026")
+    fixed = Preview(("0.0.0.0", 0))
+    fixed.close()
+    assert fixed.url.endswith("/?token=pi-kitchen-2026")
+    for bad in ("short", "has space in it", "a&b=cdefgh"):
+        monkeypatch.setenv("EDGESIGN_SERVE_TOKEN", bad)
+        with pytest.raises(EdgesignError, match="EDGESIGN_SERVE_TOKEN: give at least 8"):
+            Preview(("0.0.0.0", 0))
