@@ -81,6 +81,9 @@ def open_model(path: str | os.PathLike | None = None, *, backend: str = "auto", 
 
             return pipeline_class(meta["hand_stage"])(p, content, meta, backend=backend, threads=threads,
                                                       hand_models=hand_models)
+    if hand_models is not None:
+        raise EdgesignError(f"--hand-models {hand_models}: {p.name} has no hand stage (an image model reads the "
+                            f"whole picture)")
     return EdgeModel(p, backend=backend, threads=threads, device=device, warn=warn, content=content, overrides=overrides)
 
 

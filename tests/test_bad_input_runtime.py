@@ -43,6 +43,9 @@ def one_error_line(r, needle: str, code: int = 2) -> None:
     (["evaluate", ROOT / "docs" / "examples", "--split", "validation"], "--split validation: train, test or auto"),
     (["benchmark", "asl29.tflite", "none.tflite", "--runs", "1"], "model not found: none.tflite"),
     (["convert", "runs/none", "--int8", "--max-drop", "1.0"], "--max-drop needs held-out data"),
+    (["predict", "asl29.tflite", PHOTO, "--hand-models", "docs"], "--hand-models docs: asl29.tflite has no hand stage"),
+    (["evaluate", "asl29.tflite", ROOT / "docs" / "examples", "--hand-models", "docs"], "has no hand stage"),
+    (["info", "asl29.tflite", "--hand-models", "docs"], "has no hand stage"),
 ])
 def test_option_errors(args, needle):
     one_error_line(run_cli(*args), needle)
