@@ -151,13 +151,23 @@ def opencv_frames(target: str | int, name: str | None = None, timeout: float = F
             cap.release()
 
 
-def picamera_frames(size: tuple[int, int] = (640, 480), timeout: float = FRAME_TIMEOUT_S) -> Iterator[Frame]:
-    """Frames of the Raspberry Pi camera through Picamera2 (libcamera)."""
+def _picamera2():
     try:
         from picamera2 import Picamera2
     except ImportError:
         raise EdgesignError("the Pi camera needs Picamera2: sudo apt install python3-picamera2 "
                             "(create the venv with --system-site-packages)") from None
+    return Picamera2
+
+
+def camera_software(spec: str) -> None:
+    """Raises when what reads the camera ``spec`` names is not installed (Picamera2, OpenCV); opens nothing."""
+    _picamera2() if spec == "pi" else _cv2()
+
+
+def picamera_frames(size: tuple[int, int] = (640, 480), timeout: float = FRAME_TIMEOUT_S) -> Iterator[Frame]:
+    """Frames of the Raspberry Pi camera through Picamera2 (libcamera)."""
+    Picamera2 = _picamera2()
     try:
         cam = Picamera2()
         cam.configure(cam.create_video_configuration(main={"size": size, "format": "RGB888"}))

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("error: the acceptance suite needs pytest: pip install 'edgesign[firmware]'", file=sys.stderr)
         return 2
-    problem = _check_inputs(args.model, args.data)
+    problem = _check_inputs(args.model, args.data, args.camera)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -45,12 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     return int(pytest.main(pytest_args))
 
 
-def _check_inputs(model: str | None, data: str | None) -> str | None:
+def _check_inputs(model: str | None, data: str | None, camera: str | None = None) -> str | None:
     """What would make every test fail for the same reason, said once before pytest starts."""
     from edgesign.data import IMAGE_SUFFIXES
     from edgesign.errors import EdgesignError
     from edgesign.metadata import read_metadata
     from edgesign.runtime import read_model_file, resolve_model_path
+    from edgesign.sources import camera_software
 
     path = resolve_model_path(model)
     if not path.is_file():
@@ -65,6 +66,11 @@ def _check_inputs(model: str | None, data: str | None) -> str | None:
             return f"--data {data} not found"
         if root.is_dir() and not any(f.suffix.lower() in IMAGE_SUFFIXES for f in root.rglob("*")):
             return f"--data {data} holds no images"
+    if camera is not None:
+        try:
+            camera_software(camera)  # its software missing: said once, here; a camera that delivers nothing is a test
+        except EdgesignError as exc:
+            return f"--camera {camera}: {exc}"
     return None
 
 

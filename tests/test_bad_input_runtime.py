@@ -210,6 +210,18 @@ def test_the_firmware_suite_says_once_what_is_missing(tmp_path):
     one_error_line(r, "unrecognized arguments: --bogus")
 
 
+def test_the_firmware_suite_says_once_that_the_pi_camera_software_is_missing():
+    """``--camera pi`` on a machine without Picamera2: one line before any test runs, not pytest's traceback."""
+    import importlib.util
+
+    if importlib.util.find_spec("picamera2") is not None:
+        pytest.skip("Picamera2 is installed here")
+    r = subprocess.run([sys.executable, "-m", "edgesign.firmware_tests", "--camera", "pi"], capture_output=True,
+                       text=True)
+    one_error_line(r, "--camera pi: the Pi camera needs Picamera2: sudo apt install python3-picamera2")
+    assert r.stdout == ""  # pytest never started
+
+
 def test_a_killed_writers_part_file_is_cleaned_at_the_next_write(tmp_path):
     from edgesign import atomic
 
