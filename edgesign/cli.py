@@ -7,6 +7,7 @@ TensorFlow; train and convert need the 'train' extra and say so in one line when
 from __future__ import annotations
 
 import json
+import math
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -215,8 +216,6 @@ def _recipe_hand_stage(wanted: bool) -> dict | None:
 
 
 def _check_training_numbers(lr: float, val_fraction: float, label_smoothing: float) -> None:
-    import math
-
     if not (math.isfinite(lr) and lr > 0):
         raise EdgesignError(f"--lr must be a positive number, got {lr}")
     if not 0 < val_fraction < 1:
@@ -562,6 +561,11 @@ def enrol(
     if source_folder and camera_only:
         raise EdgesignError(f"{camera_only}: for a camera; --from takes photos spread over each letter's folder")
 
+    if not (math.isfinite(pause) and pause >= 0):
+        raise EdgesignError(f"--pause must be a number of seconds, 0 or more, got {pause}")
+    if not (math.isfinite(steady) and steady > 0):
+        raise EdgesignError(f"--steady must be a positive fraction of the hand's size, got {steady} (no frame "
+                            "would ever count as steady)")
     check_output(out, "file")
     check_output(save, "dir", "--save")
 

@@ -129,6 +129,10 @@ README = ROOT / "README.md"
     (["convert", "runs/none", "--int8", "--calib-size", "-3"], "--calib-size"),
     (["benchmark", "asl29.tflite", "--runs", "0"], "--runs"),
     (["predict", "asl29.tflite", PHOTO, "--top", "0"], "--top"),
+    (["enrol", "--camera", "x.avi", "--pause", "-1", "-o", "p.tflite"], "--pause must be a number of seconds"),
+    (["enrol", "--camera", "x.avi", "--pause", "nan", "-o", "p.tflite"], "--pause must be a number of seconds"),
+    (["enrol", "--camera", "x.avi", "--steady", "nan", "-o", "p.tflite"], "--steady must be a positive fraction"),
+    (["enrol", "--camera", "x.avi", "--steady", "0", "-o", "p.tflite"], "--steady must be a positive fraction"),
     (["check", "asl29.tflite", "--against", "x.tflite", "--data", "x", "--max-drop", "abc"], "--max-drop"),
 ])
 def test_bad_values_and_paths_stop_before_work(args, needle):
