@@ -97,14 +97,14 @@ def train(
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per step (per replica)."),
     lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (cosine schedule, warm-up)."),
     label_smoothing: float = typer.Option(0.1, "--label-smoothing"),
-    patience: int = typer.Option(10, "--patience", help="Early stopping on validation accuracy."),
+    patience: int = typer.Option(10, "--patience", min=0, help="Early stopping on validation accuracy."),
     val_fraction: float = typer.Option(0.15, "--val-fraction", help="Stratified validation split carved from the training data."),
     val_split: str = typer.Option("random", "--val-split", help="random, or blocks: hold out the last files of each class (new backgrounds)."),
     seed: int = typer.Option(0, "--seed"),
     augment: str = typer.Option("default", "--augment", help="none, default, or JSON of augmentation options."),
     weights: Optional[str] = typer.Option(None, "--weights", help="Transfer models: imagenet, none or a weights file; other models: a weights file or run model to start from."),
     head: Optional[str] = typer.Option(None, "--head", help="vgg16-transfer head: gap (default) or seed (200 M params)."),
-    fine_tune_epochs: int = typer.Option(5, "--fine-tune-epochs", help="Transfer models: epochs with the top block unfrozen."),
+    fine_tune_epochs: int = typer.Option(5, "--fine-tune-epochs", min=0, help="Transfer models: epochs with the top block unfrozen."),
     distribute: str = typer.Option("auto", "--distribute", help="auto, none, mirrored, multiworker (TF_CONFIG)."),
     mixed_precision: str = typer.Option("auto", "--mixed-precision", help="auto (on GPU), on, off."),
     recipe: Optional[str] = typer.Option(None, "--recipe", help="models/<name>.toml: reproduce a shipped model."),
@@ -339,7 +339,7 @@ def predict(
     letters: str = typer.Option("en", "--letters", help="--spell: what likely comes next in a word weighs each frame "
                                 "(en: English words, shipped; none: the classifier alone; or a .json made by "
                                 "python -m training.letter_counts --words FILE)."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Streams: a camera stops after N frames, each video gives its first N."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Streams: a camera stops after N frames, each video gives its first N."),
     backend: str = BACKEND,
     threads: Optional[int] = THREADS,
     device: str = typer.Option("auto", "--device", help="cpu, edgetpu, or auto (edgetpu for *_edgetpu.tflite)."),
@@ -723,8 +723,10 @@ def benchmark(
     from .benchmark import accuracy_failure, format_profile, format_table
     from .benchmark import benchmark as run_benchmark
     from .benchmark import profile as profile_stages
+    from .certify import validate_floor
     from .errors import GateFailed
 
+    min_accuracy = validate_floor(min_accuracy)
     if min_accuracy is not None and not data:
         raise EdgesignError("--min-accuracy needs --data")
     from dataclasses import asdict
@@ -766,7 +768,7 @@ def convert(
     io: Optional[str] = typer.Option(None, "--io", help="Integer models: int8, uint8 or float32 input/output "
                                      "(default: int8; edgetpu: uint8)."),
     train_data: Optional[str] = typer.Option(None, "--train-data", help="Fine-tune data for pruning/QAT (default: --calib)."),
-    finetune_epochs: int = typer.Option(2, "--finetune-epochs", help="Epochs of the pruning/QAT fine-tune."),
+    finetune_epochs: int = typer.Option(2, "--finetune-epochs", min=0, help="Epochs of the pruning/QAT fine-tune."),
     labels: Optional[str] = LABELS, input_range: Optional[str] = INPUT_RANGE, mean: Optional[str] = MEAN,
     std: Optional[str] = STD, resize: Optional[str] = RESIZE,
     summary: Optional[str] = SUMMARY, junit: Optional[str] = JUNIT,
@@ -791,6 +793,8 @@ def convert(
     from edgesign.converters.convert import ConvertOptions, convert_model
     from edgesign.targets import resolve_target
 
+    if prune is not None and not 0 < prune < 1:  # NaN fails this too
+        raise EdgesignError(f"--prune must be a sparsity between 0 and 1 (0.5: half the weights zero), got {prune}")
     tgt = resolve_target(target, int8=int8, prune=prune, qat=qat, edgetpu=edgetpu)
     from edgesign.training.landmarks import load_config
 

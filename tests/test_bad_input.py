@@ -191,6 +191,19 @@ def test_train_rejects_bad_inputs(tmp_path, small_subset):
                               "--weights", wrong, "-o", tmp_path / "r3"), "does not fit")
 
 
+def test_imagenet_weights_that_cannot_be_fetched_are_one_line_and_no_half_made_run(tmp_path, small_subset):
+    """A transfer model's default ImageNet weights on a device without the network (a proxy on a closed port stands
+    for it, and an empty Keras folder for a first run): one error line saying what to do, before the run folder is
+    written, so the same command works once the weights are there (it said 'pass --resume' before)."""
+    env = {"KERAS_HOME": str(tmp_path / "keras"), "https_proxy": "http://127.0.0.1:9",
+           "HTTPS_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    run = tmp_path / "transfer"
+    r = run_cli("train", "resnet50-transfer", "--data", small_subset, "--size", "32", "--epochs", "1", "-o", run,
+                env=env, timeout=300)
+    assert_user_error(r, "the ImageNet weights of ResNet50 could not be downloaded", "--weights none")
+    assert not run.exists() or not any(run.iterdir())
+
+
 @pytest.mark.parametrize("args,needle", [(["--bogus"], "No such option")])
 def test_usage_errors(args, needle):
     r = run_cli(*args)

@@ -162,7 +162,14 @@ def _imagenet_base(app, input_shape, weights: str | None, freeze: bool | None):
     """
     w = weights if pretrained(weights) else None
     local = w not in (None, "imagenet")
-    base = app(include_top=False, weights=None if local else w, input_shape=input_shape)
+    try:
+        base = app(include_top=False, weights=None if local else w, input_shape=input_shape)
+    except Exception as exc:  # Keras' get_file raises a bare Exception when the download fails
+        if "URL fetch failure" not in str(exc):
+            raise
+        raise EdgesignError(f"the ImageNet weights of {app.__name__} could not be downloaded (no network here?): "
+                            "put Keras' file in ~/.keras/models, or pass --weights FILE, or --weights none to "
+                            "train the base from scratch") from None
     if local:
         load_weights_file(base, w)
     base.trainable = not (pretrained(weights) if freeze is None else freeze)

@@ -207,6 +207,14 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     batch = cfg.batch_size * strategy.num_replicas_in_sync
     train_ds = make_dataset(train_part, pre, batch, training=True, augment=Augment.from_dict(cfg.augment), seed=cfg.seed)
     val_ds = make_dataset(val_part, pre, batch, training=False)
+    options = _model_options(cfg)
+    fitted = run / FIT_DONE
+    if resume and fitted.exists():  # killed after fitting, while saving: the epochs are done, only the save is not
+        done = json.loads(fitted.read_text())
+        print("resuming after the fit: saving the best epoch", file=sys.stderr)
+        return _finish_run(cfg, options, pre, full.class_names, run, done["epochs_run"], done["seconds"], done["rate"])
+    # built before the run is written: ImageNet weights that cannot be fetched leave no half-made run behind
+    model = _new_model(cfg, options, strategy, pre, len(full.class_names))
     if not resume:
         atomic.write_json(run / "config.json", {
             "train": asdict(cfg), "preprocess": pre.to_dict(), "classes": full.class_names, "data_digest": full.digest,
@@ -216,14 +224,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     print(f"training {cfg.model} on {len(train_part)} images ({len(val_part)} for validation), "
           f"{len(full.class_names)} classes, input {pre.height}x{pre.width}x{pre.channels}, "
           f"{strategy.num_replicas_in_sync} replica(s), {policy}", file=sys.stderr)
-    options = _model_options(cfg)
-    fitted = run / FIT_DONE
-    if resume and fitted.exists():  # killed after fitting, while saving: the epochs are done, only the save is not
-        done = json.loads(fitted.read_text())
-        print("resuming after the fit: saving the best epoch", file=sys.stderr)
-        return _finish_run(cfg, options, pre, full.class_names, run, done["epochs_run"], done["seconds"], done["rate"])
     t0 = time.perf_counter()
-    rates = _fit_stages(cfg, options, strategy, pre, len(full.class_names), train_part, train_ds, val_ds, run)
+    rates = _fit_stages(cfg, model, options, strategy, train_part, train_ds, val_ds, run)
     seconds = time.perf_counter() - t0
     rate = float(np.median(rates)) if rates else 0.0
     losses = read_history(run / "history.csv").get("loss", [])
@@ -297,15 +299,20 @@ def _model_options(cfg: TrainConfig) -> dict[str, Any]:
     return options
 
 
-def _fit_stages(cfg: TrainConfig, options: dict[str, Any], strategy, pre: Preprocess, n_classes: int,
-                train_part: Dataset, train_ds, val_ds, run: Path) -> list[float]:
-    """The main stage, then (transfer models) the fine-tune with the top block unfrozen; images/s per epoch."""
+def _new_model(cfg: TrainConfig, options: dict[str, Any], strategy, pre: Preprocess, n_classes: int):
+    """The registered model, built in the strategy's scope, its ``--weights`` loaded."""
     options = dict(options)
     init = options.pop("_init_weights", None)
     with strategy.scope():
         model = create_model(cfg.model, pre.shape, n_classes, **options)
         if init:
             load_weights_file(model, init)
+    return model
+
+
+def _fit_stages(cfg: TrainConfig, model, options: dict[str, Any], strategy, train_part: Dataset, train_ds, val_ds,
+                run: Path) -> list[float]:
+    """The main stage, then (transfer models) the fine-tune with the top block unfrozen; images/s per epoch."""
     class_weight = _class_weights(train_part) if cfg.class_weights else None
     _, rates = _fit(model, train_ds, val_ds, cfg, run, cfg.epochs, 0, cfg.learning_rate,
                     len(train_part), class_weight, "main")
