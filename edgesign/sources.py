@@ -108,10 +108,11 @@ def first_frames(frames: Iterator[Frame], n: int | None) -> Iterator[Frame]:
 
 
 def _cv2():
-    """OpenCV, quiet unless --verbose: its own warnings (a camera index that does not open, a backend missing)
-    would come before the one error line; ``OPENCV_LOG_LEVEL`` set by the user wins."""
+    """OpenCV, quiet unless --verbose: its own warnings and FFmpeg's (a camera index that does not open, a backend
+    missing, a stream URL refused) would come before the one error line; ``OPENCV_LOG_LEVEL`` set by the user wins."""
     if not os.environ.get("EDGESIGN_VERBOSE"):
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own (AV_LOG_QUIET): "[tcp @ 0x..] refused"
     try:
         import cv2
     except ImportError:
@@ -124,10 +125,10 @@ def opencv_frames(target: str | int, name: str | None = None, timeout: float = F
     cv2 = _cv2()
     cap = cv2.VideoCapture(target)
     label = name or (f"camera:{target}" if isinstance(target, int) else str(target))
-    if not cap.isOpened():
-        what = "camera" if isinstance(target, int) else "video"
-        raise EdgesignError(f"cannot open {what} {target}")
     is_camera = isinstance(target, int) or "://" in str(target)
+    if not cap.isOpened():
+        what = "camera" if isinstance(target, int) else "stream" if is_camera else "video"
+        raise EdgesignError(f"cannot open {what} {target}")
     # A camera is read on its own thread, which also releases it: releasing a capture while another
     # thread is blocked in its read() crashes OpenCV.
     reader = _ThreadedReader(cap.read, close=cap.release) if is_camera else None

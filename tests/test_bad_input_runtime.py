@@ -282,3 +282,15 @@ def test_models_the_runtime_cannot_run_correctly_are_refused(tmp_path):
         path = tmp_path / f"{name}.tflite"
         path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
         one_error_line(run_cli("predict", path, PHOTO), "edgesign runs classifiers with one image input and one")
+
+
+def test_a_stream_url_that_refuses_is_one_line_without_ffmpegs_log():
+    """A camera URL nobody answers: FFmpeg's own "[tcp @ 0x...] Connection ... refused" came before the error."""
+    import socket
+
+    pytest.importorskip("cv2")
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/stream.mjpg"
+    one_error_line(run_cli("predict", "asl29.tflite", "--camera", url, timeout=120), f"cannot open stream {url}")
