@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -42,6 +43,20 @@ def test_recipe_expands_data_root(tmp_path):
     bad.write_text('[train]\nmodel = "cnn"\ndata = "x"\nepochz = 3\n')
     with pytest.raises(EdgesignError, match="epochz"):
         load_recipe(bad)
+    # values are checked as the command line's options are, before a run folder is made (epochs = 0 was a Keras
+    # ValueError traceback after config.json was written; epochs = "many" trained until Keras choked on it)
+    for line, said in (('epochs = 0', "epochs = 0: must be 1 or more"),
+                       ('epochs = "many"', "epochs = 'many': give a whole number"),
+                       ('epochs = 2.5', "give a whole number"), ('batch_size = true', "give a whole number"),
+                       ('learning_rate = -0.1', "learning_rate = -0.1: must be positive"),
+                       ('learning_rate = nan', "give a number"),
+                       ('val_fraction = 1.0', "must be a fraction, above 0 and below 1"),
+                       ('label_smoothing = 1.5', "must be a fraction, at least 0 and below 1"),
+                       ('patience = -1', "must be 0 or more"), ('more_data = "y"', "give a list"),
+                       ('augment = 3', "give a dict"), ('test_data = 7', "give a string")):
+        bad.write_text(f'[train]\nmodel = "cnn"\ndata = "x"\n{line}\n')
+        with pytest.raises(EdgesignError, match=re.escape(said)):
+            load_recipe(bad)
 
 
 def test_class_weights_balance_counts():

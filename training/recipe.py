@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,37 @@ class Recipe:
     train: TrainConfig
     certify: dict[str, Any] = field(default_factory=dict)
     convert: dict[str, Any] = field(default_factory=dict)
+
+
+# What each number of [train] may be (the command line's options check the same before a training starts)
+_AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "patience": 0, "warmup_epochs": 0, "fine_tune_epochs": 0,
+             "seed": 0, "weight_decay": 0.0}
+_POSITIVE = ("learning_rate", "fine_tune_lr")
+_FRACTION = {"label_smoothing": (0.0, False), "val_fraction": (0.0, True)}  # (low, low excluded); below 1 both
+
+
+def _value_problem(key: str, value: Any) -> str | None:
+    """Why ``value`` cannot be :class:`TrainConfig`'s ``key`` (a recipe is read as written, never coerced)."""
+    kind = TrainConfig.__dataclass_fields__[key].type.replace(" | None", "")
+    if value is None and kind != TrainConfig.__dataclass_fields__[key].type:
+        return None
+    if kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
+        return "give a whole number"
+    if kind == "float" and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                and math.isfinite(value)):
+        return "give a number"
+    expected = {"bool": bool, "str": str, "list[str]": list}.get(kind) or (dict if kind.startswith("dict") else None)
+    if expected and not isinstance(value, expected):
+        return f"give a {expected.__name__}" if expected is not str else "give a string"
+    if key in _AT_LEAST and value < _AT_LEAST[key]:
+        return f"must be {_AT_LEAST[key]} or more"
+    if key in _POSITIVE and value <= 0:
+        return "must be positive"
+    if key in _FRACTION:
+        low, excluded = _FRACTION[key]
+        if not (low < value < 1 if excluded else low <= value < 1):
+            return f"must be a fraction, {'above' if excluded else 'at least'} {low:g} and below 1"
+    return None
 
 
 def default_data_root() -> str:
@@ -57,5 +89,9 @@ def load_recipe(path: str | os.PathLike, data_root: str | None = None, out: str 
         raise EdgesignError(f"recipe {p}: unknown [train] key(s): {', '.join(sorted(unknown))}")
     if "model" not in t or "data" not in t:
         raise EdgesignError(f"recipe {p}: [train] needs 'model' and 'data'")
+    for key, value in t.items():
+        problem = _value_problem(key, value)
+        if problem:
+            raise EdgesignError(f"recipe {p}: [train] {key} = {value!r}: {problem}")
     return Recipe(doc.get("name", p.stem), TrainConfig(**t), doc.get("certify", {}),
                   {k: expand(v) for k, v in doc.get("convert", {}).items()})
