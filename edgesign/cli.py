@@ -135,6 +135,7 @@ def train(
 
     for path in [*(data or []), *(test_data or [])]:
         require_dataset(path)  # before TensorFlow loads: a mistyped path answers at once
+    _refuse_repeated_data(data or [], test_data or [])
     from .extras import require_train
 
     require_train("edgesign train")
@@ -213,6 +214,19 @@ def _recipe_hand_stage(wanted: bool) -> dict | None:
     from edgesign.training.landmarks import RECIPE_HAND_STAGE
 
     return asdict(RECIPE_HAND_STAGE)
+
+
+def _refuse_repeated_data(data: list[str], test_data: list[str]) -> None:
+    """One folder given twice would count as two signers (its photos twice), and held-out data that is also
+    training data says nothing about new photos."""
+    seen: dict[Path, str] = {}
+    for option, path in [*(("--data", p) for p in data), *(("--test-data", p) for p in test_data)]:
+        key = Path(path).resolve()
+        if key in seen:
+            why = ("held-out data must be other photos than the training data" if option == "--test-data"
+                   and seen[key].startswith("--data") else "each is one signer's photos, counted once")
+            raise EdgesignError(f"{option} {path} is {seen[key]} again: {why}")
+        seen[key] = f"{option} {path}"
 
 
 def _check_training_numbers(lr: float, val_fraction: float, label_smoothing: float) -> None:

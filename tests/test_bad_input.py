@@ -162,6 +162,10 @@ def test_check_refuses_a_float_model_that_is_not_the_pair(e2e, asl_test):
 
 def test_train_rejects_bad_inputs(tmp_path, small_subset):
     assert_user_error(run_cli("train", "resnet-18", "--data", small_subset), "did you mean resnet18")
+    assert_user_error(run_cli("train", "landmark-mlp", "--data", small_subset, "--data", f"{small_subset}/"),
+                      f"--data {small_subset}/ is --data {small_subset} again", "counted once")
+    assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--test-data", small_subset),
+                      "held-out data must be other photos")
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--mirror"), "is for landmark models")
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--flex", "5"), "--flex is for landmark models")
     # options only some image models take (--head was a TypeError traceback, --fine-tune-epochs dropped)
