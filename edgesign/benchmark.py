@@ -64,6 +64,25 @@ class Workload:
     call: Callable[[], Any]
     what: str  # "invoke" or "still image"
     accuracy: Callable[[], tuple[float, str]] | None = None
+    image: str | None = None  # a hand pipeline's still image: which one
+
+
+def model_runs(model, call: Callable[[], Any]) -> dict[str, int]:
+    """How many times one ``call`` runs each model of a hand pipeline: the palm detector runs again zoomed out, and
+    the landmark model on the centre, while no hand is found (a frame without a hand runs three models, not two)."""
+    stage = [model.stage.palm.model, model.stage.landmarks.model]
+    before = [m.runs for m in stage]
+    call()
+    runs = {m.name: m.runs - b for m, b in zip(stage, before)}
+    runs["classifier"] = int(getattr(model, "last", None) is not None and model.last.features is not None)
+    return runs
+
+
+def still_image_line(row: dict[str, Any]) -> str:
+    """What a hand pipeline's row timed: the image, and each model's runs in one call."""
+    runs = ", ".join(f"{name.removesuffix('.tflite')} x{n}" for name, n in row["model_runs"].items() if n)
+    found = "a hand found" if row["model_runs"]["classifier"] else "no hand found"
+    return f"{Path(row['model']).name}: one still image per run, {row['still_image']}, {found}: {runs}"
 
 
 def workload(model, data: str | None = None) -> Workload:
@@ -82,18 +101,21 @@ def workload(model, data: str | None = None) -> Workload:
         return Workload(lambda: model.invoke(tensor), "invoke", acc)
     if not data:
         frame = np.full((480, 640, 3), 128, np.uint8)
-        return Workload(lambda: model.classify_frame(frame), "still image")
+        return Workload(lambda: model.classify_frame(frame), "still image",
+                        image="a grey 640x480 frame (the slowest path; --data PHOTOS times a photo)")
     from .api import pipeline_data
     from .preprocess import open_image
 
     photos = pipeline_data(model.labels, data)  # photo files, or a .csv/.h5 file's images as stored
     first = photos.items[0]
     frame = first if isinstance(first, np.ndarray) else np.asarray(open_image(first).convert("RGB"))  # untimed
+
     def acc() -> tuple[float, str]:  # as evaluate counts it: an unreadable photo is left out
         probs, bad = model.probabilities_items(photos.items)
         keep = photos.readable(bad)
         return float((probs[keep].argmax(1) == photos.labels[keep]).mean()), data
-    return Workload(lambda: model.classify_frame(frame), "still image", acc)
+    return Workload(lambda: model.classify_frame(frame), "still image", acc,
+                    str(first) if not isinstance(first, np.ndarray) else f"the first image of {data}")
 
 
 def measure(model_path: str, *, runs: int = 200, warmup: int = 20, data: str | None = None, backend: str = "auto",
@@ -107,10 +129,10 @@ def measure(model_path: str, *, runs: int = 200, warmup: int = 20, data: str | N
     model = open_model(model_path, backend=backend, threads=threads, device=device, warn=False, overrides=ov)
     load_s = time.perf_counter() - t0
     work = workload(model, data)
-    t1 = time.perf_counter()
-    work.call()
-    first_s = time.perf_counter() - t1
     pipeline = not isinstance(model, EdgeModel)
+    t1 = time.perf_counter()
+    made = model_runs(model, work.call) if pipeline else work.call()
+    first_s = time.perf_counter() - t1
     if pipeline:  # a still image costs milliseconds: fewer runs
         runs, warmup = min(runs, 100), min(warmup, 5)
     target = model.metadata.get("target", "?")
@@ -120,6 +142,8 @@ def measure(model_path: str, *, runs: int = 200, warmup: int = 20, data: str | N
         "size_mb": round(model.size_bytes / 1e6, 3), "load_ms": round(load_s * 1e3, 2),
         "first_ms": round(first_s * 1e3, 3), **latency_stats(time_calls_ms(work.call, runs, warmup)),
     }
+    if pipeline:
+        row["still_image"], row["model_runs"] = work.image, made
     if work.accuracy is not None:
         accuracy, row["data"] = work.accuracy()
         row["accuracy"] = round(accuracy, 6)
@@ -253,16 +277,21 @@ def profile(model_path: str, runs: int = 200, warmup: int = 20, threads: int | N
 def format_profile(rows: list[dict[str, Any]], measured: list[dict[str, Any]]) -> str:
     """litert-benchmark's figures beside edgesign's own p50 for the same model, one run of both."""
     p50 = {r["model"]: r["p50_ms"] for r in measured}
+    runs = {r["model"]: r.get("model_runs", {}) for r in measured}
     lines = ["model                 stage                                      litert-benchmark median   p5 / p95 ms   init ms"]
     for r in rows:
         lines.append(f"{Path(r['model']).name:21s} {r['stage']:42s} {r['median_ms']:9.3f} ms"
                      f"{'':12s}{r['p5_ms']:.3f} / {r['p95_ms']:.3f}   {r['init_ms']:.1f}")
     for model in dict.fromkeys(r["model"] for r in rows):
         stages = [r for r in rows if r["model"] == model]
-        total = sum(r["median_ms"] for r in stages)
+        counts = runs.get(model, {})  # a still image may run a stage twice (or the classifier not at all)
+        total = sum(r["median_ms"] * counts.get(r["stage"].removeprefix("hand stage: "), 1) for r in stages)
         mine = p50.get(model)
         if mine is not None:
             what = "the stages' sum" if len(stages) > 1 else "litert-benchmark"
+            if counts:
+                what += " over the runs one image made (" + ", ".join(
+                    f"{n}x {name.removesuffix('.tflite')}" for name, n in counts.items()) + ")"
             lines.append(f"{Path(model).name}: edgesign benchmark p50 {mine:.3f} ms, {what} {total:.3f} ms "
                          f"(ratio {mine / total:.2f})")
     return "\n".join(lines)

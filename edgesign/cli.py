@@ -734,7 +734,7 @@ def benchmark(
     std: Optional[str] = STD, resize: Optional[str] = RESIZE,
 ) -> None:
     """Latency (min/p50/p90/p99), first inference, load time, FPS, peak RSS, size and accuracy."""
-    from .benchmark import accuracy_failure, format_profile, format_table
+    from .benchmark import accuracy_failure, format_profile, format_table, still_image_line
     from .benchmark import benchmark as run_benchmark
     from .benchmark import profile as profile_stages
     from .certify import validate_floor
@@ -752,7 +752,9 @@ def benchmark(
     if as_json:
         typer.echo(json.dumps({"models": rows, "profile": stages} if profile else rows, indent=2))
     else:
-        typer.echo(format_table(rows) + ("\n\n" + format_profile(stages, rows) if profile else ""))
+        notes = [still_image_line(r) for r in rows if "still_image" in r]
+        typer.echo(format_table(rows) + "".join("\n" + n for n in notes)
+                   + ("\n\n" + format_profile(stages, rows) if profile else ""))
     failure = accuracy_failure(rows, min_accuracy)
     if failure:
         raise GateFailed(failure)

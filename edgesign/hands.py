@@ -80,11 +80,14 @@ class _Tflite:
     """A float32 model with one image input, its outputs in declaration order."""
 
     def __init__(self, path, backend: str, threads: int | None) -> None:
+        self.name = path.name
         self.interpreter = make_interpreter(path.read_bytes(), load_backend(backend), threads)
         self._in = self.interpreter.get_input_details()[0]["index"]
         self._outs = [d["index"] for d in self.interpreter.get_output_details()]
+        self.runs = 0  # invokes so far: what a still image costs depends on how many tries found the hand
 
     def __call__(self, tensor: np.ndarray) -> list[np.ndarray]:
+        self.runs += 1
         self.interpreter.set_tensor(self._in, tensor)
         self.interpreter.invoke()
         return [self.interpreter.get_tensor(i)[0] for i in self._outs]
