@@ -48,6 +48,7 @@ class ConvertOptions:
     target: Target
     calib_data: str | None = None
     calib_size: int = 300
+    calib_size_given: bool = True  # False: the default size, so a smaller folder calibrates on all it holds
     eval_data: str | None = None
     max_drop: float | None = None
     min_accuracy: float | None = None  # floor on the converted model's accuracy on eval_data (0-1)
@@ -242,8 +243,12 @@ def _run_augment(fm: FloatModel) -> tuple[Augment, bool]:
 def _calibration_sample(data: Dataset, total: int, opts: ConvertOptions) -> Dataset:
     """``--calib-size`` of ``data`` (already that sample when ``total``, the whole set's size, is larger)."""
     if total < opts.calib_size:
-        raise EdgesignError(f"fewer calibration images than asked: {total} in {opts.calib_data}, "
-                            f"--calib-size {opts.calib_size}")
+        if opts.calib_size_given:
+            raise EdgesignError(f"fewer calibration images than asked: {total} in {opts.calib_data}, "
+                                f"--calib-size {opts.calib_size}")
+        print(f"note: {opts.calib_data} holds {total} images, fewer than the default --calib-size "
+              f"{opts.calib_size}: all {total} calibrate", file=sys.stderr)
+        return data
     return data.stratified_sample(opts.calib_size, opts.seed)
 
 

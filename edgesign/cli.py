@@ -775,7 +775,8 @@ def convert(
     qat: bool = typer.Option(False, "--qat", help="Quantization-aware training before conversion."),
     edgetpu: bool = typer.Option(False, "--edgetpu", help="Then the Edge TPU compiler (needs --int8)."),
     calib: Optional[str] = typer.Option(None, "--calib", help="Calibration images (training data, never test data)."),
-    calib_size: int = typer.Option(300, "--calib-size", min=1, help="Stratified sample size for calibration."),
+    calib_size: int = typer.Option(300, "--calib-size", min=1, help="Stratified sample size for calibration "
+                                 "(a folder holding fewer calibrates on all it holds, unless this is given)."),
     eval_data: Optional[str] = typer.Option(None, "--eval", help="Held-out data for the float vs converted gate."),
     max_drop: Optional[float] = typer.Option(None, "--max-drop", help="Accuracy budget in points; exceeded -> exit 1."),
     min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy",
@@ -830,7 +831,8 @@ def convert(
         return
     _warn_unused_convert_options(ctx, tgt, auto)
     report = convert_model(source, ConvertOptions(
-        target=tgt, calib_data=calib, calib_size=calib_size, eval_data=eval_data, max_drop=budget, min_accuracy=floor,
+        target=tgt, calib_data=calib, calib_size=calib_size,
+        calib_size_given=bool(_given_options(ctx, among={"calib_size"})), eval_data=eval_data, max_drop=budget, min_accuracy=floor,
         out=out, io_type=io, sparsity=prune or 0.5, finetune_epochs=finetune_epochs, train_data=train_data, auto=auto,
         overrides=_overrides(labels, input_range, mean, std, resize),
         on_report=lambda report: _convert_summaries(report, summary, junit)))

@@ -226,3 +226,15 @@ def load_dataset_for(path, pre):
     from edgesign.data import load_dataset
 
     return load_dataset(path, pre, progress=False)
+
+
+def test_a_calibration_folder_smaller_than_the_default_size_calibrates_on_all_it_holds(cnn_run, small_subset,
+                                                                                        tmp_path):
+    """160 photos and the default --calib-size 300: all 160 calibrate, with a note (it was an error that made a user
+    pass --calib-size 160); a size the user gives stays a promise (test_convert_rejects_bad_inputs)."""
+    out = tmp_path / "int8.tflite"
+    r = run_cli("convert", cnn_run, "--int8", "--calib", small_subset, "-o", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (f"note: {small_subset} holds 160 images, fewer than the default --calib-size 300: all 160 calibrate"
+            in r.stderr), r.stderr[-2000:]
+    assert json.loads(out.with_suffix(".report.json").read_text())["calibration"]["n"] == 160
