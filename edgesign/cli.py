@@ -800,6 +800,7 @@ def convert(
 
     for path, kind, option in ((out, "file", "-o"), (summary, "file", "--summary"), (junit, "file", "--junit")):
         check_output(path, kind, option)
+    source = _run_of_model_file(source)
 
     budget, floor = validate_budget(max_drop), validate_floor(min_accuracy)
     if budget is not None and not eval_data:
@@ -838,6 +839,16 @@ def convert(
         on_report=lambda report: _convert_summaries(report, summary, junit)))
     typer.echo(f"wrote {report['output']} ({report['sizes']['bytes_with_metadata'] / 1e6:.2f} MB) and "
                f"{Path(report['output']).with_suffix('.report.json')}")
+
+
+def _run_of_model_file(source: str) -> str:
+    """A run folder's own ``model.keras`` stands for its run: read alone it has no preprocessing, labels or (for a
+    landmark run) features, and was converted as a foreign model whose input range is guessed."""
+    p = Path(source)
+    if p.name == "model.keras" and p.is_file() and (p.parent / "config.json").is_file():
+        _echo_err(f"note: {source} is run {p.parent}'s model: converting the run (its preprocessing and labels)")
+        return str(p.parent)
+    return source
 
 
 def _warn_unused_convert_options(ctx: typer.Context, tgt, auto: bool) -> None:

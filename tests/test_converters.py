@@ -238,3 +238,15 @@ def test_a_calibration_folder_smaller_than_the_default_size_calibrates_on_all_it
     assert (f"note: {small_subset} holds 160 images, fewer than the default --calib-size 300: all 160 calibrate"
             in r.stderr), r.stderr[-2000:]
     assert json.loads(out.with_suffix(".report.json").read_text())["calibration"]["n"] == 160
+
+
+def test_a_runs_own_model_file_converts_as_the_run(cnn_run, small_subset, tmp_path):
+    """``convert RUN/model.keras`` reads the run (its preprocessing and labels): alone, the file was a foreign model,
+    its input range guessed ([0, 1]) and its labels numbers."""
+    out = tmp_path / "from-file.tflite"
+    r = run_cli("convert", cnn_run / "model.keras", "--int8", "--calib", small_subset, "-o", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"note: {cnn_run / 'model.keras'} is run {cnn_run}'s model: converting the run" in r.stderr
+    assert "assuming input in [0, 1]" not in r.stderr
+    m = EdgeModel(out, device="cpu")
+    assert m.labels == (cnn_run / "labels.txt").read_text().split()
