@@ -683,6 +683,8 @@ def evaluate(
     data: Optional[str] = typer.Argument(None, metavar="DATA", help="Class folders, Sign MNIST .csv or SIGNS .h5."),
     out: Optional[str] = typer.Option(None, "-o", "--out", help="Folder for eval_metrics.json and the confusion PNG."),
     split: str = typer.Option("auto", "--split", help="HDF5 split: train, test or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics (what eval_metrics.json holds, and the "
+                                 "files written) as JSON instead of text."),
     backend: str = BACKEND,
     threads: Optional[int] = THREADS,
     hand_models: Optional[str] = typer.Option(None, "--hand-models", help="Folder holding the MediaPipe hand models."),
@@ -707,11 +709,15 @@ def evaluate(
 
     metrics, files = evaluate_model(model, data, out_dir=out, split=split, backend=backend, threads=threads,
                                     hand_models=hand_models, overrides=_overrides(labels, input_range, mean, std, resize))
-    typer.echo(f"accuracy {100 * metrics.accuracy:.2f} % on {metrics.n} images of {metrics.data}")
-    worst = sorted(metrics.per_class.items(), key=lambda kv: kv[1])[:5]
-    typer.echo("weakest classes: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in worst))
-    for path in files.values():
-        typer.echo(f"wrote {path}")
+    if as_json:
+        typer.echo(json.dumps({**metrics.to_dict(), "skipped": metrics.skipped,
+                               "files": {k: str(v) for k, v in files.items()}}, indent=2))
+    else:
+        typer.echo(f"accuracy {100 * metrics.accuracy:.2f} % on {metrics.n} images of {metrics.data}")
+        worst = sorted(metrics.per_class.items(), key=lambda kv: kv[1])[:5]
+        typer.echo("weakest classes: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in worst))
+        for path in files.values():
+            typer.echo(f"wrote {path}")
     if metrics.skipped:
         raise EdgesignError(f"{len(metrics.skipped)} file(s) could not be read and are not in the figures: "
                             + ", ".join(Path(f).name for f in metrics.skipped[:5]))

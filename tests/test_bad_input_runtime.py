@@ -196,6 +196,14 @@ def test_a_folder_with_a_bad_image_goes_on_and_lists_it(tmp_path):
     assert r.stderr.strip().splitlines()[-1].startswith(f"error: 1 of 3 file(s) could not be read: {folder / 'a2.jpg'} (")
     r = run_cli("evaluate", "asl29-hands.tflite", tmp_path / "photos", "-o", tmp_path / "eval")
     assert r.returncode == 2 and r.stdout.startswith("accuracy") and "a2.jpg" in r.stderr.splitlines()[-1]
+    # --json: the metrics on stdout for a script, the unreadable photo named there too, and still the error and exit 2
+    r = run_cli("evaluate", "asl29-hands.tflite", tmp_path / "photos", "-o", tmp_path / "eval2", "--json")
+    out = json.loads(r.stdout)
+    assert r.returncode == 2 and "a2.jpg" in r.stderr.splitlines()[-1]
+    assert out["n"] == 2 and out["skipped"] == [str(folder / "a2.jpg")] and out["class_names"][0] == "A"
+    assert out == {**json.loads((tmp_path / "eval2" / "eval_metrics.json").read_text()), "skipped": out["skipped"],
+                   "files": {"json": str(tmp_path / "eval2" / "eval_metrics.json"),
+                             "png": str(tmp_path / "eval2" / "eval_confusion_matrix.png")}}
 
 
 def test_an_absurd_input_shape_is_refused_before_allocating(tmp_path):
