@@ -418,7 +418,7 @@ def _print_predictions(results, spell: bool, as_json: bool) -> None:
     terminal, a stream's frames update one status line instead (a camera's 30 lines a second cannot be read)."""
     typed = spell and not as_json
     live = typed and sys.stdout.isatty()
-    last, stream, streamed = None, None, False
+    last, stream, streamed, interrupted = None, None, False, False
     try:
         for last in results:
             if stream is not None and last.get("frame", 0) == 0:  # the stream before has ended (a still has no frame)
@@ -436,8 +436,13 @@ def _print_predictions(results, spell: bool, as_json: bool) -> None:
             if "first_inference_ms" in last:
                 _echo_err(f"first inference on the Edge TPU {last['first_inference_ms']:.1f} ms "
                           "(loads the model onto the TPU; later ones are fast)")
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:  # a camera that stops, or Ctrl-C: its line ends before the error's
         _end_status(live and stream is not None)
+        if interrupted and typed and stream is not None:  # Ctrl-C is how a camera ends: what was signed, said
+            typer.echo(f"text: {stream.get('text', '')}")
     if typed and last is not None and (stream is not None or not streamed):  # photos alone: the (empty) text as before
         typer.echo(f"text: {last.get('text', '')}")
 

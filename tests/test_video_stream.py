@@ -145,3 +145,29 @@ def test_spelling_on_a_terminal_updates_one_status_line(e2e, asl_train, tmp_path
     assert code == 0, err[-2000:]
     lines = out.replace(b"\r\n", b"\n").split(b"\n")
     assert len(lines) == 4 and lines[1] == b"text: HI" and lines[2].startswith(str(photo).encode()), lines[-3:]
+
+
+def test_ctrl_c_ends_a_spelled_stream_with_its_text(asl_train, tmp_path):
+    """Ctrl-C is how a camera ends: the text signed so far is the last line, then 'interrupted' and exit 130 (the
+    text was only inside the last frame's line). A long video as the camera, interrupted while it runs."""
+    import signal
+    import subprocess
+    import time
+
+    from conftest import EDGESIGN, ROOT
+
+    frames = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((asl_train / "B").iterdir())[:20]]
+    video = tmp_path / "long.avi"
+    write_video(video, frames * 100)  # 2,000 frames: far longer than the wait below
+    proc = subprocess.Popen([*EDGESIGN, "predict", "asl29.tflite", "--camera", video, "--spell"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    lines = [proc.stdout.readline()]
+    while "text: 'B" not in lines[-1]:  # until a letter has been typed
+        assert time.monotonic() < deadline and proc.poll() is None
+        lines.append(proc.stdout.readline())
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    lines += out.splitlines()
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err[-2000:]
+    assert lines[-1].startswith("text: B") and lines[-1][len("text: "):] == lines[-2].split("text: ")[1].strip("'\n")
