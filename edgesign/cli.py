@@ -594,6 +594,13 @@ def enrol(
                           holdback=holdback, save=save, pause=pause, steady=steady, gap=gap,
                           hand_models=hand_models, hand=hand, frames_from=frames_from, preview=preview)
     _print_enrolment(r)
+    if "interrupted_before" in r:  # Ctrl-C after some letters: they are written, the rest can be added to the file
+        rest = r["interrupted_before"]
+        more = f" --letters {','.join(rest)}" if rest else ""
+        source = f"--camera {camera}" if camera else f"--from {source_folder}"
+        _echo_err(f"the letters taken are in {r['output']}; go on with: edgesign enrol --base "
+                  f"{r['output']} {source}{more} -o {r['output']}")
+        raise typer.Exit(130)
 
 
 def _print_enrolment(r: dict) -> None:

@@ -182,6 +182,9 @@ class Enrolment:
         return e
 
 
+MIN_LETTERS = 2  # a head needs two letters to tell apart
+
+
 def refit(fit: dict[str, list[np.ndarray]], labels: list[str], mean: np.ndarray, std: np.ndarray,
           base: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[Personal, float]:
     """Fit the personal head on the enrolled letters' frames (``fit``: features per letter, of the model's
@@ -192,8 +195,8 @@ def refit(fit: dict[str, list[np.ndarray]], labels: list[str], mean: np.ndarray,
     validation +1.5 points)."""
     t0 = time.perf_counter()
     letters = [name for name in labels if name in fit]
-    if len(letters) < 2:
-        raise EdgesignError(f"enrol at least 2 letters (have {', '.join(letters) or 'none'})")
+    if len(letters) < MIN_LETTERS:
+        raise EdgesignError(f"enrol at least {MIN_LETTERS} letters (have {', '.join(letters) or 'none'})")
     x = np.stack([f for name in letters for f in fit[name]])
     y = np.array([i for i, name in enumerate(letters) for _ in fit[name]])
     classes = [labels.index(name) for name in letters]

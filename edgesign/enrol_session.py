@@ -12,7 +12,17 @@ import numpy as np
 
 from . import atomic
 from .certify import weights_sha256
-from .enrol import Enrolment, Personal, encode, frame_features, pack_hand, refit, signing_hand, unpack_hand
+from .enrol import (
+    MIN_LETTERS,
+    Enrolment,
+    Personal,
+    encode,
+    frame_features,
+    pack_hand,
+    refit,
+    signing_hand,
+    unpack_hand,
+)
 from .errors import EdgesignError
 from .handfeatures import SIGNING_HANDS
 from .hands import Hand
@@ -215,19 +225,26 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
     if not out.endswith(".tflite"):
         raise EdgesignError(f"the personal model must end in .tflite: {out}")
     model = open_base(base, hand_models)
+    unfinished = None  # the letters Ctrl-C left out (after one or more were taken: those are kept, the rest can come)
     if frames_from:
         enrolment, recorded = moved_enrolment(model, frames_from, hand_models)
         model.signing_hand, share, warnings = hand or recorded["hand"], recorded["right_share"], []
     else:
+        asked = letters or (None if source_folder else _letters(model))
         takes = (folder_takes(model, Path(source_folder), letters, frames + holdback, save) if source_folder else
-                 camera_takes(model, camera, letters or _letters(model), frames + holdback, save, pause, steady, gap,
-                              preview=preview))
-        enrolment, share, warnings = _enrol_takes(model, takes, frames, holdback, hand)
+                 camera_takes(model, camera, asked, frames + holdback, save, pause, steady, gap, preview=preview))
+        enrolment, share, warnings, taken = _enrol_takes(model, takes, frames, holdback, hand)
+        if taken is not None:
+            if len(enrolment.fit) < MIN_LETTERS:  # too few to fit: an interrupt like any other, nothing written
+                raise KeyboardInterrupt
+            unfinished = [x for x in resolve_letters(model, asked) if x not in taken] if asked else []
     personal, seconds = refit(enrolment.features("fit", model.landmark_features), model.labels, model.mean, model.std,
                               base=model.base_probabilities)
     report = {"letters": sorted(enrolment.fit), "frames": sum(len(v) for v in enrolment.fit.values()),
               "dropped_no_hand": sum(enrolment.dropped.values()), "refit_seconds": round(seconds, 3),
               "warnings": warnings, "hand": model.signing_hand, "right_share": share}
+    if unfinished is not None:
+        report["interrupted_before"] = unfinished
     report["check"] = check(model, personal, enrolment)
     report["output"] = str(write_personal(model, enrolment, personal, report, Path(out)))
     return report
@@ -239,13 +256,18 @@ def _letters(model: HandPipeline) -> list[str]:
 
 
 def _enrol_takes(model: HandPipeline, takes, frames: int, holdback: int, hand: str | None
-                 ) -> tuple[Enrolment, float, list[str]]:
+                 ) -> tuple[Enrolment, float, list[str], list[str] | None]:
     """The enrolment with the new takes (on top of the base's own, when it is a personal file), the share of new
-    frames read as a right hand, and the warnings; decides the signing hand."""
+    frames read as a right hand, the warnings, and, when Ctrl-C ended the takes after a letter or more, the letters
+    taken (None otherwise: every take came); decides the signing hand."""
     old = model.metadata.get("personal")
     enrolment = Enrolment.from_metadata(model.labels, old["enrolment"]) if old else Enrolment(model.labels)
     taken, warnings = [], []
-    for letter, hands, dropped in takes:
+    stopped = False
+    for letter, hands, dropped in _until_interrupted(takes):
+        if letter is None:  # Ctrl-C: keep what was taken (nothing taken: the interrupt goes on)
+            stopped = True
+            break
         if len(hands) < frames + holdback:
             raise EdgesignError(f"too few frames with a hand for {letter}: {len(hands)} of {frames + holdback} "
                                 f"(--frames {frames} + --check {holdback}; {dropped} photos without a hand)")
@@ -261,7 +283,20 @@ def _enrol_takes(model: HandPipeline, takes, frames: int, holdback: int, hand: s
     model.signing_hand = hand or (model.signing_hand if old else decided)
     for letter, frames_taken, dropped in taken:
         enrolment.add(letter, frames_taken, holdback, dropped)
-    return enrolment, round(share, 4), warnings
+    return enrolment, round(share, 4), warnings, [x for x, _, _ in taken] if stopped else None
+
+
+def _until_interrupted(takes):
+    """The takes, then ``(None, [], 0)`` if Ctrl-C stops them after the first one came (before it, it goes on)."""
+    came = False
+    try:
+        for take in takes:
+            came = True
+            yield take
+    except KeyboardInterrupt:
+        if not came:
+            raise
+        yield None, [], 0
 
 
 def moved_enrolment(model: HandPipeline, path: str, hand_models: str | None) -> tuple[Enrolment, dict[str, Any]]:

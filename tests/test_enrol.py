@@ -393,3 +393,44 @@ def test_check_takes_a_hand_pipeline_pair(signer1_base, second_signer_split, tmp
     assert r.returncode == 1 and last.startswith("error: ") and "under --min-accuracy 99.00 %" in last, last
     r = run_cli("check", signer1_base, "--against", "asl29.tflite", "--data", test_dir, "--max-drop", "2")
     assert r.returncode == 2 and "a hand pipeline is checked against" in r.stderr.strip().splitlines()[-1]
+
+
+def test_ctrl_c_keeps_the_letters_taken_and_says_how_to_go_on(signer1_base, tmp_path):
+    """Ctrl-C during a camera enrolment, after A and B were taken: they are written (a user who stops at letter 15
+    of 28 keeps 14), with the command that adds the rest; before a second letter, nothing is written. (Each Ctrl-C
+    comes in the second's pause after a letter is named.)"""
+    pytest.importorskip("cv2")
+    import signal
+    import subprocess
+    import time
+
+    from conftest import EDGESIGN, ROOT
+    from test_video_stream import write_video
+
+    frames = []
+    for letter in ("A", "B"):
+        frames += [np.asarray(Image.open(p).convert("RGB")) for p in ordered(SECOND / letter)[:25]]
+    frames += [np.full_like(frames[0], 128)] * 100  # then no hand: C never comes (Ctrl-C comes in its pause)
+    video = tmp_path / "camera.avi"
+    write_video(video, frames)
+    personal = tmp_path / "me.tflite"
+
+    def interrupted_at(prompt: str) -> tuple[int, str, str]:
+        proc = subprocess.Popen([*EDGESIGN, "enrol", "--base", signer1_base, "--camera", video, "--letters", "A,B,C",
+                                 "--frames", "8", "--check", "2", "--pause", "1", "--steady", "0.15", "--gap", "0",
+                                 "-o", personal], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        said = ""
+        while prompt not in said and proc.poll() is None:
+            said += proc.stderr.readline()
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        return proc.returncode, out, said + err
+
+    code, out, err = interrupted_at("[1/3] sign A")
+    assert code == 130 and err.strip().splitlines()[-1] == "interrupted" and not personal.exists(), err[-2000:]
+    code, out, err = interrupted_at("[3/3] sign C")
+    assert code == 130 and err.strip().splitlines()[-1] == "interrupted", err[-2000:]
+    assert (f"the letters taken are in {personal}; go on with: edgesign enrol --base {personal} --camera {video} "
+            f"--letters C -o {personal}") in err
+    assert open_model(personal).metadata["personal"]["frames"] == {"A": 8, "B": 8} and f"wrote {personal}" in out
