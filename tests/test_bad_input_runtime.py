@@ -227,6 +227,12 @@ def test_the_firmware_suite_says_once_what_is_missing(tmp_path):
     one_error_line(r, "holds no images")
     r = subprocess.run([sys.executable, "-m", "edgesign.firmware_tests", "--bogus"], capture_output=True, text=True)
     one_error_line(r, "unrecognized arguments: --bogus")
+    for option, value, said in (("--min-accuracy", "90", "--min-accuracy must be a fraction between 0 and 1"),
+                                ("--max-latency-ms", "-5", "--max-latency-ms must be a positive number"),
+                                ("--max-latency-ms", "nan", "--max-latency-ms must be a positive number")):
+        r = subprocess.run([sys.executable, "-m", "edgesign.firmware_tests", option, value], capture_output=True,
+                           text=True)
+        one_error_line(r, said)
 
 
 def test_the_firmware_suite_says_once_that_the_pi_camera_software_is_missing():
