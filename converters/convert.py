@@ -226,8 +226,11 @@ def load_sources(src: Path, opts: ConvertOptions) -> Sources:
         calib_all = lambda: load_dataset(opts.calib_data, pre)  # noqa: E731
     if opts.eval_data:
         evalset = load_dataset(opts.eval_data, pre)
-        evalset.check_classes(classes, n_out, "evaluation")
-        classes = evalset.class_names
+        if classes:  # held-out folders match the model's classes in any case, and may hold some of them (as evaluate)
+            evalset = evalset.in_model_classes(classes)
+        else:
+            evalset.check_classes(classes, n_out, "evaluation")
+            classes = evalset.class_names
     # fine-tunes (pruning, QAT) use the augmentation the model was trained with: without it, background
     # swap above all, a fine-tune unlearns the robustness that augmentation gave
     return Sources(src, fm, pre, classes or [str(i) for i in range(n_out)], fm.run_config, calib_all, calib,

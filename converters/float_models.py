@@ -164,9 +164,12 @@ def _from_tflite(path: Path) -> FloatModel:
 
 
 def _tflite_probabilities(content: bytes, ds: Dataset, pre: Preprocess) -> np.ndarray:
+    from edgesign.metadata import read_metadata
     from edgesign.runtime import EdgeModel
 
-    overrides = Overrides(mean=pre.mean, std=pre.std, resize=pre.resize)
+    # a foreign file is read through the preprocessing convert resolved; edgesign's own float file (convert
+    # --target float32) carries that preprocessing, and overrides on it are refused
+    overrides = None if read_metadata(content) else Overrides(mean=pre.mean, std=pre.std, resize=pre.resize)
     model = EdgeModel("float.tflite", content=content, device="cpu", warn=False, overrides=overrides)
     return model.probabilities_batch(ds.images, progress="evaluating the float .tflite")
 

@@ -250,3 +250,24 @@ def test_a_runs_own_model_file_converts_as_the_run(cnn_run, small_subset, tmp_pa
     assert "assuming input in [0, 1]" not in r.stderr
     m = EdgeModel(out, device="cpu")
     assert m.labels == (cnn_run / "labels.txt").read_text().split()
+
+
+def test_edgesigns_own_float_file_is_quantized_and_certified_on_any_case_folders(cnn_run, small_subset, tmp_path):
+    """``convert --target float32`` then ``convert that.tflite --int8 --eval``: the float file's own metadata was
+    taken for the user's overrides and refused; and held-out folders match in any case and may hold some of the
+    classes, as evaluate and check take them (``a/``, ``space/``)."""
+    from conftest import link_photos
+
+    f32 = tmp_path / "f32.tflite"
+    r = run_cli("convert", cnn_run, "--target", "float32", "-o", f32)
+    assert r.returncode == 0, r.stderr[-2000:]
+    held = tmp_path / "held"
+    for name, folder in (("a", "A"), ("space", "Space")):
+        link_photos(held / name, small_subset / folder, slice(30, 40))
+    out = tmp_path / "int8.tflite"
+    r = run_cli("convert", f32, "--int8", "--calib", small_subset, "--eval", held, "--max-drop", "50", "-o", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cert = EdgeModel(out, device="cpu").metadata["certificate"]
+    assert cert["n"] == 20 and cert["passed"]
+    per_class = json.loads(out.with_suffix(".report.json").read_text())["evaluation"]["per_class"]
+    assert sorted(per_class) == ["A", "Space"]  # the model's names, for the classes the folder holds
