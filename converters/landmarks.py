@@ -93,8 +93,10 @@ def convert_landmark_run(run: Path, cfg: dict[str, Any], target: Target, out: Pa
     """Convert a landmark run's classifier to ``target`` as one pipeline file, certified on ``eval_data`` when given;
     ``on_report`` sees the report before the gate decides (CI summaries are written for a failed gate too)."""
     if target.prune or target.qat or target.edgetpu:
-        raise EdgesignError(f"target {target.name} is not available for a landmark classifier (the hand stage "
-                            "runs on the CPU): use int8, float16, dynamic or float32")
+        why = ("its hand models are float16 and run on the CPU, so the pipeline does" if target.edgetpu else
+               "pruning and quantization-aware training fine-tune image models; this one converts to int8 directly")
+        raise EdgesignError(f"target {target.name} is not available for a landmark classifier ({why}): use int8, "
+                            "float16, dynamic or float32")
     t0 = time.perf_counter()
     out = out or run / f"{run.name}_{target.name}.tflite"
     if out.suffix != ".tflite":
