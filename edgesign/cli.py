@@ -595,11 +595,13 @@ def enrol(
                           hand_models=hand_models, hand=hand, frames_from=frames_from, preview=preview)
     _print_enrolment(r)
     if "interrupted_before" in r:  # Ctrl-C after some letters: they are written, the rest can be added to the file
+        import shlex
+
         rest = r["interrupted_before"]
-        more = f" --letters {','.join(rest)}" if rest else ""
-        source = f"--camera {camera}" if camera else f"--from {source_folder}"
-        _echo_err(f"the letters taken are in {r['output']}; go on with: edgesign enrol --base "
-                  f"{r['output']} {source}{more} -o {r['output']}")
+        again = ["edgesign", "enrol", "--base", r["output"], *(["--camera", camera] if camera else
+                                                               ["--from", source_folder]),
+                 *(["--letters", ",".join(rest)] if rest else []), "-o", r["output"]]
+        _echo_err(f"the letters taken are in {r['output']}; go on with: {shlex.join(again)}")
         raise typer.Exit(130)
 
 
@@ -821,6 +823,8 @@ def convert(
     source = _run_of_model_file(source)
 
     budget, floor = validate_budget(max_drop), validate_floor(min_accuracy)
+    if prune is not None and not 0 < prune < 1:  # NaN fails this too
+        raise EdgesignError(f"--prune must be a sparsity between 0 and 1 (0.5: half the weights zero), got {prune}")
     if budget is not None and not eval_data:
         raise EdgesignError("--max-drop needs held-out data to measure the drop on: pass --eval DIR "
                             "(without it nothing is certified, and a CI gate would always pass)")
@@ -829,8 +833,6 @@ def convert(
     from edgesign.converters.convert import ConvertOptions, convert_model
     from edgesign.targets import resolve_target
 
-    if prune is not None and not 0 < prune < 1:  # NaN fails this too
-        raise EdgesignError(f"--prune must be a sparsity between 0 and 1 (0.5: half the weights zero), got {prune}")
     tgt = resolve_target(target, int8=int8, prune=prune, qat=qat, edgetpu=edgetpu)
     from edgesign.training.landmarks import load_config
 

@@ -2,10 +2,12 @@
 
 An MJPEG stream of the frames with the hand, the label and the spelled text drawn (``/stream``), the latest result as
 JSON (``/latest.json``) and a page that shows both (``/``). The standard library's HTTP server and Pillow's JPEG
-encoder, nothing else. Served beyond the device itself (any host but a loopback one), every request must carry the
-address's ``?token=``: a random one each run, printed with the address, or ``$EDGESIGN_SERVE_TOKEN`` (a bookmark
-that outlives the run); anyone else on the network gets 403, not the camera. Frames are drawn and encoded only while someone watches, at most ``fps`` a second, so an
+encoder, nothing else. Frames are drawn and encoded only while someone watches, at most ``fps`` a second, so an
 unwatched preview costs the camera loop nothing.
+
+Served beyond the device itself (any host but a loopback one), every request must carry the address's ``?token=``:
+a random one each run, printed with the address, or ``$EDGESIGN_SERVE_TOKEN`` (a bookmark that outlives the run);
+anyone else on the network gets 403, not the camera. It is a shared link over plain HTTP, not a login.
 """
 
 from __future__ import annotations
