@@ -25,6 +25,7 @@ from edgesign.training.handdata import extract_folder
 from edgesign.training.landmarks import (
     known_subset,
     pipeline_probabilities,
+    run_data_folders,
     standardize,
     trained_on,
     training_sets,
@@ -37,7 +38,7 @@ from .tflite import calibration_inputs, converter_call
 
 
 def _calibration(cfg: dict[str, Any], settings: HandSettings, n: int, seed: int = 0) -> np.ndarray:
-    sets = training_sets(cfg["train"], settings)
+    sets = training_sets({**cfg["train"], "data": run_data_folders(cfg)}, settings)
     x = standardize(np.concatenate([s.features() for s in sets]), cfg["feature_scaling"])
     return x[np.random.default_rng(seed).permutation(len(x))[:n]]
 

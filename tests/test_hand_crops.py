@@ -256,8 +256,13 @@ def test_train_takes_the_finger_bend_from_the_command_line(asl_train, tmp_path):
     """`--flex` sets the augmentation's finger bend of a landmark model (0: none) and is recorded with the run; a bend
     that is no pose is refused before any work, with one line."""
     data = _link(tmp_path / "photos", asl_train, 4, step=40, classes=("A", "L", "V"))
-    r = run_cli("train", "landmark-mlp", "--data", data, "--epochs", "1", "--no-mirror", "--flex", "0",
-                "--lr", "0.004", "-o", tmp_path / "run")
+    r = run_cli("train", "landmark-mlp", "--data", "photos", "--epochs", "1", "--no-mirror", "--flex", "0",
+                "--lr", "0.004", "-o", "run", cwd=tmp_path)  # paths relative to where it trains
+    assert r.returncode == 0, r.stderr[-2000:]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["data"] == ["photos"] and config["data_resolved"] == [str(data.resolve())]
+    # converted from another folder: its int8 calibration reads the training photos where they were
+    r = run_cli("convert", tmp_path / "run", "--int8", "-o", tmp_path / "run.tflite")
     assert r.returncode == 0, r.stderr[-2000:]
     # a landmark run of 4 classes (A, L, V and the no-hand class) is no float model of the shipped 29-class pipeline: one line, before the hand stage
     r = run_cli("check", "asl29-hands.tflite", "--against", tmp_path / "run", "--data", data, "--max-drop", "1")

@@ -262,6 +262,13 @@ def training_sets(train: dict[str, Any], settings: HandSettings) -> list[HandSet
             for d in train["data"] for view in training_views(train)]
 
 
+def run_data_folders(cfg: dict[str, Any]) -> list[str]:
+    """A landmark run's training folders (``cfg``: its config.json): as typed when they are there from the current
+    folder, else where they were when it trained (a run converted from another folder than it was trained in)."""
+    typed, resolved = cfg["train"]["data"], cfg.get("data_resolved") or []
+    return [d if Path(d).exists() or i >= len(resolved) else resolved[i] for i, d in enumerate(typed)]
+
+
 def as_signed_with(s: HandSet, hand: str, mirrored: bool = False) -> HandSet:
     """``s`` with every found hand taken as ``hand`` (right or left; the other one when the photos were mirrored);
     ``auto`` leaves each frame's handedness score."""
@@ -338,7 +345,8 @@ def _write_run(out: Path, cfg: LandmarkConfig, model, classes: list[str], scalin
         tmp.with_suffix(".keras").replace(tmp)
     atomic.write_text(out / "labels.txt", "\n".join(classes) + "\n")
     config = {"kind": KIND, "classes": classes, "features": FEATURE_VERSION, "feature_scaling": scaling, "hand": cfg.hand,
-              "no_hand_label": NO_HAND_LABEL, "train": {**asdict(cfg), "hidden": list(cfg.hidden)}}
+              "no_hand_label": NO_HAND_LABEL, "train": {**asdict(cfg), "hidden": list(cfg.hidden)},
+              "data_resolved": [str(Path(d).resolve()) for d in cfg.data]}
     atomic.write_json(out / "config.json", config)
     keys = list(history)
     with atomic.atomic_path(out / "history.csv") as tmp, open(tmp, "w", newline="") as fh:
