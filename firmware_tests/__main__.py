@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("error: the acceptance suite needs pytest: pip install 'edgesign[firmware]'", file=sys.stderr)
         return 2
-    problem = _check_numbers(args.min_accuracy, args.max_latency_ms) or _check_inputs(args.model, args.data,
+    from .numbers import number_problem
+
+    problem = number_problem(args.min_accuracy, args.max_latency_ms) or _check_inputs(args.model, args.data,
                                                                                       args.camera)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -44,23 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.junit:
         pytest_args.append(f"--junitxml={args.junit}")
     return int(pytest.main(pytest_args))
-
-
-def _check_numbers(min_accuracy: float | None, max_latency_ms: float) -> str | None:
-    """The floor as a fraction, as convert and benchmark take it (90 for 90 % failed the accuracy test), and a
-    latency ceiling that some latency can meet."""
-    import math
-
-    from edgesign.certify import validate_floor
-    from edgesign.errors import EdgesignError
-
-    try:
-        validate_floor(min_accuracy)
-    except EdgesignError as exc:
-        return str(exc)
-    if not (math.isfinite(max_latency_ms) and max_latency_ms > 0):
-        return f"--max-latency-ms must be a positive number of milliseconds, got {max_latency_ms}"
-    return None
 
 
 def _check_inputs(model: str | None, data: str | None, camera: str | None = None) -> str | None:

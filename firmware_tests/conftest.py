@@ -20,6 +20,11 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "device: needs real hardware (camera, Edge TPU)")
+    from .numbers import number_problem
+
+    problem = number_problem(config.getoption("--edgesign-min-accuracy"), config.getoption("--edgesign-max-latency-ms"))
+    if problem:  # pytest's own command line (python -m edgesign.firmware_tests says it before pytest starts)
+        raise pytest.UsageError(problem.replace("--", "--edgesign-", 1))
 
 
 @pytest.fixture(scope="session")

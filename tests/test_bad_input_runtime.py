@@ -233,6 +233,11 @@ def test_the_firmware_suite_says_once_what_is_missing(tmp_path):
         r = subprocess.run([sys.executable, "-m", "edgesign.firmware_tests", option, value], capture_output=True,
                            text=True)
         one_error_line(r, said)
+        # pytest's own command line on the suite: pytest's usage error, before any test runs
+        r = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "firmware_tests"), "-p", "no:cacheprovider",
+                            f"--edgesign-{option[2:]}={value}"], capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 4 and said.replace("--", "--edgesign-", 1) in r.stderr and "passed" not in r.stdout, (
+            r.stdout[-1000:], r.stderr[-1000:])
 
 
 def test_the_firmware_suite_says_once_that_the_pi_camera_software_is_missing():
