@@ -37,11 +37,11 @@ def draw_result(image, label: str, probability: float, hand: Hand | None = None,
 
 
 def save_result(folder: Path, source: str, image, label: str, probability: float, hand: Hand | None,
-                taken: set[Path] | None = None) -> Path:
+                taken: set[Path] | None = None, caption: str | None = None) -> Path:
     """Write the drawn frame as ``folder/<source's file stem>.png``; a stream's frame N (``clip.mp4#N``,
     ``camera:0#N``) as ``<stem>_<N, six digits>.png``, so a video's frames do not overwrite each other and sort.
     ``taken``: the paths this run has written (updated); a name met again (``day1/IMG_1.jpg``, ``day2/IMG_1.jpg``)
-    gets ``-2``, ``-3``, ... instead of overwriting."""
+    gets ``-2``, ``-3``, ... instead of overwriting. ``caption``: the spelled text, along the foot."""
     base, _, index = source.partition("#")
     stem = Path(base.replace(":", "_")).stem
     stem = f"{stem}_{int(index):06d}" if index.isdigit() else stem
@@ -52,5 +52,5 @@ def save_result(folder: Path, source: str, image, label: str, probability: float
     if taken is not None:
         taken.add(path)
     with atomic.atomic_path(path) as tmp:
-        draw_result(image, label, probability, hand).save(tmp, format="PNG")
+        draw_result(image, label, probability, hand, caption=caption).save(tmp, format="PNG")
     return path

@@ -54,8 +54,6 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
             if last is not None:
                 result["hand"] = None if last.hand is None else {"found_by": last.hand.found_by,
                                                                  "box": [round(v, 1) for v in last.hand.box()]}
-            if save:
-                result["saved"] = str(_save(save, frame, result, last, written))
             if frame.stream:
                 result["frame"] = frame.index
                 result["fps"] = round(count / max(time.perf_counter() - t_start, 1e-9), 1)
@@ -65,6 +63,8 @@ def stream_predictions(model: EdgeModel, frames: Iterator[Frame], *, k: int = 3,
                     result["text"] = spell.text
                     if accepted:
                         result["accepted"] = accepted
+            if save:  # after the reader: a spelled frame is drawn with the text so far, as the preview shows it
+                result["saved"] = str(_save(save, frame, result, last, written))
             if preview is not None:
                 _show(preview, frame, result, last)
             yield result
@@ -116,7 +116,9 @@ def _save(folder: str, frame: Frame, result: dict, prepared, written: set) -> ob
 
     image, hand = _picture(frame, prepared)
     best = result["top"][0]
-    return save_result(folder, frame.source, image, best["label"], best["probability"], hand, taken=written)
+    caption = f"text: {result['text']}" if "text" in result else None
+    return save_result(folder, frame.source, image, best["label"], best["probability"], hand, taken=written,
+                       caption=caption)
 
 
 def run_predict(model_path: str | None, sources: list[str], *, camera: str | None = None, k: int = 3,

@@ -55,6 +55,13 @@ def test_max_frames_and_plain_output(e2e, asl_train, tmp_path):
     saved = [json.loads(line)["saved"] for line in r.stdout.splitlines()]  # a file a frame (they overwrote one)
     assert [Path(p).name for p in saved] == ["b_000000.png", "b_000001.png", "b_000002.png"]
     assert sorted(p.name for p in (tmp_path / "seen").iterdir()) == [Path(p).name for p in saved]
+    # with --spell, each saved frame carries the text so far along its foot, as the browser preview shows it
+    r = run_cli("predict", e2e["int8"], video, "--max-frames", "3", "--spell", "--save", tmp_path / "spelled")
+    assert r.returncode == 0, r.stderr[-2000:]
+    for name in ("b_000000.png", "b_000002.png"):
+        plain, spelled = (np.asarray(Image.open(tmp_path / d / name).convert("RGB")) for d in ("seen", "spelled"))
+        foot = (slice(-16, None), slice(0, 40))  # the caption's black strip, "text: ..."
+        assert (spelled[foot] == 0).mean() > 0.5 and (plain[foot] == 0).mean() < 0.2
 
 
 def test_spelling_from_test_photos_with_the_shipped_image_model(asl_test, tmp_path):
