@@ -292,7 +292,8 @@ def train_landmarks(cfg: LandmarkConfig) -> dict[str, Any]:
 
     out = Path(cfg.out)
     if out.exists() and any(out.iterdir()):
-        raise EdgesignError(f"run folder {out} is not empty")
+        raise EdgesignError(f"run folder {out} is not empty: pick another -o (a landmark run is not resumed: it "
+                            "trains again in minutes, its landmarks cached)")
     t0 = time.perf_counter()
     settings = HandSettings(**cfg.hand)
     sets = training_sets(asdict(cfg), settings)
