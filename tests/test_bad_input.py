@@ -166,6 +166,13 @@ def test_train_rejects_bad_inputs(tmp_path, small_subset):
                       f"--data {small_subset}/ is --data {small_subset} again", "counted once")
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--test-data", small_subset),
                       "held-out data must be other photos")
+    # a test folder the model will not know is named before training, not after it (any case, a subset: fine)
+    odd = tmp_path / "odd-test"
+    (odd / "Hello").mkdir(parents=True)
+    (odd / "Hello" / "x.jpg").symlink_to(next((small_subset / "A").iterdir()).resolve())
+    r = run_cli("train", "cnn", "--data", small_subset, "--test-data", odd, "--size", "32", "-o", tmp_path / "r-odd")
+    assert_user_error(r, f"{odd} has classes the model does not know: Hello")
+    assert "epoch 1/" not in r.stderr
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--mirror"), "is for landmark models")
     assert_user_error(run_cli("train", "cnn", "--data", small_subset, "--flex", "5"), "--flex is for landmark models")
     # options only some image models take (--head was a TypeError traceback, --fine-tune-epochs dropped)

@@ -252,3 +252,18 @@ def test_a_long_epoch_shows_progress_in_a_log(capsys):
         quiet.on_train_batch_end(batch, {"loss": 1.0})
     quiet.on_epoch_end(0, {})
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_test_data_in_any_case_and_a_subset_of_the_classes(small_subset, tmp_path):
+    """An image model's --test-data folders match its classes in any case and may hold some of them, as evaluate
+    takes them (it was a class-mismatch error after the whole training)."""
+    from conftest import link_photos
+
+    held = tmp_path / "held"
+    for name, folder in (("a", "A"), ("space", "Space")):
+        link_photos(held / name, small_subset / folder, slice(30, 40))
+    r = run_cli("train", "cnn", "--data", small_subset, "--test-data", held, "--size", "32", "--epochs", "1",
+                "-o", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-2000:]
+    metrics = json.loads((tmp_path / "run" / "test_metrics.json").read_text())
+    assert metrics["n"] == 20 and sorted(metrics["per_class_accuracy"]) == ["A", "Space"]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from edgesign import atomic
-from edgesign.data import Dataset, load_dataset
+from edgesign.data import Dataset, load_dataset, model_class_index
 from edgesign.errors import EdgesignError
 from edgesign.evaluate import Metrics, compute_metrics, write_metrics_files
 from edgesign.preprocess import Preprocess
@@ -203,6 +203,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     keras.utils.set_random_seed(cfg.seed)
     policy = _set_precision(cfg.mixed_precision)
     full, train_part, val_part = _load_splits(cfg, pre)
+    _check_test_folders(cfg.test_data, full.class_names)
     strategy = get_strategy(cfg.distribute)
     batch = cfg.batch_size * strategy.num_replicas_in_sync
     train_ds = make_dataset(train_part, pre, batch, training=True, augment=Augment.from_dict(cfg.augment), seed=cfg.seed)
@@ -251,6 +252,14 @@ def _run_folder(cfg: TrainConfig, resume: bool) -> tuple[Path, bool]:
         raise EdgesignError(f"nothing to resume in {run} (no config.json)")
     run.mkdir(parents=True, exist_ok=True)
     return run, chief
+
+
+def _check_test_folders(test_data: str | None, classes: list[str]) -> None:
+    """Test class folders the model will not know, named before training rather than after it (a .csv or .h5 file
+    is read once trained); folders may be in any case and hold some of the classes."""
+    if test_data and Path(test_data).is_dir():
+        names = [d.name for d in Path(test_data).iterdir() if d.is_dir() and not d.name.startswith(".")]
+        model_class_index(names, classes, test_data)
 
 
 def _load_splits(cfg: TrainConfig, pre: Preprocess) -> tuple[Dataset, Dataset, Dataset]:
@@ -390,8 +399,7 @@ def _test_metrics(cfg: TrainConfig, model, pre: Preprocess, classes: list[str]) 
         s = crop_set(cfg.test_data, HandSettings(**cfg.hand_crop), pre)
         labels, probs = pipeline_probabilities(s, predict_probs(model, s.crops, pre, cfg.batch_size), classes)
         return compute_metrics(labels, probs, classes, f"{s.source} (pipeline: hand stage + crop classifier)")
-    test_set = load_dataset(cfg.test_data, pre)
-    test_set.check_classes(classes, what="test")
+    test_set = load_dataset(cfg.test_data, pre).in_model_classes(classes)  # any case, some of the classes
     return compute_metrics(test_set.labels, predict_probs(model, test_set, pre, cfg.batch_size), classes,
                            test_set.source)
 
