@@ -321,8 +321,13 @@ def _train_landmarks(model: str, data: List[str], test_data: List[str], out: Opt
                                              model=model, epochs=epochs, seed=seed, **chosen))
     typer.echo(f"best validation accuracy {100 * summary['best_val_accuracy']:.2f} % (epoch {summary['best_epoch']}, "
                f"{summary['seconds']:.0f} s)")
-    for source, r in summary["held_out"].items():
-        typer.echo(f"held-out {source}: pipeline accuracy {100 * r['accuracy']:.2f} % on {r['n']} images")
+    for source, r in summary["held_out"].items():  # another signer may hold classes this run did not learn
+        left = r.get("skipped_unknown_classes", 0)
+        out_of = f" ({left} images of classes the model did not learn left out)" if left else ""
+        if r["n"]:
+            typer.echo(f"held-out {source}: pipeline accuracy {100 * r['accuracy']:.2f} % on {r['n']} images{out_of}")
+        else:
+            _echo_err(f"warning: held-out {source}: no image of a class the model learned, nothing measured{out_of}")
     typer.echo(f"run folder: {out or f'runs/{model}'}")
 
 

@@ -278,6 +278,13 @@ def test_train_takes_the_finger_bend_from_the_command_line(asl_train, tmp_path):
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --size, --augment: for image "
                                                                               "models; landmark-mlp learns"), r.stderr
     assert not (tmp_path / "run2").exists()
+    # a held-out set with a class the run did not learn: measured on the rest, and the rest said
+    other = _link(tmp_path / "other", asl_train, 3, step=40, classes=("A", "B"))
+    r = run_cli("train", "landmark-mlp", "--data", data, "--test-data", other, "--epochs", "1", "--no-mirror",
+                "-o", tmp_path / "run3")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (f"held-out {other}: pipeline accuracy" in r.stdout
+            and "on 3 images (3 images of classes the model did not learn left out)" in r.stdout), r.stdout
 
 
 def test_training_hands_taken_as_the_signers_hand(asl_train):
