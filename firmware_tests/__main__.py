@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-latency-ms", type=float, default=100.0, help="p50 latency ceiling")
     ap.add_argument("--device", default="cpu", choices=["cpu", "edgetpu"])
     ap.add_argument("--camera", help="pi, an OpenCV index or URL: also test live capture")
+    ap.add_argument("--out", help="folder for the accuracy test's figures (default: ./acceptance_eval)")
     ap.add_argument("--junit", help="write a JUnit XML report here")
     args = ap.parse_args(argv)
     try:
@@ -33,13 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     from .numbers import number_problem
 
     problem = number_problem(args.min_accuracy, args.max_latency_ms) or _check_inputs(args.model, args.data,
-                                                                                      args.camera)
+                                                                                      args.camera, args.out)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     pytest_args = [str(Path(__file__).parent), "-q", "-p", "no:cacheprovider", "-o", "addopts=",
                    "--rootdir", str(Path(__file__).parent)]
-    for key in ("model", "data", "min_accuracy", "max_latency_ms", "device", "camera"):
+    for key in ("model", "data", "min_accuracy", "max_latency_ms", "device", "camera", "out"):
         value = getattr(args, key)
         if value is not None:
             pytest_args.append(f"--edgesign-{key.replace('_', '-')}={value}")
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     return int(pytest.main(pytest_args))
 
 
-def _check_inputs(model: str | None, data: str | None, camera: str | None = None) -> str | None:
+def _check_inputs(model: str | None, data: str | None, camera: str | None = None, out: str | None = None) -> str | None:
     """What would make every test fail for the same reason, said once before pytest starts."""
     from edgesign.data import IMAGE_SUFFIXES
     from edgesign.errors import EdgesignError
@@ -69,6 +70,13 @@ def _check_inputs(model: str | None, data: str | None, camera: str | None = None
             return f"--data {data} not found"
         if root.is_dir() and not any(f.suffix.lower() in IMAGE_SUFFIXES for f in root.rglob("*")):
             return f"--data {data} holds no images"
+    if out is not None:
+        from edgesign.atomic import check_output
+
+        try:
+            check_output(out, "dir", "--out")
+        except EdgesignError as exc:
+            return str(exc)
     if camera is not None:
         try:
             camera_software(camera)  # its software missing: said once, here; a camera that delivers nothing is a test

@@ -9,6 +9,8 @@ OPTIONS = {
     "max-latency-ms": ("p50 latency ceiling: one invoke, or one still image for a hand pipeline", "100"),
     "device": ("cpu or edgetpu", "cpu"),
     "camera": ("pi, an OpenCV index or URL: also test live capture", None),
+    "out": ("folder for the accuracy test's figures and confusion matrix (a personal file's base: its base/)",
+            "acceptance_eval"),
 }
 
 

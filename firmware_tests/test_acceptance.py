@@ -56,7 +56,8 @@ def test_accuracy_on_device(model, option):
         pytest.skip("no --data given")
     from edgesign.api import evaluate_model
 
-    metrics, _ = evaluate_model(model, data, out_dir=os.path.join(os.getcwd(), "acceptance_eval"))
+    out = option("out")
+    metrics, _ = evaluate_model(model, data, out_dir=out)
     cert = model.certificate or {}
     floor = option("min-accuracy")
     if floor:
@@ -73,7 +74,7 @@ def test_accuracy_on_device(model, option):
         # the very data the model was certified on: the device must reproduce the certificate (a personal file's is
         # its base model's: measured without the user's head and hand)
         if getattr(model, "personal", None) is not None:
-            metrics, _ = evaluate_model(model.base_only(), data, out_dir=os.path.join(os.getcwd(), "acceptance_eval_base"))
+            metrics, _ = evaluate_model(model.base_only(), data, out_dir=os.path.join(out, "base"))
         assert abs(metrics.accuracy - cert["quantized_accuracy"]) <= 0.005, (
             f"device accuracy {metrics.accuracy:.4f} differs from the certified {cert['quantized_accuracy']:.4f}")
 

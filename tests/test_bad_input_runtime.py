@@ -227,6 +227,9 @@ def test_the_firmware_suite_says_once_what_is_missing(tmp_path):
     one_error_line(r, "holds no images")
     r = subprocess.run([sys.executable, "-m", "edgesign.firmware_tests", "--bogus"], capture_output=True, text=True)
     one_error_line(r, "unrecognized arguments: --bogus")
+    r = subprocess.run([sys.executable, "-m", "edgesign.firmware_tests", "--out", README], capture_output=True,
+                       text=True)
+    one_error_line(r, f"--out {README} is an existing file")
     for option, value, said in (("--min-accuracy", "90", "--min-accuracy must be a fraction between 0 and 1"),
                                 ("--max-latency-ms", "-5", "--max-latency-ms must be a positive number"),
                                 ("--max-latency-ms", "nan", "--max-latency-ms must be a positive number")):
