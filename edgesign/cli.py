@@ -983,10 +983,19 @@ def _usage_error_type() -> type:
 _USAGE_ERROR = _usage_error_type()
 
 
+def _verbose_first(args: list[str]) -> list[str]:
+    """``--verbose`` is edgesign's own option, but people put it after the command (``edgesign predict --verbose
+    a.jpg``): it is moved before the command, where it is read (after ``--``, an argument stays an argument)."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--verbose" not in args[:end]:
+        return args
+    return ["--verbose", *(a for i, a in enumerate(args) if a != "--verbose" or i > end)]
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: user errors end with one line on stderr and a non-zero exit, never a traceback."""
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=_verbose_first(sys.argv[1:] if argv is None else list(argv)), standalone_mode=False)
     except EdgesignError as exc:
         _echo_err(f"error: {exc}")
         sys.exit(exc.exit_code)

@@ -28,6 +28,9 @@ def test_predict_prints_no_library_logs_unless_verbose():
     loud = run_cli("--verbose", "predict", "asl29.tflite", photo)
     assert loud.returncode == 0 and "XNNPACK" in loud.stderr
     assert quiet.stdout == loud.stdout
+    # where people put it: after the command (it was "No such option '--verbose'")
+    after = run_cli("predict", "asl29.tflite", "--verbose", photo)
+    assert after.returncode == 0 and "XNNPACK" in after.stderr and after.stdout == quiet.stdout, after.stderr
 
 
 def test_written_files_honour_the_umask(tmp_path):
