@@ -170,6 +170,9 @@ def benchmark(models: list[str | None], **kwargs: Any) -> list[dict[str, Any]]:
     check_threads(kwargs.get("threads"))  # a user's error, said before any model is measured
     paths = [str(resolve_model_path(name)) for name in models]
     for name, m in zip(models, paths):
+        if Path(m).is_dir():
+            raise EdgesignError(f"{name} is a folder, not a .tflite model (a run folder becomes one with edgesign "
+                                "convert)")
         if not Path(m).is_file():
             raise EdgesignError(f"model not found: {name}")
     rows = []

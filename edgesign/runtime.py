@@ -157,6 +157,9 @@ class EdgeModel(Classifier):
         (a model not yet written: the converter's candidates are evaluated from memory)."""
         self.path = resolve_model_path(path)
         if content is None:
+            if self.path.is_dir():
+                raise EdgesignError(f"{self.path} is a folder, not a .tflite model (a run folder becomes one with "
+                                    "edgesign convert)")
             if not self.path.is_file():
                 raise EdgesignError(f"model not found: {self.path}")
             content = read_model_file(self.path)

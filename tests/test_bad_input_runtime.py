@@ -42,6 +42,8 @@ def one_error_line(r, needle: str, code: int = 2) -> None:
     (["evaluate", ROOT / "docs" / "examples", "--split", "train"], "--split train: for a SIGNS .h5 file"),
     (["evaluate", ROOT / "docs" / "examples", "--split", "validation"], "--split validation: train, test or auto"),
     (["benchmark", "asl29.tflite", "none.tflite", "--runs", "1"], "model not found: none.tflite"),
+    (["info", "docs"], "docs is a folder, not a .tflite model (a run folder becomes one with edgesign convert)"),
+    (["benchmark", "docs", "--runs", "1"], "docs is a folder, not a .tflite model"),
     (["convert", "runs/none", "--int8", "--max-drop", "1.0"], "--max-drop needs held-out data"),
     (["predict", "asl29.tflite", PHOTO, "--hand-models", "docs"], "--hand-models docs: asl29.tflite has no hand stage"),
     (["evaluate", "asl29.tflite", ROOT / "docs" / "examples", "--hand-models", "docs"], "has no hand stage"),
