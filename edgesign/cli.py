@@ -550,8 +550,9 @@ def enrol(
     out: str = typer.Option(..., "-o", "--out", help="The personal model file to write (.tflite)."),
     base: Optional[str] = typer.Option(None, "--base", help="A hand pipeline model, or a personal file to extend "
                                        "(default: the shipped model)."),
-    source_folder: Optional[str] = typer.Option(None, "--from", help="The user's photos: one folder per letter "
-                                              "(photos spread over each folder are taken, the last ones as the check)."),
+    source_folder: Optional[str] = typer.Option(None, "--from", help="The user's photos or videos: one folder "
+                                              "per letter (pictures spread over each folder, or over its video's "
+                                              "frames, are taken, the last ones as the check)."),
     camera: Optional[str] = typer.Option(None, "--camera", help="pi (Picamera2), an OpenCV device index, a URL or a video."),
     letters: Optional[str] = typer.Option(None, "--letters", help="Comma-separated letters to enrol or redo "
                                           "(default: every folder, or every class for a camera)."),

@@ -66,39 +66,40 @@ def spread(n_items: int, need: int) -> list[int]:
 
 def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, need: int, save: str | None,
                  ) -> Iterator[tuple[str, list[Hand], int]]:
-    """Per letter folder: ``need`` photos with a hand spread evenly over the folder in shooting order (a photo
-    without a hand gives way to the next one), and how many had none. Spread, not the first ones: neighbouring
-    frames of a recording are near-duplicates, and a hand learned from one instant misses the same letter a
-    moment later (measured in bench/enrol_bench.py)."""
-    from .data import list_image_folder
-    from .preprocess import open_image
+    """Per letter folder: ``need`` pictures with a hand spread evenly over the folder in shooting order (its photos,
+    or the frames of its videos: :mod:`edgesign.letter_folders`; a picture without a hand gives way to the next
+    one), and how many had none. Spread, not the first ones: neighbouring frames of a recording are near-duplicates,
+    and a hand learned from one instant misses the same letter a moment later (measured in bench/enrol_bench.py)."""
+    from .letter_folders import LetterPictures, letter_folders
 
-    if not root.is_dir():
-        raise EdgesignError(f"--from needs a folder of letter folders (A/, B/, ...), not {root}")
-    names, items = list_image_folder(root)
+    folders = letter_folders(root)
+    names = list(folders)
     wanted = resolve_letters(model, letters or names)
-    by_folder = {model.labels[class_index(model.labels, n)]: i for i, n in enumerate(names)}
+    by_folder = {model.labels[class_index(model.labels, n)]: n for n in names}
     for letter in wanted:
         if letter not in by_folder:
             raise EdgesignError(f"no folder for {letter} in {root}")
-    by_letter = {letter: [f for f, c in items if c == by_folder[letter]] for letter in wanted}
-    short = [f"{letter} ({len(photos)})" for letter, photos in by_letter.items() if len(photos) < need]
-    if short:  # before any photo is read: the hand stage cannot make up for missing photos
-        raise EdgesignError(f"too few photos for {', '.join(short)}: each letter needs at least {need} "
-                            f"(--frames + --check)")
-    for letter, photos in by_letter.items():
+    by_letter = {letter: LetterPictures(folders[by_folder[letter]]) for letter in wanted}
+    short = [f"{letter} ({len(pictures)})" for letter, pictures in by_letter.items() if len(pictures) < need]
+    if short:  # before any picture is read: the hand stage cannot make up for missing ones
+        raise EdgesignError(f"too few photos or video frames for {', '.join(short)}: each letter needs at least "
+                            f"{need} (--frames + --check)")
+    for letter, pictures in by_letter.items():
         hands, dropped, i = [], 0, 0
-        for start in spread(len(photos), need):
-            i = max(i, start)
-            while i < len(photos):
-                image = open_image(photos[i])
-                p = model.prepare(image)
-                i += 1
-                if p.hand is not None:
-                    hands.append(p.hand)
-                    _save_frame(save, f"{letter}_{len(hands)}", image, letter, p)
-                    break
-                dropped += 1
+        try:
+            for start in spread(len(pictures), need):
+                i = max(i, start)
+                while i < len(pictures):
+                    _, image = pictures.picture(i)
+                    p = model.prepare(image)
+                    i += 1
+                    if p.hand is not None:
+                        hands.append(p.hand)
+                        _save_frame(save, f"{letter}_{len(hands)}", image, letter, p)
+                        break
+                    dropped += 1
+        finally:
+            pictures.close()
         yield letter, hands, dropped
 
 

@@ -86,6 +86,23 @@ def expand_images(sources: list[str]) -> list[Path]:
     return out
 
 
+def video_frame_count(path: Path) -> int:
+    """How many frames a video file holds (its container's count; the frames decoded when it says none)."""
+    cv2 = _cv2()
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise EdgesignError(f"cannot open video {path}")
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        if n <= 0:
+            n = 0
+            while cap.grab():
+                n += 1
+        return n
+    finally:
+        cap.release()
+
+
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 

@@ -222,7 +222,7 @@ def test_an_enrolment_moves_onto_a_new_base_model(signer1_base, second_signer_sp
 
 @pytest.mark.parametrize("args, message", [
     (["--letters", "A,Q9"], "is not one of the model's"),
-    (["--letters", "A,B", "--frames", "120"], "too few photos for A (100), B (100): each letter needs at least 123"),
+    (["--letters", "A,B", "--frames", "120"], "too few photos or video frames for A (100), B (100): each letter needs at least 123"),
     (["--letters", "A"], "enrol at least 2 letters"),
     (["--letters", "A,B", "--hand", "both"], "--hand both: right, left or auto"),
     (["--letters", "A,B", "--gap", "3"], "--gap: for a camera"),
@@ -434,3 +434,31 @@ def test_ctrl_c_keeps_the_letters_taken_and_says_how_to_go_on(signer1_base, tmp_
     assert (f"the letters taken are in {personal}; go on with: edgesign enrol --base {personal} --camera {video} "
             f"--letters C -o {personal}") in err
     assert open_model(personal).metadata["personal"]["frames"] == {"A": 8, "B": 8} and f"wrote {personal}" in out
+
+
+def test_enrolment_from_a_video_per_letter(signer1_base, tmp_path):
+    """``--from`` takes a letter folder holding a video of the letter (a phone's clip) as it takes photos: frames
+    spread over the recording, decoded in order; a folder of photos beside it is read as before."""
+    pytest.importorskip("cv2")
+    from test_video_stream import write_video
+
+    root = tmp_path / "letters"
+    for letter in ("A", "B"):
+        (root / letter).mkdir(parents=True)
+        write_video(root / letter / "clip.avi",
+                    [np.asarray(Image.open(p).convert("RGB")) for p in ordered(SECOND / letter)[:40]])
+    (root / "C").mkdir()
+    for p in ordered(SECOND / "C")[:12]:
+        (root / "C" / p.name).symlink_to(p)
+    personal = tmp_path / "me.tflite"
+    r = run_cli("enrol", "--base", signer1_base, "--from", root, "--frames", "8", "--check", "2", "--save",
+                tmp_path / "seen", "-o", personal)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert open_model(personal).metadata["personal"]["frames"] == {"A": 8, "B": 8, "C": 8}
+    assert len(list((tmp_path / "seen").glob("A_*.png"))) == 10
+    # too few frames in a clip: said before any is read, as for photos
+    (root / "D").mkdir()
+    write_video(root / "D" / "short.avi", [np.asarray(Image.open(ordered(SECOND / "D")[0]).convert("RGB"))] * 5)
+    r = run_cli("enrol", "--base", signer1_base, "--from", root, "--letters", "A,D", "-o", tmp_path / "x.tflite")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == (
+        "error: too few photos or video frames for D (5): each letter needs at least 13 (--frames + --check)")
