@@ -36,8 +36,9 @@ class LetterPictures:
     and the image); within a video, indices go forward only."""
 
     def __init__(self, files: list[Path]) -> None:
-        self._parts = [(f, video_frame_count(f) if f.suffix.lower() in VIDEO_SUFFIXES else 0) for f in files]
-        self._starts = np.cumsum([0] + [max(n, 1) for _, n in self._parts])
+        # (file, its frames: None for a photo); a video that holds no frame adds none
+        self._parts = [(f, video_frame_count(f) if f.suffix.lower() in VIDEO_SUFFIXES else None) for f in files]
+        self._starts = np.cumsum([0] + [1 if n is None else n for _, n in self._parts])
         self._video: tuple[Path, Iterator] | None = None
         self._next = 0
 
@@ -49,7 +50,7 @@ class LetterPictures:
 
         part = int(np.searchsorted(self._starts, i, side="right")) - 1
         path, frames = self._parts[part]
-        if not frames:
+        if frames is None:
             return path.stem, open_image(path)
         k = i - int(self._starts[part])
         if self._video is None or self._video[0] != path or k < self._next:
