@@ -165,16 +165,10 @@ def accuracy_failure(rows: list[dict[str, Any]], min_accuracy: float | None) -> 
 def benchmark(models: list[str | None], **kwargs: Any) -> list[dict[str, Any]]:
     """Measure each model in a fresh process; one row per model (None: the shipped model)."""
     from .interpreter import check_threads
-    from .runtime import resolve_model_path
+    from .runtime import existing_model_file
 
     check_threads(kwargs.get("threads"))  # a user's error, said before any model is measured
-    paths = [str(resolve_model_path(name)) for name in models]
-    for name, m in zip(models, paths):
-        if Path(m).is_dir():
-            raise EdgesignError(f"{name} is a folder, not a .tflite model (a run folder becomes one with edgesign "
-                                "convert)")
-        if not Path(m).is_file():
-            raise EdgesignError(f"model not found: {name}")
+    paths = [str(existing_model_file(name, shown=name)) for name in models]
     rows = []
     for m in paths:
         name = Path(m).name

@@ -81,15 +81,16 @@ def passes(c: dict[str, Any], max_drop: float | None, min_accuracy: float | None
 
 def validate_budget(value: Any) -> float | None:
     """``--max-drop``: accuracy points, zero or more."""
-    return _number(value, "--max-drop", "a number of accuracy points, zero or more", lambda v: v >= 0)
+    return checked_number(value, "--max-drop", "a number of accuracy points, zero or more", lambda v: v >= 0)
 
 
 def validate_floor(value: Any) -> float | None:
     """``--min-accuracy``: a fraction (0.75), as in ``edgesign benchmark``; a percentage is refused, not guessed."""
-    return _number(value, "--min-accuracy", "a fraction between 0 and 1 (0.75 for 75 %)", lambda v: 0 <= v <= 1)
+    return checked_number(value, "--min-accuracy", "a fraction between 0 and 1 (0.75 for 75 %)", lambda v: 0 <= v <= 1)
 
 
-def _number(value: Any, option: str, expected: str, valid) -> float | None:
+def checked_number(value: Any, option: str, expected: str, valid) -> float | None:
+    """An option's number (None stays None): finite and ``valid``, else one line, ``OPTION must be EXPECTED``."""
     if value is None:
         return None
     try:

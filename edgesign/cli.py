@@ -586,11 +586,6 @@ def enrol(
     if source_folder and camera_only:
         raise EdgesignError(f"{camera_only}: for a camera; --from takes photos spread over each letter's folder")
 
-    if not (math.isfinite(pause) and pause >= 0):
-        raise EdgesignError(f"--pause must be a number of seconds, 0 or more, got {pause}")
-    if not (math.isfinite(steady) and steady > 0):
-        raise EdgesignError(f"--steady must be a positive fraction of the hand's size, got {steady} (no frame "
-                            "would ever count as steady)")
     check_output(out, "file")
     check_output(save, "dir", "--save")
 

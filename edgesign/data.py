@@ -211,9 +211,14 @@ def _entries(folder: Path) -> list[Path]:
         raise EdgesignError(f"cannot list {folder}: {exc.strerror or exc}") from None
 
 
+def class_folders(root: Path) -> list[Path]:
+    """A dataset's class sub-folders in name order (hidden ones left out)."""
+    return sorted((d for d in _entries(root) if d.is_dir() and not d.name.startswith(".")), key=lambda d: d.name)
+
+
 def list_image_folder(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     """Class names (sorted sub-folder names) and (file, class index) pairs of an image folder."""
-    classes = sorted(d.name for d in _entries(root) if d.is_dir() and not d.name.startswith("."))
+    classes = [d.name for d in class_folders(root)]
     items = []
     for ci, name in enumerate(classes):
         for f in sorted(_entries(root / name), key=natural_key):

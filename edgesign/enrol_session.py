@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import atomic
-from .certify import weights_sha256
+from .certify import checked_number, weights_sha256
 from .enrol import (
     MIN_LETTERS,
     Enrolment,
@@ -90,7 +90,7 @@ def folder_takes(model: HandPipeline, root: Path, letters: list[str] | None, nee
             for start in spread(len(pictures), need):
                 i = max(i, start)
                 while i < len(pictures):
-                    _, image = pictures.picture(i)
+                    image = pictures.picture(i)
                     p = model.prepare(image)
                     i += 1
                     if p.hand is not None:
@@ -221,6 +221,9 @@ def run_enrolment(base: str | None, out: str, *, source_folder: str | None = Non
         raise EdgesignError("enrol needs exactly one source: --from FOLDER, --camera SPEC or --frames-from PERSONAL")
     if frames < 1 or holdback < 1 or gap < 0:
         raise EdgesignError("--frames and --check must be at least 1, --gap at least 0")
+    checked_number(pause, "--pause", "a number of seconds, 0 or more", lambda v: v >= 0)
+    checked_number(steady, "--steady", "a positive fraction of the hand's size (no frame would ever count as steady)",
+                   lambda v: v > 0)
     if hand is not None and hand not in SIGNING_HANDS:
         raise EdgesignError(f"--hand {hand}: right, left or auto (each frame's own score)")
     if not out.endswith(".tflite"):
@@ -263,41 +266,30 @@ def _enrol_takes(model: HandPipeline, takes, frames: int, holdback: int, hand: s
     taken (None otherwise: every take came); decides the signing hand."""
     old = model.metadata.get("personal")
     enrolment = Enrolment.from_metadata(model.labels, old["enrolment"]) if old else Enrolment(model.labels)
-    taken, warnings = [], []
-    stopped = False
-    for letter, hands, dropped in _until_interrupted(takes):
-        if letter is None:  # Ctrl-C: keep what was taken (nothing taken: the interrupt goes on)
-            stopped = True
-            break
-        if len(hands) < frames + holdback:
-            raise EdgesignError(f"too few frames with a hand for {letter}: {len(hands)} of {frames + holdback} "
-                                f"(--frames {frames} + --check {holdback}; {dropped} photos without a hand)")
-        frames_taken = [pack_hand(h.world, h.landmarks[:, :2], h.right) for h in hands]
-        taken.append((letter, frames_taken, dropped))
-        _say(f"{letter}: {len(hands)} frames with a hand" + (f", {dropped} without one (dropped)" if dropped else ""))
-        doubt = looks_like_another(model, letter, frame_features(frames_taken, model.landmark_features))
-        if doubt:
-            _say(f"warning: {doubt}")
-            warnings.append(doubt)
+    taken, warnings, stopped = [], [], False
+    try:
+        for letter, hands, dropped in takes:
+            if len(hands) < frames + holdback:
+                raise EdgesignError(f"too few frames with a hand for {letter}: {len(hands)} of {frames + holdback} "
+                                    f"(--frames {frames} + --check {holdback}; {dropped} photos without a hand)")
+            frames_taken = [pack_hand(h.world, h.landmarks[:, :2], h.right) for h in hands]
+            taken.append((letter, frames_taken, dropped))
+            without = f", {dropped} without one (dropped)" if dropped else ""
+            _say(f"{letter}: {len(hands)} frames with a hand{without}")
+            doubt = looks_like_another(model, letter, frame_features(frames_taken, model.landmark_features))
+            if doubt:
+                _say(f"warning: {doubt}")
+                warnings.append(doubt)
+    except KeyboardInterrupt:  # Ctrl-C: keep what was taken (nothing taken: the interrupt goes on)
+        if not taken:
+            raise
+        stopped = True
     decided, share = signing_hand([unpack_hand(v)[2] for _, frames_taken, _ in taken for v in frames_taken])
     # every frame, old and new, is read as the signing hand: the one asked for, else the file's, else the frames'
     model.signing_hand = hand or (model.signing_hand if old else decided)
     for letter, frames_taken, dropped in taken:
         enrolment.add(letter, frames_taken, holdback, dropped)
     return enrolment, round(share, 4), warnings, [x for x, _, _ in taken] if stopped else None
-
-
-def _until_interrupted(takes):
-    """The takes, then ``(None, [], 0)`` if Ctrl-C stops them after the first one came (before it, it goes on)."""
-    came = False
-    try:
-        for take in takes:
-            came = True
-            yield take
-    except KeyboardInterrupt:
-        if not came:
-            raise
-        yield None, [], 0
 
 
 def moved_enrolment(model: HandPipeline, path: str, hand_models: str | None) -> tuple[Enrolment, dict[str, Any]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import IMAGE_SUFFIXES, natural_key
+from .data import IMAGE_SUFFIXES, class_folders, natural_key
 from .errors import EdgesignError
 from .sources import VIDEO_SUFFIXES, opencv_frames, video_frame_count
 
@@ -22,7 +22,7 @@ def letter_folders(root: Path) -> dict[str, list[Path]]:
     if not root.is_dir():
         raise EdgesignError(f"--from needs a folder of letter folders (A/, B/, ...), not {root}")
     folders = {}
-    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for d in class_folders(root):
         files = sorted((f for f in d.iterdir() if f.is_file()), key=natural_key)
         photos = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
         folders[d.name] = photos + [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
@@ -32,8 +32,8 @@ def letter_folders(root: Path) -> dict[str, list[Path]]:
 
 
 class LetterPictures:
-    """One letter folder's pictures: its photos, then each video's frames. ``picture(i)`` gives the i-th (a name
-    and the image); within a video, indices go forward only."""
+    """One letter folder's pictures: its photos, then each video's frames. ``picture(i)`` gives the i-th image;
+    within a video, indices go forward only."""
 
     def __init__(self, files: list[Path]) -> None:
         # (file, its frames: None for a photo); a video that holds no frame adds none
@@ -51,7 +51,7 @@ class LetterPictures:
         part = int(np.searchsorted(self._starts, i, side="right")) - 1
         path, frames = self._parts[part]
         if frames is None:
-            return path.stem, open_image(path)
+            return open_image(path)
         k = i - int(self._starts[part])
         if self._video is None or self._video[0] != path or k < self._next:
             self.close()
@@ -59,7 +59,7 @@ class LetterPictures:
         for frame in self._video[1]:
             self._next = frame.index + 1
             if frame.index == k:
-                return f"{path.stem}_{k:06d}", frame.image
+                return frame.image
         raise EdgesignError(f"{path} ended before its frame {k} (it said it had {frames})")
 
     def close(self) -> None:

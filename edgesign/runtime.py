@@ -54,6 +54,18 @@ def resolve_model_path(path: str | os.PathLike | None) -> Path:
     return p
 
 
+def existing_model_file(path: str | os.PathLike | None, shown: str | None = None) -> Path:
+    """``path`` resolved (:func:`resolve_model_path`) when it names a model file; a folder (a run folder, say) or a
+    missing file is one line, naming ``shown`` (what the user typed; default: the path)."""
+    p = resolve_model_path(path)
+    name = p if shown is None else shown
+    if p.is_dir():
+        raise EdgesignError(f"{name} is a folder, not a .tflite model (a run folder becomes one with edgesign convert)")
+    if not p.is_file():
+        raise EdgesignError(f"model not found: {name}")
+    return p
+
+
 def read_model_file(path: Path) -> bytes:
     """A model file's bytes; one that cannot be read (permissions, a folder) is one line, not a traceback."""
     try:
@@ -157,12 +169,7 @@ class EdgeModel(Classifier):
         (a model not yet written: the converter's candidates are evaluated from memory)."""
         self.path = resolve_model_path(path)
         if content is None:
-            if self.path.is_dir():
-                raise EdgesignError(f"{self.path} is a folder, not a .tflite model (a run folder becomes one with "
-                                    "edgesign convert)")
-            if not self.path.is_file():
-                raise EdgesignError(f"model not found: {self.path}")
-            content = read_model_file(self.path)
+            content = read_model_file(existing_model_file(self.path))
         if not is_tflite(content):
             raise EdgesignError(f"{self.path} is not a TFLite model")
         self.size_bytes = len(content)

@@ -54,14 +54,11 @@ def _check_inputs(model: str | None, data: str | None, camera: str | None = None
     from edgesign.data import IMAGE_SUFFIXES
     from edgesign.errors import EdgesignError
     from edgesign.metadata import read_metadata
-    from edgesign.runtime import read_model_file, resolve_model_path
+    from edgesign.runtime import existing_model_file, read_model_file
     from edgesign.sources import camera_software
 
-    path = resolve_model_path(model)
-    if not path.is_file():
-        return f"model not found: {model or path}"
-    try:
-        read_metadata(read_model_file(path))  # unreadable, not a TFLite file, a corrupt flatbuffer: said once, here
+    try:  # missing, a folder, unreadable, not a TFLite file, a corrupt flatbuffer: said once, here
+        read_metadata(read_model_file(existing_model_file(model, shown=model or None)))
     except EdgesignError as exc:
         return str(exc)
     if data is not None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from edgesign import atomic
-from edgesign.data import Dataset, load_dataset, model_class_index
+from edgesign.data import Dataset, class_folders, load_dataset, model_class_index
 from edgesign.errors import EdgesignError
 from edgesign.evaluate import Metrics, compute_metrics, write_metrics_files
 from edgesign.preprocess import Preprocess
@@ -258,8 +258,7 @@ def _check_test_folders(test_data: str | None, classes: list[str]) -> None:
     """Test class folders the model will not know, named before training rather than after it (a .csv or .h5 file
     is read once trained); folders may be in any case and hold some of the classes."""
     if test_data and Path(test_data).is_dir():
-        names = [d.name for d in Path(test_data).iterdir() if d.is_dir() and not d.name.startswith(".")]
-        model_class_index(names, classes, test_data)
+        model_class_index([d.name for d in class_folders(Path(test_data))], classes, test_data)
 
 
 def _load_splits(cfg: TrainConfig, pre: Preprocess) -> tuple[Dataset, Dataset, Dataset]:
